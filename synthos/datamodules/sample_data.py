@@ -1,0 +1,285 @@
+"""Bundled sample data, built at run time from what installed packages already ship.
+
+Nothing is downloaded and nothing is copied into the repository: the text sample is the
+documentation of the Python standard library (real English prose, deterministic for a given
+Python install), the series samples are datasets that statsmodels bundles. Files are written
+once under `data_dir` (atomically, so concurrent processes never see half a file) and reused.
+
+Configs reach them through an OmegaConf resolver::
+
+    data:
+      path: ${synthos.sample:text,${paths.data_dir}}
+      # or ${synthos.sample:series,${paths.data_dir}}        (CO2 weekly, season 52)
+      # or ${synthos.sample:series,${paths.data_dir},macro}  (US macro quarterly, season 4)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SAMPLE_SUBDIR = "synthos_samples"
+TEXT_FILE = "python_stdlib_docs.jsonl"
+
+# Season length (in steps) of each bundled series, for `TimeSeriesDataModule(season_length=...)`.
+SERIES_SEASON_LENGTH = {"co2": 52, "macro": 4}
+SERIES_FILES = {"co2": "co2_weekly.csv", "macro": "us_macro_quarterly.csv"}
+
+# The text sample stops growing here; the stdlib alone yields a few MB.
+TEXT_MAX_BYTES = 5_000_000
+TEXT_MIN_CHARS = 200
+RESOLVER_NAME = "synthos.sample"
+
+# Modules whose import has side effects (prints, opens a browser, needs a display, runs code)
+# or that are test suites / tooling rather than documented library code.
+_SKIP_TOP = {
+    "this",
+    "antigravity",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "test",
+    "lib2to3",
+    "ensurepip",
+    "venv",
+    "pydoc_data",
+    "readline",
+    "rlcompleter",
+    "site",
+    "sitecustomize",
+    "usercustomize",
+    "xxlimited",
+    "xxlimited_35",
+    "xxsubtype",
+    "msilib",
+    "winreg",
+    "winsound",
+    "msvcrt",
+    "nturl2path",
+}
+_EXTRA_TOP = ("numpy", "pandas")
+_SKIP_PARTS = {"test", "tests", "idle_test", "__main__"}
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temp file in the same directory and rename, so readers never see a
+    partial file and concurrent writers (DDP ranks) cannot corrupt each other."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Text: standard-library docstrings
+
+
+def _collect_main(out_path: str, max_bytes: int, min_chars: int) -> None:
+    """Runs in a child process (module imports may have side effects): walks the stdlib in
+    sorted order and writes one JSON line per distinct, long-enough public docstring."""
+    import contextlib
+    import importlib
+    import inspect
+    import io
+    import pkgutil
+    import warnings
+
+    warnings.simplefilter("ignore")
+    # The standard library first, then the numeric stack when installed (stdlib is ~1 MB).
+    names = sorted(getattr(sys, "stdlib_module_names", ())) + list(_EXTRA_TOP)
+    seen: set[str] = set()
+    written = 0
+    out = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+
+    def public(name: str) -> bool:
+        return not name.startswith("_")
+
+    def module_names(top: str):
+        yield top
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                pkg = importlib.import_module(top)
+        except BaseException:
+            return
+        path = getattr(pkg, "__path__", None)
+        if not path:
+            return
+        found = []
+        for info in pkgutil.walk_packages(path, prefix=top + ".", onerror=lambda _n: None):
+            parts = info.name.split(".")
+            if any(not public(p) or p in _SKIP_PARTS for p in parts[1:]):
+                continue
+            found.append(info.name)
+        yield from sorted(set(found))
+
+    def docs_of(modname: str, mod):
+        yield modname, inspect.getdoc(mod)
+        for attr in sorted(vars(mod)):
+            if not public(attr):
+                continue
+            obj = vars(mod)[attr]
+            if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj)):
+                continue
+            if getattr(obj, "__module__", None) != modname:
+                continue
+            yield f"{modname}.{attr}", obj.__doc__ and inspect.cleandoc(obj.__doc__)
+            if inspect.isclass(obj):
+                members = vars(obj)
+                for meth in sorted(members):
+                    if not public(meth):
+                        continue
+                    fn = members[meth]
+                    if isinstance(fn, (staticmethod, classmethod)):
+                        fn = fn.__func__
+                    if inspect.isfunction(fn) or inspect.ismethoddescriptor(fn):
+                        doc = getattr(fn, "__doc__", None)
+                        yield f"{modname}.{attr}.{meth}", doc and inspect.cleandoc(doc)
+
+    try:
+        for top in names:
+            if not public(top) or top in _SKIP_TOP:
+                continue
+            for modname in module_names(top):
+                if written >= max_bytes:
+                    return
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        mod = importlib.import_module(modname)
+                except BaseException:
+                    continue
+                for source, doc in docs_of(modname, mod):
+                    if not isinstance(doc, str):
+                        continue
+                    doc = doc.strip()
+                    if len(doc) < min_chars or doc in seen or len(doc.split()) < 20:
+                        continue
+                    seen.add(doc)
+                    line = json.dumps({"text": doc, "source": source}, ensure_ascii=False)
+                    out.write(line + "\n")
+                    written += len(line.encode("utf-8")) + 1
+    finally:
+        out.close()
+
+
+_CHILD = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("_synthos_sample_data", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+mod._collect_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+"""
+
+
+def sample_text(data_dir: str | os.PathLike) -> Path:
+    """JSONL (`text`, `source`) of Python standard-library docstrings, ~2-5 MB.
+
+    Collected in a child process so that importing hundreds of modules cannot touch this
+    process; content is deterministic for a given Python installation.
+    """
+    path = Path(data_dir) / SAMPLE_SUBDIR / TEXT_FILE
+    if path.exists() and path.stat().st_size > 0:
+        return path
+
+    def write(tmp: Path) -> None:
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        args = [_CHILD, __file__, str(tmp), str(TEXT_MAX_BYTES), str(TEXT_MIN_CHARS)]
+        with tempfile.TemporaryDirectory() as cwd:  # an empty cwd: nothing shadows the stdlib
+            proc = subprocess.run(
+                [sys.executable, "-c", *args],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=600,
+                check=False,
+            )
+        if proc.returncode != 0 or tmp.stat().st_size == 0:
+            tail = proc.stderr.decode("utf-8", "replace")[-2000:]
+            raise RuntimeError(f"collecting stdlib docstrings failed ({proc.returncode}): {tail}")
+
+    _atomic_write(path, write)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Series: statsmodels datasets
+
+
+def _co2_frame():
+    """Weekly atmospheric CO2 at Mauna Loa, 1958-03-29 .. 2001-12-29: 2284 steps, season 52;
+    the 59 missing weeks are filled by time interpolation."""
+    import pandas as pd
+    from statsmodels.datasets import co2
+
+    df = co2.load_pandas().data
+    df = df.interpolate(method="time").bfill().ffill()
+    out = pd.DataFrame({"time": df.index.strftime("%Y-%m-%d"), "co2": df["co2"].to_numpy()})
+    return out
+
+
+def _macro_frame():
+    """US macroeconomic data, 1959Q1 .. 2009Q3: 203 quarterly steps, 12 numeric columns,
+    season 4 (multivariate)."""
+    import pandas as pd
+    from statsmodels.datasets import macrodata
+
+    df = macrodata.load_pandas().data
+    time = pd.PeriodIndex.from_fields(
+        year=df["year"].astype(int), quarter=df["quarter"].astype(int), freq="Q"
+    )
+    values = df.drop(columns=["year", "quarter"])
+    out = pd.concat(
+        [pd.DataFrame({"time": time.to_timestamp().strftime("%Y-%m-%d")}), values], axis=1
+    )
+    return out
+
+
+_SERIES_FRAMES = {"co2": _co2_frame, "macro": _macro_frame}
+
+
+def sample_series(data_dir: str | os.PathLike, name: str = "co2") -> Path:
+    """CSV with a `time` column (ISO dates) and numeric columns from a statsmodels dataset.
+
+    `co2`: 2284 weekly steps, 1 column, season 52. `macro`: 203 quarterly steps, 12 columns,
+    season 4. Season lengths are in SERIES_SEASON_LENGTH.
+    """
+    if name not in _SERIES_FRAMES:
+        raise ValueError(f"unknown sample series {name!r}; choose from {sorted(_SERIES_FRAMES)}")
+    path = Path(data_dir) / SAMPLE_SUBDIR / SERIES_FILES[name]
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    frame = _SERIES_FRAMES[name]()
+    _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# OmegaConf resolver
+
+
+def sample_path(kind: str, data_dir: str, name: str | None = None) -> str:
+    """Resolver body: `text` or `series` (optionally with a series name) -> file path."""
+    if kind == "text":
+        return str(sample_text(data_dir))
+    if kind == "series":
+        return str(sample_series(data_dir, name or "co2"))
+    raise ValueError(f"unknown sample kind {kind!r}; expected 'text' or 'series'")
+
+
+def register_resolvers() -> None:
+    """Register `${synthos.sample:KIND,DATA_DIR[,NAME]}`; safe to call any number of times."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver(RESOLVER_NAME):
+        OmegaConf.register_new_resolver(RESOLVER_NAME, sample_path)

@@ -1,0 +1,111 @@
+"""What every Synthos LightningModule shares: the network, the task spec, optimisation,
+and a checkpoint that carries everything needed to rebuild the model without Hydra."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from synthos.errors import ErrorCode, ModelError
+from synthos.lit_modules.optim import OptimConfig, build_optimizer
+from synthos.models.common import SequenceModel
+from synthos.task import TaskSpec
+
+
+def class_path(obj: Any) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def import_class(path: str) -> type:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class SequenceLightningModule(pl.LightningModule):
+    """Base: subclasses implement `step_loss(batch, stage)`."""
+
+    def __init__(
+        self,
+        net: SequenceModel,
+        task: TaskSpec,
+        optim: OptimConfig | None = None,
+        activation_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.task = task
+        self.optim = optim or OptimConfig()
+        net.activation_checkpointing = activation_checkpointing
+        # The rebuild recipe travels in every checkpoint (see `load_module`).
+        self.save_hyperparameters(
+            {
+                "module_class": class_path(self),
+                "net_class": class_path(net),
+                "net_config": net.config.to_dict(),
+                "task": task.to_dict(),
+                "optim": asdict(self.optim),
+                "activation_checkpointing": activation_checkpointing,
+            }
+        )
+        self.run_config: dict[str, Any] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def step_loss(self, batch: Any, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = self.step_loss(batch, "train")
+        if not torch.isfinite(loss):
+            # Stop before backward so no non-finite update reaches the weights or a checkpoint.
+            raise ModelError(
+                f"training loss became {loss.item()} at step {self.global_step}; the run was "
+                "stopped and no checkpoint of this state was written (try a lower learning "
+                "rate, gradient clipping, or fp32 precision)",
+                code=ErrorCode.MODEL_DIVERGED,
+                step=int(self.global_step),
+            )
+        aux = self.net.auxiliary_loss()
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss + aux
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.step_loss(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.step_loss(batch, "test")
+
+    def configure_optimizers(self):
+        total = int(self.trainer.estimated_stepping_batches) if self.trainer else 0
+        optimizer, scheduler = build_optimizer(self.net, self.optim, total)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.run_config is not None:
+            checkpoint["synthos_run_config"] = self.run_config
+
+
+def load_module(checkpoint_path: str, map_location: str | torch.device = "cpu"):
+    """Rebuild a trained module from a checkpoint alone: no Hydra, no config files."""
+    checkpoint = torch.load(checkpoint_path, map_location=map_location, weights_only=False)
+    hp = checkpoint["hyper_parameters"]
+    net = import_class(hp["net_class"])(**hp["net_config"])
+    module_cls = import_class(hp["module_class"])
+    module = module_cls(
+        net=net,
+        task=TaskSpec(**hp["task"]),
+        optim=OptimConfig(**hp["optim"]),
+        activation_checkpointing=hp["activation_checkpointing"],
+    )
+    module.load_state_dict(checkpoint["state_dict"])
+    module.run_config = checkpoint.get("synthos_run_config")
+    return module

@@ -1,0 +1,37 @@
+"""Next-token language modelling: cross-entropy, accuracy and perplexity."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.text import Perplexity
+
+from synthos.lit_modules.base import SequenceLightningModule
+
+
+class LanguageModelModule(SequenceLightningModule):
+    """Batches are LongTensor (B, L + 1); the module shifts them into inputs and targets."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        vocab = self.task.vocab_size
+        for stage in ("val", "test"):
+            setattr(self, f"{stage}_loss", MeanMetric())
+            setattr(self, f"{stage}_acc", MulticlassAccuracy(vocab, average="micro"))
+            setattr(self, f"{stage}_ppl", Perplexity())
+
+    def step_loss(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
+        tokens = batch["tokens"] if isinstance(batch, dict) else batch
+        inputs, targets = tokens[:, :-1], tokens[:, 1:]
+        logits = self.net(inputs)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        if stage != "train":
+            getattr(self, f"{stage}_loss").update(loss, weight=targets.numel())
+            getattr(self, f"{stage}_acc").update(logits.flatten(0, 1), targets.flatten())
+            getattr(self, f"{stage}_ppl").update(logits.float(), targets)
+            for name in ("loss", "acc", "ppl"):
+                metric = getattr(self, f"{stage}_{name}")
+                self.log(f"{stage}/{name}", metric, prog_bar=name == "loss", on_epoch=True)
+        return loss

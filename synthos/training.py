@@ -1,0 +1,141 @@
+"""One training job from a composed config: build, fit, test, write metrics.json.
+
+`train.py` is a thin Hydra entry over `run_training`; tools and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import wandb
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+from synthos.errors import ErrorCode, SynthosError
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+
+def instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry with a `_target_` in a callbacks or logger group."""
+    if not group:
+        return []
+    return [instantiate(entry) for entry in group.values() if "_target_" in entry]
+
+
+def resume_checkpoint(cfg: DictConfig) -> str | None:
+    if cfg.get("ckpt_path"):
+        path = Path(cfg.ckpt_path)
+        if not path.is_file():
+            raise SynthosError(
+                ErrorCode.CHECKPOINT, f"checkpoint to resume from does not exist: {path}"
+            )
+        return str(path)
+    last = Path(cfg.paths.checkpoint_dir) / "last.ckpt"
+    if cfg.get("resume") and last.is_file():
+        log.info("Resuming from %s", last)
+        return str(last)
+    return None
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        key: float(value.item() if isinstance(value, torch.Tensor) else value)
+        for key, value in metrics.items()
+        if not isinstance(value, torch.Tensor) or value.numel() == 1
+    }
+
+
+def run_training(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate one model. Never raises for a data or model failure: the failure is
+    logged with its code and recorded in metrics.json with `status: failed`."""
+    output_dir = Path(cfg.paths.output_dir)
+    started = time.time()
+    result: dict[str, Any] = {"status": "running", "output_dir": str(output_dir)}
+    trainer: pl.Trainer | None = None
+    loggers: list[Logger] = []
+    try:
+        pl.seed_everything(cfg.seed, workers=True)
+        datamodule: pl.LightningDataModule = instantiate(cfg.data)
+        task = datamodule.task_spec()
+        # The data decides the model's input/output sizes (the net's fields interpolate these).
+        OmegaConf.update(cfg, "model.task", task.to_dict(), merge=False)
+        model = instantiate(cfg.model)
+        model.run_config = OmegaConf.to_container(cfg, resolve=True)
+        callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"))
+        loggers = instantiate_group(cfg.get("logger"))
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        for lg in loggers:
+            lg.log_hyperparams(model.run_config)
+
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg))
+        metrics = _scalar_metrics(trainer.callback_metrics)
+        if cfg.get("test"):
+            best = _best_checkpoint(trainer)
+            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+            metrics.update(_scalar_metrics(trainer.callback_metrics))
+            result["test_checkpoint"] = best
+        result.update(
+            status="completed",
+            metrics=metrics,
+            task=task.to_dict(),
+            parameters=sum(p.numel() for p in model.net.parameters()),
+            global_step=trainer.global_step,
+            checkpoint_dir=str(cfg.paths.checkpoint_dir),
+        )
+    except Exception as exc:  # recorded, then reported by the caller
+        error = as_synthos_error(exc)
+        if error.code == ErrorCode.INTERNAL:
+            log.exception("Run failed with an internal error")
+        log.error("Run failed: %s", error)
+        result.update(status="failed", error=error.to_dict())
+    finally:
+        result["seconds"] = round(time.time() - started, 3)
+        write_json_atomic(output_dir / METRICS_FILE, result)
+        if any(isinstance(lg, WandbLogger) for lg in loggers):
+            wandb.finish()
+    return result
+
+
+def as_synthos_error(exc: BaseException) -> SynthosError:
+    """The taxonomy error behind an exception (Hydra and Lightning wrap the original)."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, SynthosError):
+            return seen
+        if isinstance(seen, torch.cuda.OutOfMemoryError):
+            return SynthosError(ErrorCode.OUT_OF_MEMORY, str(seen), retry_after_seconds=60)
+        seen = seen.__cause__ or seen.__context__
+    return SynthosError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+def _best_checkpoint(trainer: pl.Trainer) -> str | None:
+    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    if checkpoint is None:
+        return None
+    return checkpoint.best_model_path or checkpoint.last_model_path or None
+
+
+def optimized_metric(cfg: DictConfig, result: dict[str, Any]) -> float:
+    """The value a sweep optimises: the chosen metric, NaN for a failed run."""
+    if result.get("status") != "completed":
+        return float("nan")
+    return result["metrics"].get(cfg.optimized_metric, float("nan"))
