@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from synthos.config_schema import register_configs
 from synthos.datamodules.sample_data import register_resolvers
-from synthos.training import optimized_metric, run_training
+from synthos.training import optimized_metric, run_summary, run_training
 
 register_configs()
 register_resolvers()
@@ -18,6 +18,7 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path="conf", config_name="train.yaml")
 def main(cfg: DictConfig) -> float:
     result = run_training(cfg)
+    print(run_summary(result))
     if result["status"] != "completed" and HydraConfig.get().mode == RunMode.RUN:
         # The error was already logged with its code; exit without a stack trace.
         sys.exit(1)

@@ -127,6 +127,20 @@ def as_synthos_error(exc: BaseException) -> SynthosError:
     return SynthosError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
 
 
+def run_summary(result: dict[str, Any]) -> str:
+    """A few lines telling the user how the run went and where everything is."""
+    out = Path(result["output_dir"])
+    lines = [f"Run {result['status']} in {result['seconds']:.1f} s"]
+    if result["status"] == "completed":
+        shown = {k: v for k, v in result["metrics"].items() if not k.endswith("_step")}
+        lines += [f"  {k}: {v:.4g}" for k, v in sorted(shown.items())]
+        lines.append(f"  checkpoints: {result['checkpoint_dir']}")
+    else:
+        lines.append(f"  error: {result['error']['message']}")
+    lines += [f"  metrics:     {out / METRICS_FILE}", f"  logs:        {out}"]
+    return "\n".join(lines)
+
+
 def _best_checkpoint(trainer: pl.Trainer) -> str | None:
     checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     if checkpoint is None:

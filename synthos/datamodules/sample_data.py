@@ -224,7 +224,7 @@ def _co2_frame():
 
     df = co2.load_pandas().data
     df = df.interpolate(method="time").bfill().ffill()
-    out = pd.DataFrame({"time": df.index.strftime("%Y-%m-%d"), "co2": df["co2"].to_numpy()})
+    out = pd.DataFrame({"date": df.index.strftime("%Y-%m-%d"), "co2": df["co2"].to_numpy()})
     return out
 
 
@@ -240,7 +240,7 @@ def _macro_frame():
     )
     values = df.drop(columns=["year", "quarter"])
     out = pd.concat(
-        [pd.DataFrame({"time": time.to_timestamp().strftime("%Y-%m-%d")}), values], axis=1
+        [pd.DataFrame({"date": time.to_timestamp().strftime("%Y-%m-%d")}), values], axis=1
     )
     return out
 
@@ -249,7 +249,7 @@ _SERIES_FRAMES = {"co2": _co2_frame, "macro": _macro_frame}
 
 
 def sample_series(data_dir: str | os.PathLike, name: str = "co2") -> Path:
-    """CSV with a `time` column (ISO dates) and numeric columns from a statsmodels dataset.
+    """CSV with a `date` column (ISO dates) and numeric columns from a statsmodels dataset.
 
     `co2`: 2284 weekly steps, 1 column, season 52. `macro`: 203 quarterly steps, 12 columns,
     season 4. Season lengths are in SERIES_SEASON_LENGTH.

@@ -18,4 +18,3 @@ def stdlib_text(tmp_path_factory):
 def stdlib_docs(stdlib_text):
     with open(stdlib_text, encoding="utf-8") as fh:
         return [json.loads(line)["text"] for line in fh]
-

@@ -50,11 +50,11 @@ def test_sample_text_is_deterministic_and_reused(stdlib_text, tmp_path):
 def test_sample_series_co2_is_weekly_with_a_52_week_season(tmp_path):
     path = sample_series(tmp_path)
     df = pd.read_csv(path)
-    assert list(df.columns) == ["time", "co2"]
+    assert list(df.columns) == ["date", "co2"]
     assert len(df) == 2284
     assert df["co2"].notna().all()
-    assert df["time"].iloc[0] == "1958-03-29" and df["time"].iloc[-1] == "2001-12-29"
-    assert (pd.to_datetime(df["time"]).diff().dropna() == pd.Timedelta(days=7)).all()
+    assert df["date"].iloc[0] == "1958-03-29" and df["date"].iloc[-1] == "2001-12-29"
+    assert (pd.to_datetime(df["date"]).diff().dropna() == pd.Timedelta(days=7)).all()
     # The season is real: around a 52-week moving average, lag 52 repeats, lag 26 opposes.
     x = df["co2"].to_numpy()
     trend = pd.Series(x).rolling(52, center=True).mean().to_numpy()
@@ -68,11 +68,11 @@ def test_sample_series_co2_is_weekly_with_a_52_week_season(tmp_path):
 def test_sample_series_macro_is_multivariate_quarterly(tmp_path):
     path = sample_series(tmp_path, "macro")
     df = pd.read_csv(path)
-    assert len(df) == 203 and df.columns[0] == "time"
-    numeric = df.drop(columns="time")
+    assert len(df) == 203 and df.columns[0] == "date"
+    numeric = df.drop(columns="date")
     assert numeric.shape[1] == 12 and np.isfinite(numeric.to_numpy()).all()
     assert SERIES_SEASON_LENGTH["macro"] == 4
-    assert df["time"].iloc[:2].tolist() == ["1959-01-01", "1959-04-01"]
+    assert df["date"].iloc[:2].tolist() == ["1959-01-01", "1959-04-01"]
     assert sample_series(tmp_path, "macro").read_bytes() == path.read_bytes()
     with pytest.raises(ValueError, match="unknown sample series"):
         sample_series(tmp_path, "nope")

@@ -54,6 +54,8 @@ class TypeConflict(DataError):
         self.column = column
         self.old_type = old_type
         self.value = value
+        #: The type that would hold the value, when reading again could help (CSV).
+        self.retry_type: pa.DataType | None = None
 
 
 def classify(exc: BaseException, default: ErrorCode) -> ErrorCode:
