@@ -28,10 +28,11 @@ METRICS_FILE = "metrics.json"
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:
-    """Instantiate every entry with a `_target_` in a callbacks or logger group."""
+    """Instantiate every entry with a `_target_` in a callbacks or logger group (an entry set
+    to null is switched off)."""
     if not group:
         return []
-    return [instantiate(entry) for entry in group.values() if "_target_" in entry]
+    return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
 
 
 def resume_checkpoint(cfg: DictConfig) -> str | None:
@@ -77,7 +78,7 @@ def run_training(cfg: DictConfig) -> dict[str, Any]:
         datamodule: pl.LightningDataModule = instantiate(cfg.data)
         task = datamodule.task_spec()
         # The data decides the model's input/output sizes (the net's fields interpolate these).
-        OmegaConf.update(cfg, "model.task", task.to_dict(), merge=False)
+        OmegaConf.update(cfg, "model.task", task.to_dict(), merge=True)
         model = instantiate(cfg.model)
         model.run_config = OmegaConf.to_container(cfg, resolve=True)
         callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"))

@@ -56,8 +56,8 @@ FAST_CPU = [
     "trainer=cpu",
     "logger=csv",
     "trainer.enable_progress_bar=false",
-    "~callbacks.model_summary",
-    "~callbacks.progress_bar",
+    "++callbacks.model_summary=null",
+    "++callbacks.progress_bar=null",
 ]
 
 

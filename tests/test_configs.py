@@ -90,7 +90,8 @@ def test_other_groups_compose_and_instantiate(make_cfg, group):
         cfg = make_cfg(f"{group}={option}")
         for name in ("callbacks", "logger"):
             for entry in (cfg.get(name) or {}).values():
-                assert instantiate(entry) is not None
+                if entry:
+                    assert instantiate(entry) is not None
 
 
 def test_cascade_is_not_in_root_defaults():

@@ -131,7 +131,9 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         # Position in the file of each (time-ordered) row, for reports and row-level analysis.
         self.row_index: np.ndarray | None = None
         self.times: np.ndarray | None = None
+        # [start, end) rows of each split in time order, and its first/last time value.
         self.split_ranges: dict[str, tuple[int, int]] = {}
+        self.split_time_ranges: dict[str, tuple[str, str]] = {}
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self._values: np.ndarray | None = None
@@ -166,7 +168,7 @@ class TimeSeriesDataModule(pl.LightningDataModule):
             temporal = [n for n in names if _is_temporal(table.schema.field(n).type)]
             time_col = temporal[0] if len(temporal) == 1 else None
         if self.columns is not None:
-            features = list(self.columns)
+            features = list(dict.fromkeys(self.columns))
             for col in features:
                 typ = table.schema.field(col).type
                 if not _is_numeric(typ):
@@ -221,6 +223,13 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         self.time_column_used = time_col
         self.row_index = order
         self.times = times
+        if time_col is not None:
+            col = table.column(time_col)
+            self.split_time_ranges = {
+                split: (str(col[int(order[lo])].as_py()), str(col[int(order[hi - 1])].as_py()))
+                for split, (lo, hi) in self.split_ranges.items()
+                if hi > lo
+            }
         lo, hi = self.split_ranges["train"]
         if self.normalize:
             mean = values[lo:hi].mean(axis=0)
@@ -246,8 +255,10 @@ class TimeSeriesDataModule(pl.LightningDataModule):
             )
         typ = column.type
         if _is_temporal(typ):
-            unit = pa.timestamp("us") if pa.types.is_date(typ) else pa.timestamp(typ.unit)
-            return column.cast(unit).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            # Only the order matters: the raw integer (days, ms, ...) keeps it, time zone or not.
+            if pa.types.is_date32(typ):
+                column = column.cast(pa.int32())
+            return column.cast(pa.int64()).to_numpy(zero_copy_only=False)
         if _is_numeric(typ):
             return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         if pa.types.is_string(typ) or pa.types.is_large_string(typ):

@@ -58,8 +58,10 @@ class TENConfig(SequenceModelConfig):
         if len(set(self.scales)) != len(self.scales):
             fail(f"scales must be distinct, got {self.scales}")
         if not 0.0 <= self.coupling_eps <= 1.0:
-            fail(f"coupling_eps must be in [0, 1] (R = I + eps M stays near I), got "
-                 f"{self.coupling_eps}")
+            fail(
+                f"coupling_eps must be in [0, 1] (R = I + eps M stays near I), got "
+                f"{self.coupling_eps}"
+            )
         if not 0.0 < self.min_decay <= self.max_decay < 1.0:
             fail(
                 "need 0 < min_decay <= max_decay < 1 (|lambda| = 1 never forgets and blows "
@@ -74,9 +76,10 @@ class TENConfig(SequenceModelConfig):
 
 
 def _realify(matrix: torch.Tensor) -> torch.Tensor:
-    """Real (2n, 2n) form of a complex (n, n) matrix acting on [Re z, Im z]."""
+    """Real (2n, 2n) form of a complex (n, n) matrix acting on interleaved (re, im) pairs."""
     re, im = matrix.real, matrix.imag
-    return torch.cat([torch.cat([re, -im], dim=1), torch.cat([im, re], dim=1)], dim=0)
+    blocks = torch.stack([re, -im, im, re], dim=-1).unflatten(-1, (2, 2))  # (n, n, 2, 2)
+    return blocks.transpose(1, 2).flatten(2, 3).flatten(0, 1)
 
 
 class ResonanceBlock(nn.Module):
@@ -125,8 +128,9 @@ class TemporalFlowCell(nn.Module):
     lambda = exp(-exp(nu) + i theta) always has |lambda| < 1. g = sqrt(1 - |lambda|^2) keeps
     the state's variance O(1) however long the memory. a_t are the EigenstateAttention
     weights (ones without it). Parallel mode convolves with the kernel g lambda^s by FFT;
-    `step` runs the recurrence with O(K) state. `out_proj` holds [Re C, -Im C] acting on
-    [Re c, Im c], so the shared residual initialisation applies to it.
+    `step` runs the recurrence with O(K) state. Complex vectors travel as interleaved
+    (re, im) pairs of real ones: `in_proj` yields (Re, Im) of B x, and `out_proj` holds
+    (Re C, -Im C), so the shared residual initialisation applies to it.
     """
 
     def __init__(
@@ -161,27 +165,30 @@ class TemporalFlowCell(nn.Module):
         return torch.sqrt(-torch.expm1(-2 * torch.exp(self.nu)))
 
     def project_in(self, x: torch.Tensor) -> torch.Tensor:
-        """g * B x as complex (..., K)."""
-        re, im = self.in_proj(x).float().chunk(2, dim=-1)
-        return torch.complex(re, im) * self.input_gain()
+        """B x as complex (..., K)."""
+        return torch.view_as_complex(self.in_proj(x).float().unflatten(-1, (-1, 2)))
 
     def readout(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Re(C R (a_t * c_t)); x (..., D) supplies the attention scores."""
         if self.attention is not None:
             state = state * self.attention(x)
-        # Fold R into the readout once (D x 2K x 2K) instead of coupling every step (L K^2).
-        weight = self.out_proj.weight.float() @ _realify(self.coupling.matrix())
-        y = F.linear(torch.cat([state.real, state.imag], dim=-1), weight)
-        return y.to(x.dtype)
+        weight = self.out_proj.weight.float()
+        if state.numel() > weight.numel():
+            # Many steps (parallel mode): fold R into C once, D 4K^2 work instead of L K^2.
+            weight = weight @ _realify(self.coupling.matrix())
+        else:
+            # Few steps (streaming): coupling the state is the cheaper order.
+            state = self.coupling(state)
+        return F.linear(torch.view_as_real(state).flatten(-2), weight).to(x.dtype)
 
     def kernel(self, seq_len: int) -> torch.Tensor:
-        """(K, L) complex lambda^s for s = 0..L-1, as exp(s log lambda).
+        """(K, L) complex g lambda^s for s = 0..L-1, with lambda^s = exp(s log lambda).
 
         Phases s * theta reach ~L pi, so they are formed in float64 and rounded afterwards.
         """
         s = torch.arange(seq_len, device=self.nu.device, dtype=torch.float64)
         log_lam = self.log_lambda().to(torch.complex128)
-        return torch.exp(log_lam[:, None] * s).to(torch.complex64)
+        return torch.exp(log_lam[:, None] * s).to(torch.complex64) * self.input_gain()[:, None]
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
         """All eigenstate amplitudes c_1..c_L, (B, L, K) complex, by causal FFT convolution."""
@@ -193,13 +200,11 @@ class TemporalFlowCell(nn.Module):
         return self.readout(x, self.states(x))
 
     def init_state(self, batch: int) -> CellState:
-        return torch.zeros(
-            batch, self.n_eigenstates, dtype=torch.complex64, device=self.nu.device
-        )
+        return torch.zeros(batch, self.n_eigenstates, dtype=torch.complex64, device=self.nu.device)
 
     def step(self, x_t: torch.Tensor, state: CellState) -> tuple[torch.Tensor, CellState]:
         """Recurrent mode: one step (B, D) -> (B, D), O(K) state per sample."""
-        state = torch.exp(self.log_lambda()) * state + self.project_in(x_t)
+        state = torch.exp(self.log_lambda()) * state + self.input_gain() * self.project_in(x_t)
         return self.readout(x_t, state), state
 
 
@@ -216,9 +221,7 @@ class HierarchicalTEN(nn.Module):
     def __init__(self, d_model: int, scales: tuple[int, ...], **cell_kwargs: Any) -> None:
         super().__init__()
         self.scales = tuple(scales)
-        self.cells = nn.ModuleList(
-            TemporalFlowCell(d_model, **cell_kwargs) for _ in self.scales
-        )
+        self.cells = nn.ModuleList(TemporalFlowCell(d_model, **cell_kwargs) for _ in self.scales)
         self.scale_logits = nn.Parameter(torch.zeros(len(self.scales)))
 
     def scale_output(self, cell: TemporalFlowCell, x: torch.Tensor, scale: int) -> torch.Tensor:

@@ -64,6 +64,9 @@ def test_splits_are_consecutive_time_ranges_without_overlap(csv):
     assert (a, b, c, d, e, f) == (0, 140, 140, 170, 170, 200)
     dates = pd.to_datetime(frame()["date"]).to_numpy()
     assert dates[b - 1] < dates[c] and dates[d - 1] < dates[e]
+    assert dm.split_time_ranges["train"] == ("2020-01-01", "2020-05-19")
+    assert dm.split_time_ranges["val"][0] == "2020-05-20"
+    assert dm.split_time_ranges["test"][1] == "2020-07-18"
     # Every window lies inside its own split's range (checked through the window contents).
     raw = frame()[FEATURES].to_numpy()
     for split, (lo, hi) in dm.split_ranges.items():
@@ -71,7 +74,7 @@ def test_splits_are_consecutive_time_ranges_without_overlap(csv):
         assert len(ds) == hi - lo - 20 + 1
         assert ds.starts.min() >= 0 and ds.starts.max() + 20 <= hi - lo
         window = dm.denormalize(ds[len(ds) - 1].numpy().astype(np.float64))
-        np.testing.assert_allclose(window, raw[hi - 20 : hi], rtol=1e-5)
+        np.testing.assert_allclose(window, raw[hi - 20 : hi], rtol=1e-5, atol=1e-5)
 
 
 def test_windows_equal_the_source_rows(csv):
@@ -125,6 +128,17 @@ def test_column_subset_order_and_unsorted_time(tmp_path):
     assert dm.feature_columns == ["temp", "load"] and dm.task_spec().n_features == 2
     assert np.array_equal(shuffled.index.to_numpy()[dm.row_index], np.arange(N))
     np.testing.assert_allclose(dm.datasets["train"][0].numpy(), df[["temp", "load"]][:20])
+
+
+def test_timestamp_time_column_with_time_zone(tmp_path):
+    df = frame()
+    df["date"] = pd.date_range("2020-01-01", periods=N, freq="h", tz="UTC")
+    df.iloc[::-1].to_parquet(tmp_path / "tz.parquet")
+    dm = make(tmp_path / "tz.parquet", normalize=False)
+    dm.setup()
+    assert np.array_equal(dm.row_index, np.arange(N)[::-1])
+    assert dm.split_time_ranges["train"][0].startswith("2020-01-01 00:00:00")
+    np.testing.assert_allclose(dm.datasets["test"][0].numpy(), df[FEATURES][170:190])
 
 
 def test_max_windows_spreads_over_the_train_range(csv):
@@ -222,17 +236,17 @@ def test_nan_in_csv(tmp_path):
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
-    with pytest.raises(DataError) as err:
-        make(path).setup()
-    assert err.value.code in (ErrorCode.DATA_EMPTY, ErrorCode.DATA_FORMAT)
+    expect_data_error(make(path), ErrorCode.DATA_EMPTY, path=str(path))
 
 
 def test_header_only_file(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("date,load\n")
-    with pytest.raises(DataError) as err:
-        make(path).setup()
-    assert err.value.code in (ErrorCode.DATA_EMPTY, ErrorCode.DATA_SCHEMA)
+    expect_data_error(make(path), ErrorCode.DATA_EMPTY, path=str(path))
+
+
+def test_missing_file(tmp_path):
+    expect_data_error(make(tmp_path / "nope.csv"), ErrorCode.DATA_NOT_FOUND)
 
 
 def test_too_short_for_one_window_per_split(tmp_path):

@@ -197,7 +197,10 @@ def test_prepare_data_from_several_workers_at_once(jsonl, tmp_path):
         t.join()
     assert not errors
     tok_dir = tmp_path / "tok"
-    assert sorted(p.name for p in tok_dir.iterdir()) == ["tokenizer.json", "tokenizer.json.meta.json"]
+    assert sorted(p.name for p in tok_dir.iterdir()) == [
+        "tokenizer.json",
+        "tokenizer.json.meta.json",
+    ]
     assert bpe.load_tokenizer(tok_dir / "tokenizer.json").get_vocab_size() == 300
 
 
@@ -223,15 +226,19 @@ def test_missing_column(jsonl, tmp_path):
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    with pytest.raises(DataError) as err:
-        make(path, tmp_path).setup()
-    assert err.value.code in (ErrorCode.DATA_EMPTY, ErrorCode.DATA_FORMAT)
+    expect_data_error(make(path, tmp_path), ErrorCode.DATA_EMPTY, path=str(path))
 
 
 def test_non_string_text(tmp_path):
     path = write_jsonl(tmp_path / "n.jsonl", [{"text": i} for i in range(20)])
     err = expect_data_error(make(path, tmp_path), ErrorCode.DATA_SCHEMA, column="text")
     assert "string" in str(err)
+
+
+def test_mixed_types_in_json_text(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"text": "a fine document"}\n{"text": 42}\n')
+    expect_data_error(make(path, tmp_path), ErrorCode.DATA_SCHEMA, column="text", row=1)
 
 
 def test_missing_text_value_names_the_row(tmp_path, docs):

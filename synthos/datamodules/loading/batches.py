@@ -91,7 +91,18 @@ def _describe_type(typ: pa.DataType) -> str:
 
 
 def check_unique_names(schema: pa.Schema, path: str) -> None:
-    counts = Counter(schema.names)
+    """Column names must decode (corrupt files carry garbage names) and be unique."""
+    try:
+        names = schema.names
+        str(schema)  # nested field names decode too
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(
+            f"corrupt schema: a column name is not valid UTF-8 ({short(exc, 120)})",
+            code=ErrorCode.DATA_CORRUPT,
+            path=path,
+            expected="UTF-8 column names",
+        ) from exc
+    counts = Counter(names)
     dupes = [name for name, count in counts.items() if count > 1]
     if dupes:
         raise DataError(

@@ -37,7 +37,8 @@ class LoadOptions:
 
     format: force a format (one of FORMATS) instead of detecting it from the content.
     batch_rows: rows per batch that `stream_chunks` yields (the last one may be shorter).
-    block_bytes: bytes of text parsed at a time for CSV/TSV/JSON/JSONL (bounds memory).
+    block_bytes: bytes of text parsed at a time for CSV/TSV/JSON/JSONL (bounds memory:
+        pyarrow's CSV reader reads up to ~32 blocks ahead, so CSV holds ~32 x block_bytes).
     max_record_bytes: longest single CSV row or JSON record accepted (bounds memory).
     encoding: text encoding of CSV/TSV/JSON files; anything but UTF-8 is transcoded.
     delimiter: force the CSV delimiter instead of sniffing it.
@@ -59,7 +60,7 @@ class LoadOptions:
 
     format: str | None = None
     batch_rows: int = 65536
-    block_bytes: int = 4 << 20
+    block_bytes: int = 1 << 20
     max_record_bytes: int = 64 << 20
     encoding: str = "utf-8"
     delimiter: str | None = None

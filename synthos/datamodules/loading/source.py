@@ -314,7 +314,7 @@ def _resolve_glob(
 def open_raw(src: Source) -> pa.NativeFile:
     """The raw (possibly compressed) byte stream of a source, buffered."""
     with guard(src.display, "file", ErrorCode.DATA_ACCESS):
-        stream = src.fs.open_input_stream(src.path)
+        stream = src.fs.open_input_stream(src.path, compression=None)
     if src.remote:
         return pa.BufferedInputStream(stream, 1 << 20)
     return stream
@@ -340,7 +340,7 @@ def open_random(src: Source) -> pa.NativeFile:
 def read_head(src: Source, size: int = HEAD_BYTES) -> tuple[bytes, str | None, bytes]:
     """(first raw bytes, compression codec or None, first decompressed bytes)."""
     with guard(src.display, "file start", ErrorCode.DATA_ACCESS):
-        with src.fs.open_input_stream(src.path) as stream:
+        with src.fs.open_input_stream(src.path, compression=None) as stream:
             raw = stream.read(size)
     codec = compression_of(raw)
     if codec is None:

@@ -34,6 +34,7 @@ def check_finite(
     Numbers are required there: a null (missing value) fails as well, and a column that is
     not numeric fails with DATA_SCHEMA. `row_offset` is added to the reported row.
     """
+    first: tuple[int, str, object] | None = None
     for name in finite_columns(data.schema, columns):
         index = data.schema.get_field_index(name)
         if index < 0:
@@ -65,7 +66,10 @@ def check_finite(
         if pc.all(ok).as_py() in (True, None):
             continue
         bad = pc.index(ok, False).as_py()
-        value = column[bad].as_py()
+        if first is None or bad < first[0]:
+            first = (bad, name, column[bad].as_py())
+    if first is not None:
+        bad, name, value = first
         what = "null" if value is None else repr(value)
         raise DataError(
             f"column {name!r} holds {what} where a finite number is required",

@@ -25,7 +25,9 @@ from .base import FormatReader
 from .text import encoding_error, is_utf8
 
 _RAGGED = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+)")
-_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to ([^:]+): invalid value '(.*)'")
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to ([^:]+): invalid value '(.*)'"
+)
 
 
 def widen(old: pa.DataType | None, value: str | None) -> pa.DataType:
@@ -146,17 +148,19 @@ class DelimitedReader(FormatReader):
         if conversion:
             index = int(conversion.group(1))
             column = header[index] if header and index < len(header) else f"#{index}"
-            value = conversion.group(3)
-            old_name = conversion.group(2).strip()
+            line = conversion.group(2)
+            value = conversion.group(4)
+            old_name = conversion.group(3).strip()
             old = _type_from_name(old_name)
+            where = f"at line {line}" if line else f"at row {rows_done} or later"
             conflict = TypeConflict(
                 f"column {column!r} was inferred as {old_name} from the first rows, but holds "
-                f"{value!r} at row {rows_done} or later",
+                f"{value!r} {where}",
                 path=self.path,
                 column=column,
                 old_type=old,
                 value=value,
-                row=rows_done,
+                row=int(line) - 2 if line else rows_done,
                 expected=f"{old_name} values throughout (or pass column_types=)",
             )
             conflict.retry_type = widen(old, value)

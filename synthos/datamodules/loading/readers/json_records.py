@@ -33,7 +33,6 @@ from ..source import open_stream
 from .base import FormatReader
 from .text import LineBlock, is_utf8, iter_line_blocks
 
-_WINDOW = 1 << 20
 
 
 def _kind(value: Any) -> str:
@@ -99,10 +98,10 @@ class JsonReader(FormatReader):
         lines: list[str] = []
         size = 0
         first = 0
-        offset = 0
-        for index, (line, byte_offset) in enumerate(self._elements(stream)):
+        offset = 0  # byte offsets are computed only for errors in JSON documents
+        for index, line in enumerate(self._elements(stream)):
             if not lines:
-                first, offset = index, byte_offset
+                first = index
             lines.append(line)
             size += len(line) + 1
             if size >= self.options.block_bytes or len(lines) >= self.options.batch_rows:
@@ -111,8 +110,8 @@ class JsonReader(FormatReader):
         if lines:
             yield LineBlock(("\n".join(lines) + "\n").encode("utf-8"), first, offset)
 
-    def _elements(self, stream: pa.NativeFile) -> Iterator[tuple[str, int]]:
-        """(one-line JSON object text, byte offset) for each element of the top level."""
+    def _elements(self, stream: pa.NativeFile) -> Iterator[str]:
+        """One-line JSON object text for each element of the top level."""
         walker = _Walker(stream, self.path, self.options)
         by_key = self.detection.json_layout == "records_per_key"
         key_json = json.dumps(self.options.json_key_column)
@@ -131,9 +130,9 @@ class JsonReader(FormatReader):
                     raise walker.error("expected a string key", index)
                 key = key_value
                 walker.expect(":", "':' after the key")
-            start_offset = walker.byte_offset()
             value, text = walker.value(index, "a JSON object")
             if not isinstance(value, dict):
+                start_offset = walker.byte_offset(walker.pos - len(text))
                 raise DataError(
                     f"element {index} is a JSON {_kind(value)}, not an object",
                     code=ErrorCode.DATA_FORMAT,
@@ -147,7 +146,7 @@ class JsonReader(FormatReader):
                 inner = line[1:].lstrip()
                 prefix = "{" + key_json + ":" + json.dumps(key)
                 line = prefix + "}" if inner.startswith("}") else prefix + "," + inner
-            yield line, start_offset
+            yield line
             index += 1
             separator = walker.expect(",", f"',' or '{closer}'", alternatives=closer)
             if separator == closer:
@@ -287,6 +286,7 @@ class _Walker:
         self.stream = stream
         self.path = path
         self.max_record = options.max_record_bytes
+        self.window = min(max(options.block_bytes, 1 << 16), 1 << 22)
         self.decoder = codecs.getincrementaldecoder(
             "utf-8" if is_utf8(options.encoding) else options.encoding
         )()
@@ -298,10 +298,11 @@ class _Walker:
         self.raw_bytes = 0  # bytes read from the stream
         self.first = True
 
-    def _fill(self, want: int = _WINDOW) -> bool:
+    def _fill(self, want: int | None = None) -> bool:
+        want = want or self.window
         if self.eof:
             return False
-        if self.pos > _WINDOW:
+        if self.pos > self.window:
             self.base_bytes += len(self.buf[: self.pos].encode("utf-8"))
             self.buf = self.buf[self.pos :]
             self.pos = 0
@@ -426,4 +427,4 @@ class _Walker:
                 byte_offset=self.byte_offset(start),
                 expected="records smaller than max_record_bytes",
             )
-        self._fill(max(_WINDOW, pending))
+        self._fill(max(self.window, pending))
