@@ -15,6 +15,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import wandb
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
@@ -124,6 +125,10 @@ def as_synthos_error(exc: BaseException) -> SynthosError:
             return seen
         if isinstance(seen, torch.cuda.OutOfMemoryError):
             return SynthosError(ErrorCode.OUT_OF_MEMORY, str(seen), retry_after_seconds=60)
+        if isinstance(seen, InstantiationException) and not isinstance(
+            seen.__cause__, SynthosError
+        ):
+            return SynthosError(ErrorCode.MODEL_CONFIG, f"invalid configuration: {seen}")
         seen = seen.__cause__ or seen.__context__
     return SynthosError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
 

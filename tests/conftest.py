@@ -57,7 +57,6 @@ FAST_CPU = [
     "logger=csv",
     "trainer.enable_progress_bar=false",
     "++callbacks.model_summary=null",
-    "++callbacks.progress_bar=null",
 ]
 
 

@@ -40,12 +40,24 @@ class ForecastSkill(Metric):
         return 1.0 - self.model_sq / self.naive_sq.clamp_min(1e-12)
 
 
+def instance_scale(history: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-window, per-series location and scale of the history (B, 1, F) each.
+
+    The network sees each window in its own units, so a level or a trend that leaves the
+    training range (as any trending series does by the test period) is no extrapolation.
+    """
+    loc = history.mean(dim=1, keepdim=True)
+    scale = history.std(dim=1, keepdim=True, unbiased=False).clamp_min(eps)
+    return loc, scale
+
+
 class ForecastingModule(SequenceLightningModule):
     """Batches are FloatTensor windows (B, context + horizon, F).
 
     Training scores the forecast made at every position (all are valid forecast origins
-    for a causal model); evaluation scores the forecast from the end of the context, the
-    one a user would get, against the seasonal-naive forecast from the same history.
+    for a causal model) in window units; evaluation scores the forecast from the end of the
+    context, the one a user would get, in data units, against the seasonal-naive forecast
+    from the same history.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -53,22 +65,29 @@ class ForecastingModule(SequenceLightningModule):
         self.val_skill = ForecastSkill()
         self.test_skill = ForecastSkill()
 
+    def forecast(self, history: torch.Tensor) -> torch.Tensor:
+        """Forecast the `horizon` steps after `history` (B, L, F): (B, horizon, F), data units."""
+        loc, scale = instance_scale(history)
+        return self.net((history - loc) / scale)[:, -1].float() * scale + loc
+
     def step_loss(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
         window = batch["window"] if isinstance(batch, dict) else batch
         horizon = self.task.horizon
         context = window.shape[1] - horizon
-        inputs = window[:, :context]
-        forecasts = self.net(inputs)  # (B, L, H, F)
-        loss = F.mse_loss(forecasts.float(), forecast_targets(window, context, horizon))
+        history = window[:, :context]
+        loc, scale = instance_scale(history)
+        scaled = (window - loc) / scale
+        forecasts = self.net(scaled[:, :context])  # (B, L, H, F), window units
+        loss = F.mse_loss(forecasts.float(), forecast_targets(scaled, context, horizon))
         if stage != "train":
             actual = window[:, context:]
+            final = forecasts[:, -1].float() * scale + loc
             season = self.task.season_length or 1
             if season > context:
                 season = 1
-            naive = seasonal_naive(inputs, horizon, season)
             skill = getattr(self, f"{stage}_skill")
-            skill.update(forecasts[:, -1].float(), naive, actual)
+            skill.update(final, seasonal_naive(history, horizon, season), actual)
             self.log(f"{stage}/loss", loss, prog_bar=True, on_epoch=True)
-            self.log(f"{stage}/mse", F.mse_loss(forecasts[:, -1].float(), actual), on_epoch=True)
+            self.log(f"{stage}/mse", F.mse_loss(final, actual), on_epoch=True)
             self.log(f"{stage}/skill", skill, prog_bar=True, on_epoch=True)
         return loss

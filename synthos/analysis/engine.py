@@ -1,0 +1,320 @@
+"""The analytical engine behind the diversity analyzer: a DuckDB connection over one dataset.
+
+`open_source()` turns what the user passed into a relation DuckDB can scan several times:
+
+* local, uncompressed Parquet (a file, a directory of parts, a glob): scanned in place by
+  ``read_parquet`` (no copy; DuckDB reads only the columns and row groups a query needs);
+* every other format, compressed files and ``s3://`` URIs: streamed once through
+  `synthos.datamodules.loading.stream_chunks` (bounded memory) into a temporary Parquet
+  spool, which is then scanned like the above;
+* an in-memory ``pyarrow.Table`` or ``pandas.DataFrame``: registered as an Arrow view.
+
+Every row gets a stable id ``__rid`` (``file_index << 40 | file_row_number`` for Parquet,
+the row index otherwise) and its position in the dataset ``__row``; sampling hashes
+``__rid`` with the seed, so results do not depend on thread scheduling.
+
+DuckDB errors are mapped onto the Synthos taxonomy: damaged Parquet data is a `DataError`
+(DATA_CORRUPT), running out of memory a retryable resource error, anything else internal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthos.errors import DataError, ErrorCode, SynthosError
+
+#: Spool row groups: large enough for fast scans, small enough to bound writer memory.
+SPOOL_BATCH_ROWS = 131072
+RID_FILE_SHIFT = 40  # up to 2**40 rows per file, 2**23 files
+
+
+def quote_ident(name: str) -> str:
+    """A SQL identifier for any column name."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_float(value: float) -> str:
+    """A DOUBLE literal (infinities and NaN included)."""
+    value = float(value)
+    if math.isnan(value):
+        return "'nan'::DOUBLE"
+    if math.isinf(value):
+        return "'inf'::DOUBLE" if value > 0 else "'-inf'::DOUBLE"
+    return f"{value!r}::DOUBLE"
+
+
+def _import_duckdb():
+    try:
+        import duckdb
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise SynthosError(
+            ErrorCode.INTERNAL, "the diversity analyzer needs the 'duckdb' package (pip install duckdb)"
+        ) from exc
+    return duckdb
+
+
+def to_arrow(relation: Any) -> pa.Table:
+    """A DuckDB relation's result as a pyarrow Table (DuckDB 1.x and 2.x spell it apart)."""
+    for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):
+        method = getattr(relation, name, None)
+        if method is not None:
+            out = method()
+            if isinstance(out, pa.RecordBatchReader):
+                out = out.read_all()
+            return out
+    raise SynthosError(ErrorCode.INTERNAL, "this duckdb version cannot return Arrow tables")
+
+
+@dataclass
+class Source:
+    """A dataset as DuckDB sees it.
+
+    relation: the FROM clause that yields the data columns plus ``__rid`` and ``__row``.
+    columns: data column names and DuckDB types, in order.
+    """
+
+    con: Any
+    relation: str
+    columns: dict[str, str]
+    num_rows: int
+    path: str
+    format: str
+    scanned_in_place: bool
+    files: tuple[str, ...] = ()
+    _cleanup: list[Any] = field(default_factory=list, repr=False)
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        """Run `query` (with ``{src}`` standing for the relation); errors are mapped."""
+        text = query.replace("{src}", self.relation)
+        with engine_errors(self.path):
+            return self.con.sql(text, params=params) if params else self.con.sql(text)
+
+    def fetchall(self, query: str) -> list[tuple]:
+        with engine_errors(self.path):
+            return self.sql(query).fetchall()
+
+    def arrow(self, query: str) -> pa.Table:
+        with engine_errors(self.path):
+            return to_arrow(self.sql(query))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def close(self) -> None:
+        for item in reversed(self._cleanup):
+            try:
+                item()
+            except Exception:  # pragma: no cover - best effort
+                pass
+        self._cleanup.clear()
+        try:
+            self.con.close()
+        except Exception:  # pragma: no cover
+            pass
+
+
+@contextmanager
+def engine_errors(path: str) -> Iterator[None]:
+    """Map DuckDB exceptions onto the Synthos error taxonomy."""
+    duckdb = _import_duckdb()
+    try:
+        yield
+    except SynthosError:
+        raise
+    except duckdb.OutOfMemoryException as exc:
+        raise SynthosError(
+            ErrorCode.OUT_OF_MEMORY,
+            f"the analysis engine ran out of memory on {path}: {_first_line(exc)}; "
+            "retry with a larger memory_limit or fewer columns",
+            details={"path": path},
+            retry_after_seconds=30.0,
+        ) from exc
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise DataError(
+            f"cannot read the data: {_first_line(exc)}",
+            code=ErrorCode.DATA_CORRUPT,
+            path=path,
+            expected="a readable, undamaged file",
+        ) from exc
+    except duckdb.ConversionException as exc:
+        raise DataError(
+            f"a value cannot be converted: {_first_line(exc)}",
+            code=ErrorCode.DATA_VALUE,
+            path=path,
+        ) from exc
+    except duckdb.Error as exc:
+        raise SynthosError(
+            ErrorCode.INTERNAL,
+            f"the analysis engine failed on {path}: {_first_line(exc)}",
+            details={"path": path},
+        ) from exc
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def connect(threads: int | None, memory_limit: str | None, temp_dir: str) -> Any:
+    """A fresh in-memory DuckDB connection with bounded threads and memory."""
+    duckdb = _import_duckdb()
+    con = duckdb.connect(database=":memory:")
+    con.execute(f"SET threads={int(threads or os.cpu_count() or 1)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit={sql_str(memory_limit)}")
+    con.execute(f"SET temp_directory={sql_str(temp_dir)}")
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET enable_progress_bar=false")
+    return con
+
+
+def _describe(con: Any, relation: str, path: str) -> dict[str, str]:
+    with engine_errors(path):
+        rows = con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _parquet_relation(con: Any, files: Sequence[str], path: str) -> tuple[str, int]:
+    listing = "[" + ", ".join(sql_str(f) for f in files) + "]"
+    scan = f"read_parquet({listing}, union_by_name=true)"
+    with engine_errors(path):
+        per_file = con.sql(
+            f"SELECT file_index, count(*) FROM {scan} GROUP BY file_index ORDER BY file_index"
+        ).fetchall()
+    counts = dict.fromkeys(range(len(files)), 0)
+    for index, count in per_file:
+        counts[int(index)] = int(count)
+    offsets, total = [], 0
+    for index in range(len(files)):
+        offsets.append(total)
+        total += counts[index]
+    if len(files) == 1:
+        row = "file_row_number::BIGINT"
+    else:
+        row = f"([{', '.join(map(str, offsets))}][file_index + 1] + file_row_number)::BIGINT"
+    relation = (
+        f"(SELECT *, ((file_index::BIGINT << {RID_FILE_SHIFT}) + file_row_number)::BIGINT"
+        f" AS __rid, {row} AS __row FROM {scan})"
+    )
+    return relation, total
+
+
+def open_source(
+    data: Any,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    work_dir: str | None = None,
+    load_options: dict[str, Any] | None = None,
+) -> Source:
+    """Open `data` (a path, URI, pyarrow Table or pandas DataFrame) for repeated scans."""
+    tmp = tempfile.mkdtemp(prefix="synthos-diversity-", dir=work_dir)
+    cleanup: list[Any] = [lambda: shutil.rmtree(tmp, ignore_errors=True)]
+    try:
+        con = connect(threads, memory_limit, os.path.join(tmp, "duckdb"))
+        source = _open(con, data, tmp, dict(load_options or {}))
+    except BaseException:
+        for item in reversed(cleanup):
+            item()
+        raise
+    source._cleanup = cleanup
+    return source
+
+
+def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source:
+    table = _as_arrow_table(data)
+    if table is not None:
+        if table.num_rows == 0:
+            raise DataError("dataset has zero rows", code=ErrorCode.DATA_EMPTY, path="<table>")
+        table = _plain_dictionaries(table)
+        rids = pa.array(range(table.num_rows), type=pa.int64())
+        con.register("__synthos_input", table.append_column("__rid", rids))
+        relation = "(SELECT *, __rid AS __row FROM __synthos_input)"
+        columns = _describe(con, "__synthos_input", "<table>")
+        columns.pop("__rid", None)
+        return Source(con, relation, columns, table.num_rows, "<table>", "arrow", True)
+
+    from synthos.datamodules.loading import get_metadata, stream_chunks
+
+    path = os.fspath(data)
+    meta = get_metadata(path, exact_row_count=False, preview_rows=0, **load_options)
+    local = all(os.path.isfile(f) for f in meta.files)
+    if meta.format == "parquet" and meta.compression is None and local and meta.files:
+        if meta.row_count == 0 and not load_options.get("allow_empty"):
+            raise DataError(
+                "dataset has zero rows",
+                code=ErrorCode.DATA_EMPTY,
+                path=path,
+                expected="at least one row",
+            )
+        relation, rows = _parquet_relation(con, meta.files, path)
+        columns = _describe(con, relation, path)
+        for extra in ("__rid", "__row"):
+            columns.pop(extra, None)
+        return Source(con, relation, columns, rows, path, meta.format, True, tuple(meta.files))
+
+    # Everything else goes through the loader once, into a Parquet spool.
+    spool = os.path.join(tmp, "spool.parquet")
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for batch in stream_chunks(path, batch_rows=SPOOL_BATCH_ROWS, **load_options):
+            if writer is None:
+                writer = pq.ParquetWriter(spool, batch.schema, compression="zstd")
+            writer.write_batch(batch, row_group_size=SPOOL_BATCH_ROWS)
+            rows += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None or rows == 0:
+        raise DataError(
+            "dataset has zero rows", code=ErrorCode.DATA_EMPTY, path=path, expected="at least one row"
+        )
+    relation, rows = _parquet_relation(con, [spool], path)
+    columns = _describe(con, relation, path)
+    for extra in ("__rid", "__row"):
+        columns.pop(extra, None)
+    return Source(con, relation, columns, rows, path, meta.format, False, tuple(meta.files))
+
+
+def _as_arrow_table(data: Any) -> pa.Table | None:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, (str, os.PathLike, Path)):
+        return None
+    raise TypeError(f"cannot analyse an object of type {type(data).__name__}")
+
+
+def _plain_dictionaries(table: pa.Table) -> pa.Table:
+    """Decode dictionary columns so DuckDB sees plain values (as it does for Parquet)."""
+    columns, changed = [], False
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+            changed = True
+        columns.append(column)
+    return pa.table(columns, names=table.column_names) if changed else table
