@@ -22,8 +22,8 @@ class ErrorCode(IntEnum):
     DATA_TOO_LARGE = 1006
     SEQUENCE_TOO_LONG = 1007
     DATA_ENCODING = 1008
-    DATA_ACCESS = 1009  # the data exists (or may) but cannot be read: permissions, storage unreachable
-    DATA_CORRUPT = 1010  # recognised format, but the file is damaged or truncated
+    DATA_ACCESS = 1009  # cannot be read: permission denied, storage unreachable
+    DATA_CORRUPT = 1010  # a recognised format, but damaged or truncated
     # 2xxx model: training or inference went wrong; retryable.
     MODEL_DIVERGED = 2001
     MODEL_CONFIG = 2002

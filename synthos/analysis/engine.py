@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,8 @@ def _import_duckdb():
         import duckdb
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise SynthosError(
-            ErrorCode.INTERNAL, "the diversity analyzer needs the 'duckdb' package (pip install duckdb)"
+            ErrorCode.INTERNAL,
+            "the diversity analyzer needs the 'duckdb' package (pip install duckdb)",
         ) from exc
     return duckdb
 
@@ -118,15 +119,11 @@ class Source:
 
     def close(self) -> None:
         for item in reversed(self._cleanup):
-            try:
+            with suppress(Exception):
                 item()
-            except Exception:  # pragma: no cover - best effort
-                pass
         self._cleanup.clear()
-        try:
+        with suppress(Exception):
             self.con.close()
-        except Exception:  # pragma: no cover
-            pass
 
 
 @contextmanager
@@ -284,7 +281,10 @@ def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source
             writer.close()
     if writer is None or rows == 0:
         raise DataError(
-            "dataset has zero rows", code=ErrorCode.DATA_EMPTY, path=path, expected="at least one row"
+            "dataset has zero rows",
+            code=ErrorCode.DATA_EMPTY,
+            path=path,
+            expected="at least one row",
         )
     relation, rows = _parquet_relation(con, [spool], path)
     columns = _describe(con, relation, path)

@@ -2,8 +2,8 @@
 
 A *dimension* maps each row to a level, in SQL (so the engine does the grouping):
 
-* categorical column: its value, capped to the most frequent `max_levels` values (the rest
-  become ``<other>``; missing values ``<null>``);
+* categorical column: its value (first 1,000 characters), capped to the most frequent
+  `max_levels` values (the rest become ``<other>``; missing values ``<null>``);
 * numeric column: its quantile bin (edges from the profile sample, ties merged);
 * text column: a length bucket, ``floor(log2(chars + 1))`` (0, 1-2, 3-6, 7-14, ... chars).
 
@@ -34,6 +34,9 @@ import numpy as np
 
 from .engine import quote_ident, sql_float, sql_str
 
+#: Strings are compared and profiled on their first characters only (bounds memory when
+#: a "categorical" column holds long values; text columns are clustered on a prefix).
+PREFIX_CHARS = 1000
 OTHER = "<other>"
 NULL = "<null>"
 MISSING_BIN = -1
@@ -70,11 +73,14 @@ class Dimension:
         """SQL mapping the column (already cleaned by the caller) to this dimension's key."""
         if self.kind == "categorical":
             if not self.levels:
-                return f"CASE WHEN {value_sql} IS NULL THEN {sql_str(NULL)} ELSE {sql_str(OTHER)} END"
+                return (
+                    f"CASE WHEN {value_sql} IS NULL THEN {sql_str(NULL)} ELSE {sql_str(OTHER)} END"
+                )
             listed = ", ".join(sql_str(v) for v in self.levels)
+            value = f"left({value_sql}, {PREFIX_CHARS})"
             return (
                 f"CASE WHEN {value_sql} IS NULL THEN {sql_str(NULL)} "
-                f"WHEN {value_sql} IN ({listed}) THEN {value_sql} ELSE {sql_str(OTHER)} END"
+                f"WHEN {value} IN ({listed}) THEN {value} ELSE {sql_str(OTHER)} END"
             )
         if self.kind == "numeric":
             if not self.levels:

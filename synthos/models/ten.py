@@ -110,12 +110,19 @@ class EigenstateAttention(nn.Module):
     """Data-dependent readout weights: a softmax over the K eigenstates, scored from x_t.
 
     Scores come from the input at the same step only, so the readout stays causal. Weights
-    are scaled by K so that uniform scores reproduce the plain readout.
+    are scaled by K so that uniform scores reproduce the plain readout, and scores start at
+    zero: random initial scores would jitter every eigenstate's contribution step by step
+    and blur the delay kernels the recurrence has to learn.
     """
 
     def __init__(self, d_model: int, n_eigenstates: int) -> None:
         super().__init__()
         self.score = nn.Linear(d_model, n_eigenstates)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., D) inputs -> (..., K) non-negative weights with mean 1."""
@@ -288,6 +295,12 @@ class TemporalEigenstateNetwork(SequenceModel):
 
     def build_block(self, layer: int) -> nn.Module:
         return TENLayer(self.config)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()  # re-draws every nn.Linear, the attention scores included
+        for module in self.modules():
+            if isinstance(module, EigenstateAttention):
+                module.reset_parameters()
 
     def _require_streamable(self) -> None:
         if not self.config.streamable:

@@ -28,7 +28,22 @@ SETTINGS = settings(
 )
 
 
-@functools.lru_cache(maxsize=None)
+MAGICS = [
+    b"PAR1",
+    b"ARROW1\x00\x00",
+    b"FEA1",
+    b"\x89HDF\r\n\x1a\n",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"\x28\xb5\x2f\xfd",
+    b"\xff\xff\xff\xff\x10\x00\x00\x00",
+    b"[",
+    b"{",
+    b"a,b\n",
+]
+
+
+@functools.cache
 def valid_bytes(fmt: str) -> bytes:
     table = pa.table(
         {
@@ -63,9 +78,18 @@ def read_everything(path) -> None:
 
 
 @pytest.mark.timeout(120)
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=300)
 @given(
-    data=st.binary(min_size=0, max_size=2048),
+    data=st.one_of(
+        st.binary(min_size=0, max_size=2048),
+        st.text(max_size=1000).map(str.encode),
+        # Right magic bytes, garbage after: reaches deep into each reader.
+        st.builds(
+            bytes.__add__,
+            st.sampled_from(MAGICS),
+            st.binary(max_size=2048),
+        ),
+    ),
     ext=st.sampled_from([*EXTENSIONS.values(), ".gz", ".txt", ""]),
 )
 def test_random_bytes(tmp_path_factory, data, ext):
@@ -96,7 +120,7 @@ def mangled(draw):
 
 
 @pytest.mark.timeout(180)
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=600)
 @given(case=mangled())
 def test_mangled_valid_files(tmp_path_factory, case):
     fmt, kind, data = case

@@ -244,3 +244,57 @@ def test_excel_sheet_selection_and_mixed_columns(tmp_path):
         {"num": None, "mixed": None},
     ]
     assert read_table(path, excel_sheet=0).column("a").to_pylist() == [1]
+
+
+def test_parquet_footer_check_accepts_valid_files(tmp_path):
+    """The footer guard must not reject real files: nested, dictionary, page index, ..."""
+    import datetime
+    import decimal
+
+    table = pa.table(
+        {
+            "i8": pa.array([1, None, 3], pa.int8()),
+            "u64": pa.array([1, 2, 2**63], pa.uint64()),
+            "f32": pa.array([1.5, None, -2.0], pa.float32()),
+            "s": ["a", None, "ccc"],
+            "b": pa.array([b"\x00", b"", None], pa.binary()),
+            "fixed": pa.array([b"ab", b"cd", None], pa.binary(2)),
+            "dec": pa.array([decimal.Decimal("1.25"), None, decimal.Decimal("-3.5")]),
+            "ts": pa.array([datetime.datetime(2020, 1, 1), None, datetime.datetime(2021, 5, 6)]),
+            "date": pa.array([datetime.date(2020, 1, 1), None, datetime.date(1999, 12, 31)]),
+            "flag": [True, None, False],
+            "lst": [[1, 2], None, []],
+            "st": [{"x": 1, "y": "a"}, None, {"x": None, "y": "b"}],
+            "nested": [[{"k": [1]}], [], None],
+        }
+    )
+    variants = [
+        {},
+        {"use_dictionary": False, "compression": "zstd"},
+        {"write_page_index": True, "write_statistics": True},
+        {"version": "1.0", "data_page_version": "2.0"},
+    ]
+    for i, kwargs in enumerate(variants):
+        path = tmp_path / f"v{i}.parquet"
+        pq.write_table(table, path, row_group_size=2, **kwargs)
+        assert read_table(path).equals(table)
+        meta = get_metadata(path)
+        assert meta.columns["i8"].source == "footer", kwargs
+        assert meta.columns["i8"].null_count == 1 and meta.columns["i8"].max == 3
+        assert meta.columns["s"].min == "a" and meta.columns["s"].max == "ccc"
+
+
+def test_json_extension_only_breaks_ties(tmp_path):
+    lines = tmp_path / "lines.json"  # JSON Lines under a .json name: content wins
+    lines.write_text('{"a": 1}\n{"a": 2}\n')
+    assert detect_format(lines) == "jsonl"
+    assert read_table(lines).column("a").to_pylist() == [1, 2]
+    one = tmp_path / "one.json"  # one line: could be either, the extension decides
+    one.write_text('{"k1": {"a": 1}, "k2": {"a": 2}}')
+    assert read_table(one).column("_key").to_pylist() == ["k1", "k2"]
+    one_record = tmp_path / "one.jsonl"
+    one_record.write_text('{"k1": {"a": 1}, "k2": {"a": 2}}')
+    assert read_table(one_record).column_names == ["k1", "k2"]
+    pretty = tmp_path / "pretty.jsonl"  # pretty-printed array under a .jsonl name
+    pretty.write_text('[\n  {"a": 1},\n  {"a": 2}\n]\n')
+    assert read_table(pretty).column("a").to_pylist() == [1, 2]

@@ -41,9 +41,11 @@ def big_files(tmp_path_factory):
     paths["parquet"] = folder / "big.parquet"
     pq.write_table(table, paths["parquet"], row_group_size=20_000)
     paths["arrow_stream"] = folder / "big.arrows"
-    with pa.OSFile(str(paths["arrow_stream"]), "wb") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table, max_chunksize=10_000)
+    with (
+        pa.OSFile(str(paths["arrow_stream"]), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as writer,
+    ):
+        writer.write_table(table, max_chunksize=10_000)
     paths["jsonl"] = folder / "big.jsonl"
     with open(paths["jsonl"], "w") as out:
         for batch in table.to_batches(50_000):
@@ -99,7 +101,7 @@ def test_json_array_python_memory_does_not_grow_with_size(tmp_path):
 
 
 def test_batches_are_exact_and_schema_stable(big_files):
-    table, paths = big_files
+    _, paths = big_files
     batches = list(stream_chunks(paths["csv"], batch_rows=30_000, block_bytes=1 << 18))
     assert [b.num_rows for b in batches] == [30_000] * 13 + [10_000]
     assert len({b.schema for b in batches}) == 1
@@ -130,7 +132,7 @@ def _forbid_data(monkeypatch, cls):
 
 
 def test_parquet_metadata_from_footer_only(big_files, monkeypatch):
-    table, paths = big_files
+    _, paths = big_files
     _forbid_data(monkeypatch, ParquetReader)
     meta = get_metadata(paths["parquet"], preview_rows=0)
     assert meta.row_count == ROWS and meta.row_count_exact
@@ -144,9 +146,8 @@ def test_parquet_metadata_from_footer_only(big_files, monkeypatch):
 def test_arrow_file_metadata_without_scan(tmp_path, monkeypatch):
     table = _big_table(50_000)
     path = tmp_path / "t.arrow"
-    with pa.OSFile(str(path), "wb") as sink:
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table, max_chunksize=1000)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=1000)
     _forbid_data(monkeypatch, ArrowFileReader)
     meta = get_metadata(path, preview_rows=0)
     assert meta.format == "arrow" and meta.row_count == 50_000 and meta.row_count_exact

@@ -11,7 +11,18 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-FORMATS = ("csv", "tsv", "json", "jsonl", "parquet", "arrow", "arrow_stream", "feather", "hdf5", "excel")
+FORMATS = (
+    "csv",
+    "tsv",
+    "json",
+    "jsonl",
+    "parquet",
+    "arrow",
+    "arrow_stream",
+    "feather",
+    "hdf5",
+    "excel",
+)
 EXTENSIONS = {
     "csv": ".csv",
     "tsv": ".tsv",
@@ -90,9 +101,11 @@ def write_hdf5_compound(table: pa.Table, path: Path, key: str = "table") -> None
         if pa.types.is_floating(f.type):
             data[f.name] = column.to_numpy(zero_copy_only=False)
         else:
-            data[f.name] = np.array(column.to_pylist(), dtype=object) if pa.types.is_string(
-                f.type
-            ) else column.to_numpy(zero_copy_only=False)
+            data[f.name] = (
+                np.array(column.to_pylist(), dtype=object)
+                if pa.types.is_string(f.type)
+                else column.to_numpy(zero_copy_only=False)
+            )
     with h5py.File(path, "w") as h5:
         h5.create_dataset(key, data=data, chunks=True)
 

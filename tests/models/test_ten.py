@@ -290,5 +290,5 @@ def test_learns_copy_task_at_length_256():
     torch.manual_seed(0)
     vocab = 16
     net = TemporalEigenstateNetwork(vocab_size=vocab, **MICRO)
-    accuracy = train_copy_task(net, vocab=vocab, delay=128, steps=300, lr=1e-2)
+    accuracy = train_copy_task(net, vocab=vocab, delay=128, steps=250, lr=1e-2)
     assert accuracy >= 0.9, f"copy accuracy {accuracy:.3f}; unigram baseline {1 / vocab:.3f}"

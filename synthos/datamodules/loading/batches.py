@@ -61,15 +61,19 @@ def promote(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
         return pa.int64()
     if {ka, kb} <= {"int", "float"}:
         if pat.is_decimal(a) or pat.is_decimal(b):
-            return None if (pat.is_floating(a) or pat.is_floating(b)) else (
-                a if pat.is_decimal(a) else b
+            return (
+                None
+                if (pat.is_floating(a) or pat.is_floating(b))
+                else (a if pat.is_decimal(a) else b)
             )
         if pat.is_floating(a) and pat.is_floating(b):
             return a if a.bit_width >= b.bit_width else b
         return pa.float64()
     if ka == kb == "string":
-        return pa.large_string() if (pat.is_large_string(a) or pat.is_large_string(b)) else (
-            pa.string()
+        return (
+            pa.large_string()
+            if (pat.is_large_string(a) or pat.is_large_string(b))
+            else (pa.string())
         )
     if ka == kb == "binary" and not (pat.is_fixed_size_binary(a) or pat.is_fixed_size_binary(b)):
         return pa.large_binary()

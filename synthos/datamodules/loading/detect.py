@@ -189,17 +189,18 @@ def sniff(
         if forced in ("csv", "tsv"):
             delimiter = options.delimiter or ("\t" if forced == "tsv" else ",")
         if forced == "json" and layout is None:
-            layout = "array" if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else (
-                "records_per_key"
+            layout = (
+                "array"
+                if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+                else ("records_per_key")
             )
         fmt = forced
-    elif by_ext in TEXT_FORMATS and by_ext != fmt:
-        # Content is ambiguous between text formats more often than between binary ones:
-        # a single-column CSV has no delimiter, a one-line JSON file looks like JSONL.
-        if {by_ext, fmt} == {"json", "jsonl"} and _json_like(head):
-            if by_ext == "json":
-                layout = "array" if _first_char(head) == "[" else "records_per_key"
-            fmt = by_ext
+    elif {by_ext, fmt} == {"json", "jsonl"} and _single_json_line(head):
+        # A one-line JSON file looks like JSONL and vice versa: the extension decides.
+        layout = None
+        if by_ext == "json":
+            layout = "array" if _first_char(head) == "[" else "records_per_key"
+        fmt = by_ext
     note = None
     if by_ext is not None and not _same_family(by_ext, fmt):
         note = f"file name suggests {by_ext} but the content is {fmt}"
@@ -268,8 +269,9 @@ def _first_char(head: bytes) -> str:
     return chr(stripped[0]) if stripped else ""
 
 
-def _json_like(head: bytes) -> bool:
-    return _first_char(head) in ("[", "{")
+def _single_json_line(head: bytes) -> bool:
+    stripped = head.lstrip(b"\xef\xbb\xbf").strip()
+    return stripped[:1] in (b"[", b"{") and b"\n" not in stripped
 
 
 def _is_utf8(encoding: str) -> bool:

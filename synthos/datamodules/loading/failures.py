@@ -77,7 +77,7 @@ def classify(exc: BaseException, default: ErrorCode) -> ErrorCode:
         return ErrorCode.DATA_NOT_FOUND
     if "access denied" in text or "accessdenied" in text or "permission denied" in text:
         return ErrorCode.DATA_ACCESS
-    if "curl error" in text or "connection" in text and "refused" in text:
+    if "curl error" in text or ("connection" in text and "refused" in text):
         return ErrorCode.DATA_ACCESS
     return default
 

@@ -247,7 +247,9 @@ class DatasetLoader:
                     break
         finally:
             parts.close()
-        schema = unify_schemas([(first_schema, "", 0)] + [(b.schema, p, r) for b, p, r, _ in pieces])
+        schema = unify_schemas(
+            [(first_schema, "", 0)] + [(b.schema, p, r) for b, p, r, _ in pieces]
+        )
         if columns is not None:
             schema = pa.schema([schema.field(name) for name in columns])
         batches = [

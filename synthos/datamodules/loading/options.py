@@ -77,7 +77,9 @@ class LoadOptions:
     s3_anonymous: bool = False
     filesystem: Any = None
     preview_rows: int = 10_000
-    _resolved_types: dict[str, pa.DataType] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _resolved_types: dict[str, pa.DataType] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.format is not None and self.format not in FORMATS:

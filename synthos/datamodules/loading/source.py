@@ -339,9 +339,11 @@ def open_random(src: Source) -> pa.NativeFile:
 
 def read_head(src: Source, size: int = HEAD_BYTES) -> tuple[bytes, str | None, bytes]:
     """(first raw bytes, compression codec or None, first decompressed bytes)."""
-    with guard(src.display, "file start", ErrorCode.DATA_ACCESS):
-        with src.fs.open_input_stream(src.path, compression=None) as stream:
-            raw = stream.read(size)
+    with (
+        guard(src.display, "file start", ErrorCode.DATA_ACCESS),
+        src.fs.open_input_stream(src.path, compression=None) as stream,
+    ):
+        raw = stream.read(size)
     codec = compression_of(raw)
     if codec is None:
         return raw, None, raw
@@ -352,9 +354,11 @@ def read_head(src: Source, size: int = HEAD_BYTES) -> tuple[bytes, str | None, b
             path=src.display,
             expected="gzip or zstd compression",
         )
-    with guard(src.display, f"{codec}-compressed data", ErrorCode.DATA_CORRUPT, row=None):
-        with open_stream(src, codec) as stream:
-            head = _read_up_to(stream, size)
+    with (
+        guard(src.display, f"{codec}-compressed data", ErrorCode.DATA_CORRUPT),
+        open_stream(src, codec) as stream,
+    ):
+        head = _read_up_to(stream, size)
     return raw, codec, head
 
 

@@ -8,6 +8,7 @@ full, so corrupt offsets become a `DataError` instead of a crash later on.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -107,10 +108,8 @@ class ArrowFileReader(FormatReader):
 
     def close(self) -> None:
         if self._file is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._file.close()
-            except Exception:
-                pass
             self._file = None
         if self._spilled is not None:
             self._spilled.close()

@@ -12,6 +12,7 @@ Tables written by pandas/PyTables (``to_hdf``) are not a target, though their co
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -141,14 +142,98 @@ class Hdf5Reader(FormatReader):
                     path=self.path,
                     expected="a complete HDF5 file",
                 ) from exc
+            self._file_size = source.size
             with guard(self.path, "HDF5 structure", ErrorCode.DATA_CORRUPT):
                 self._candidates = self._find_tables()
                 self._table = self._choose()
                 self._schema, self._rows = self._describe()
+                seen = set()
+                for name, dataset, _ in self._columns():
+                    if dataset.name not in seen:
+                        seen.add(dataset.name)
+                        self._check_storage(name, dataset)
         except BaseException:
             self.close()
             raise
         check_unique_names(self._schema, self.path)
+
+    # -- storage sanity ----------------------------------------------------------------
+
+    def _corrupt(self, dataset: Any, why: str) -> DataError:
+        return DataError(
+            f"corrupt HDF5 dataset {dataset.name!r}: {why}",
+            code=ErrorCode.DATA_CORRUPT,
+            path=self.path,
+            expected="dataset storage inside the file, consistent with its shape",
+        )
+
+    def _check_storage(self, name: str, dataset: Any) -> None:
+        """Refuse datasets whose storage lies outside the file or cannot hold their shape.
+
+        A damaged header can claim chunks gigabytes long (libhdf5 then allocates them) or
+        a shape of billions of unwritten rows (read as fill values forever): both are
+        caught here, before any data is read.
+        """
+        h5d = self._h5py.h5d
+        dsid = dataset.id
+        size = self._file_size
+        itemsize = int(dataset.dtype.itemsize)
+        logical = itemsize
+        for extent in dataset.shape:
+            logical *= int(extent)
+        stored = int(dsid.get_storage_size())
+        if stored > size:
+            raise self._corrupt(dataset, f"{stored} bytes stored in a {size}-byte file")
+        plist = dsid.get_create_plist()
+        if plist.get_external_count() > 0:
+            return
+        layout = plist.get_layout()
+        if layout == h5d.CONTIGUOUS:
+            offset = dsid.get_offset()
+            if offset is not None and offset + stored > size:
+                raise self._corrupt(dataset, "data lies past the end of the file")
+            if logical and stored < logical:
+                raise self._corrupt(dataset, f"shape needs {logical} bytes but {stored} are stored")
+        elif layout == h5d.CHUNKED:
+            chunk_bytes = itemsize
+            for extent in dataset.chunks or ():
+                chunk_bytes *= int(extent)
+            if chunk_bytes > (1 << 30):
+                raise self._corrupt(dataset, f"chunks of {chunk_bytes} bytes")
+            expected = 1
+            for extent, chunk in zip(dataset.shape, dataset.chunks or (), strict=False):
+                expected *= -(-int(extent) // max(int(chunk), 1))
+            count = int(dsid.get_num_chunks())
+            if count > expected:
+                raise self._corrupt(dataset, f"{count} chunks for a shape that needs {expected}")
+            self._check_chunks(dataset, count)
+            if plist.get_nfilters() == 0:
+                if count < expected:
+                    raise self._corrupt(dataset, f"only {count} of {expected} chunks are written")
+            elif logical > (1 << 20) and stored * 10_000 < logical:
+                raise self._corrupt(
+                    dataset, f"shape needs {logical} bytes but only {stored} are stored"
+                )
+
+    def _check_chunks(self, dataset: Any, count: int) -> None:
+        size = self._file_size
+        dsid = dataset.id
+        bad: list[str] = []
+
+        def visit(info: Any) -> None:
+            if info.byte_offset is None or info.byte_offset + info.size > size:
+                bad.append(f"chunk at {info.chunk_offset} lies past the end of the file")
+
+        if hasattr(dsid, "chunk_iter"):
+            try:
+                dsid.chunk_iter(visit)
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise self._corrupt(dataset, f"unreadable chunk index ({short(exc, 80)})") from exc
+        else:  # pragma: no cover - older h5py
+            for index in range(count):
+                visit(dsid.get_chunk_info(index))
+        if bad:
+            raise self._corrupt(dataset, bad[0])
 
     # -- finding the table ------------------------------------------------------------
 
@@ -329,16 +414,12 @@ class Hdf5Reader(FormatReader):
 
     def close(self) -> None:
         if self._file is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._file.close()
-            except Exception:
-                pass
             self._file = None
         if self._native is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._native.close()
-            except Exception:
-                pass
             self._native = None
         if self._spilled is not None:
             self._spilled.close()

@@ -34,7 +34,6 @@ from .base import FormatReader
 from .text import LineBlock, is_utf8, iter_line_blocks
 
 
-
 def _kind(value: Any) -> str:
     if value is None:
         return "null"

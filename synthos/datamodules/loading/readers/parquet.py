@@ -8,6 +8,7 @@ group size, not the file size; local files are memory-mapped. A compressed Parqu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,6 +21,18 @@ from ..batches import check_unique_names
 from ..failures import classify, guard, short
 from ..source import Spilled, open_random
 from .base import FormatReader
+from .parquet_footer import FooterError, footer_problem
+
+_PHYSICAL = {
+    "BOOLEAN": 0,
+    "INT32": 1,
+    "INT64": 2,
+    "INT96": 3,
+    "FLOAT": 4,
+    "DOUBLE": 5,
+    "BYTE_ARRAY": 6,
+    "FIXED_LEN_BYTE_ARRAY": 7,
+}
 
 
 class ParquetReader(FormatReader):
@@ -35,11 +48,12 @@ class ParquetReader(FormatReader):
                 self._spilled = Spilled(src, detection.compression)
                 source = self._spilled.source
             self._file = open_random(source)
-            self._check_magic(source.size)
+            footer = self._check_magic(source.size)
             self.pf = pq.ParquetFile(
                 self._file, pre_buffer=src.remote, buffer_size=0 if src.remote else 1 << 20
             )
             self._schema = self.pf.schema_arrow
+            self._stats_safe = self._check_footer(footer)
         except DataError:
             self.close()
             raise
@@ -53,7 +67,34 @@ class ParquetReader(FormatReader):
             ) from exc
         check_unique_names(self._schema, self.path)
 
-    def _check_magic(self, size: int) -> None:
+    def _check_footer(self, footer: bytes) -> bool:
+        """Refuse footers that would abort pyarrow; False if statistics must not be read."""
+        try:
+            schema = self.pf.metadata.schema
+            leaves = []
+            for i in range(len(schema)):
+                column = schema.column(i)
+                leaves.append(
+                    (
+                        _PHYSICAL.get(column.physical_type, -1),
+                        int(column.length or 0),
+                        int(column.max_definition_level),
+                        int(column.max_repetition_level),
+                    )
+                )
+            problem = footer_problem(footer, leaves)
+        except (FooterError, RecursionError, ValueError, TypeError):
+            return False
+        if problem:
+            raise DataError(
+                f"corrupt Parquet footer: {problem}",
+                code=ErrorCode.DATA_CORRUPT,
+                path=self.path,
+                expected="consistent Parquet column metadata",
+            )
+        return True
+
+    def _check_magic(self, size: int) -> bytes:
         with guard(self.path, "Parquet file end", ErrorCode.DATA_CORRUPT):
             if size < 12:
                 raise DataError(
@@ -84,6 +125,11 @@ class ParquetReader(FormatReader):
                 byte_offset=size - 8,
                 expected="a footer length smaller than the file",
             )
+        with guard(self.path, "Parquet footer", ErrorCode.DATA_CORRUPT):
+            self._file.seek(size - 8 - footer_len)
+            footer = self._file.read(footer_len)
+            self._file.seek(0)
+        return footer
 
     @property
     def schema(self) -> pa.Schema:
@@ -103,17 +149,19 @@ class ParquetReader(FormatReader):
                     columns=list(columns) if columns is not None else None,
                     use_threads=False,
                 ):
+                    # Parquet does not check UTF-8 or offsets of what it decodes.
+                    batch.validate(full=True)
                     yield batch
             row += metadata.row_group(group).num_rows
 
     def column_statistics(self) -> dict[str, dict[str, Any]]:
         """Footer statistics aggregated over row groups, for top-level primitive columns."""
+        if not self._stats_safe:
+            return {}
         metadata = self.pf.metadata
         out: dict[str, dict[str, Any]] = {}
         try:
-            names = {
-                metadata.schema.column(i).path: i for i in range(metadata.num_columns)
-            }
+            names = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
             for field in self._schema:
                 index = names.get(field.name)
                 if index is None:
@@ -159,10 +207,8 @@ class ParquetReader(FormatReader):
 
     def close(self) -> None:
         if self._file is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._file.close()
-            except Exception:
-                pass
             self._file = None
         if self._spilled is not None:
             self._spilled.close()

@@ -1,0 +1,337 @@
+"""Sample-based clusters: text cluster buckets per text column, and row clusters.
+
+Both run on a uniform, seed-deterministic sample (the rows with the smallest hash of the
+row id), because k-means over a billion rows adds nothing a 20k-row sample does not show.
+Sizes are reported as the share of the sample and scaled to the dataset (``rows``).
+
+* Text clusters: TF-IDF over character n-grams (``char_wb``, 3-4, at most 2**15 features,
+  texts cut at 1,000 characters), reduced to 32 LSA components (truncated SVD) and
+  L2-normalised, then MiniBatchKMeans; a cluster's top n-grams are its centroid projected
+  back onto the n-grams.
+* Row clusters: every analysed column in one embedding - numeric columns robustly scaled
+  ((x - median) / (IQR / 1.349), clipped to +/-5, missing -> 0), categorical levels one-hot
+  times 1/sqrt(2) (two different levels are at distance 1), text columns as their unit-norm
+  LSA vectors - then MiniBatchKMeans.
+
+In both, k in 2..`max_k` is the one with the best silhouette on 1,500 rows; the clusters
+are then fitted on all the clustering rows, and small well-separated groups that k-means
+merged into a neighbour are split off (`split_separated`), so rare patterns get a cluster
+of their own.
+
+Each cluster has a size, a centroid (numeric columns in their own units), a profile
+(modal level of each categorical column, the text nearest the centroid) and a density:
+``density = mean distance of all sampled rows to their centroid / mean distance of this
+cluster's rows to its centroid``; 1 is average, above 1 tighter than average (a dense mode,
+which a collapsing generator produces), below 1 looser.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+TEXT_CHARS = 1000
+SELECTION_ROWS = 1500  # rows used to pick k (fit + silhouette per candidate k)
+TEXT_COMPONENTS = 32
+SPLIT_SILHOUETTE = 0.5
+SPLIT_EXTRA = 5
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray
+    centers: np.ndarray
+    k: int
+    silhouette: float | None
+    distances: np.ndarray  # each row's distance to its centroid
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int, n_init: int):
+    from sklearn.cluster import MiniBatchKMeans
+
+    model = MiniBatchKMeans(
+        n_clusters=k,
+        random_state=seed,
+        n_init=n_init,
+        batch_size=1024,
+        max_iter=100,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x)
+    return model
+
+
+def fit_clusters(x: np.ndarray, max_k: int, seed: int) -> Clustering | None:
+    """k-means on dense `x`, k in 2..max_k picked by the silhouette on a subsample."""
+    from sklearn.metrics import silhouette_score
+
+    n = x.shape[0]
+    if n < 4 or max_k < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    sub = np.sort(rng.choice(n, size=min(n, SELECTION_ROWS), replace=False))
+    xs = x[sub]
+    distinct_rows = np.unique(np.round(xs, 9), axis=0).shape[0]
+    best: tuple[float, int] | None = None
+    for k in range(2, min(max_k, distinct_rows, n - 1) + 1):
+        labels = _kmeans(xs, k, seed, n_init=1).labels_
+        if len(np.unique(labels)) < 2:
+            continue
+        score = float(silhouette_score(xs, labels))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, k)
+    if best is None:
+        return None
+    score, k = best
+    model = _kmeans(x, k, seed, n_init=3)
+    labels = split_separated(x, np.asarray(model.labels_), seed, max_clusters=max_k + SPLIT_EXTRA)
+    k = int(labels.max()) + 1
+    centers = np.vstack([x[labels == c].mean(axis=0) for c in range(k)])
+    distances = np.sqrt(((x - centers[labels]) ** 2).sum(axis=1))
+    return Clustering(labels, centers, k, score if math.isfinite(score) else None, distances)
+
+
+def split_separated(
+    x: np.ndarray, labels: np.ndarray, seed: int, max_clusters: int, threshold: float = SPLIT_SILHOUETTE
+) -> np.ndarray:
+    """Split off small groups that k-means merged into a larger cluster.
+
+    k-means prefers halving a big cluster to isolating a small distant one, so a rare
+    pattern (0.5 % of rows with its own vocabulary) hides inside a neighbour. Each cluster
+    is tried with 2-means; the split is kept when its silhouette within the cluster is at
+    least `threshold` (well separated; a split of one homogeneous blob scores far lower)
+    and the smaller part has at least `max(3, 0.1 % of rows)` rows. Repeats until no
+    cluster splits or `max_clusters` is reached.
+    """
+    from sklearn.metrics import silhouette_score
+
+    labels = labels.copy()
+    n = labels.size
+    min_size = max(3, math.ceil(0.001 * n))
+    rng = np.random.default_rng(seed)
+    tried: set[tuple[int, int]] = set()
+    changed = True
+    while changed and int(labels.max()) + 1 < max_clusters:
+        changed = False
+        for c in range(int(labels.max()) + 1):
+            members = np.flatnonzero(labels == c)
+            if members.size < 2 * min_size or (c, members.size) in tried:
+                continue
+            tried.add((c, members.size))
+            part = _kmeans(x[members], 2, seed, n_init=3).labels_
+            counts = np.bincount(part, minlength=2)
+            small = int(np.argmin(counts))
+            if counts[small] < min_size:
+                continue
+            # score on all of the small part and up to 1,000 rows of the large one
+            big_idx = np.flatnonzero(part != small)
+            if big_idx.size > 1000:
+                big_idx = np.sort(rng.choice(big_idx, size=1000, replace=False))
+            idx = np.concatenate([np.flatnonzero(part == small)[:1000], big_idx])
+            score = float(silhouette_score(x[members[idx]], part[idx]))
+            if score >= threshold:
+                labels[members[part == small]] = int(labels.max()) + 1
+                changed = True
+                if int(labels.max()) + 1 >= max_clusters:
+                    break
+    return labels
+
+
+@dataclass
+class TextEmbedding:
+    """L2-normalised LSA components of TF-IDF character n-grams, and how to read them."""
+
+    vectors: np.ndarray
+    components: np.ndarray  # SVD components (to project centroids back onto n-grams)
+    names: np.ndarray  # the n-grams
+
+
+def text_embedding(texts: list[str], seed: int) -> TextEmbedding | None:
+    """TF-IDF of character 3-4 grams (at most 2**15), reduced by truncated SVD."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = [(t or "")[:TEXT_CHARS] for t in texts]
+    vectorizer = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 4),
+        max_features=1 << 15,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    try:
+        x = vectorizer.fit_transform(docs)
+    except ValueError:  # empty vocabulary: every text is blank
+        return None
+    comps = min(TEXT_COMPONENTS, x.shape[1] - 1, x.shape[0] - 1)
+    if comps < 1:
+        return None
+    svd = TruncatedSVD(n_components=comps, random_state=seed)
+    z = svd.fit_transform(x).astype(np.float64)
+    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    return TextEmbedding(z, svd.components_, np.asarray(vectorizer.get_feature_names_out()))
+
+
+def density(distances: np.ndarray, labels: np.ndarray, k: int) -> list[float]:
+    overall = float(distances.mean()) if distances.size else 0.0
+    out = []
+    for c in range(k):
+        d = distances[labels == c]
+        mean = float(d.mean()) if d.size else 0.0
+        out.append(float(overall / mean) if mean > 1e-12 else (1.0 if overall <= 1e-12 else 1e6))
+    return out
+
+
+def text_clusters(
+    texts: list[str], embedding: TextEmbedding | None, max_k: int, seed: int, total_rows: int
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Cluster buckets of one text column; returns the summary and the row labels."""
+    n = len(texts)
+    empty = {"k": 0, "silhouette": None, "clusters": [], "rows_sampled": n}
+    if embedding is None:
+        return empty, None
+    clustering = fit_clusters(embedding.vectors, max_k, seed)
+    if clustering is None:
+        return empty, None
+    dens = density(clustering.distances, clustering.labels, clustering.k)
+    clusters = []
+    for c in range(clustering.k):
+        members = np.flatnonzero(clustering.labels == c)
+        if members.size == 0:
+            continue
+        weights = clustering.centers[c] @ embedding.components
+        top = np.argsort(-weights)[:8]
+        nearest = members[np.argmin(clustering.distances[members])]
+        share = members.size / n
+        clusters.append(
+            {
+                "cluster": c,
+                "sampled_rows": int(members.size),
+                "share": float(share),
+                "rows": round(share * total_rows),
+                "top_ngrams": [str(embedding.names[i]) for i in top if weights[i] > 0],
+                "example": _snippet(texts[nearest]),
+                "density": dens[c],
+                "mean_length": float(np.mean([len(texts[i] or "") for i in members])),
+            }
+        )
+    return {
+        "k": clustering.k,
+        "silhouette": clustering.silhouette,
+        "rows_sampled": n,
+        "clusters": clusters,
+    }, clustering.labels
+
+
+def _snippet(text: str | None, limit: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def row_embedding(
+    numeric: dict[str, np.ndarray],
+    categorical: dict[str, np.ndarray],
+    text: dict[str, np.ndarray | None],
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The row embedding described in the module docstring, and how to read it back."""
+    blocks: list[np.ndarray] = []
+    scales: dict[str, tuple[float, float]] = {}
+    n = None
+    for name, values in numeric.items():
+        v = np.asarray(values, dtype=np.float64)
+        n = v.size
+        finite = v[np.isfinite(v)]
+        if finite.size == 0:
+            continue
+        med = float(np.median(finite))
+        q1, q3 = np.quantile(finite, [0.25, 0.75])
+        scale = float(q3 - q1) / 1.349
+        if scale <= 1e-12:
+            scale = float(finite.std()) or 1.0
+        z = np.where(np.isfinite(v), (v - med) / scale, 0.0)
+        blocks.append(np.clip(z, -5.0, 5.0)[:, None])
+        scales[name] = (med, scale)
+    for _name, values in categorical.items():
+        v = np.asarray(values, dtype=object)
+        n = v.size
+        levels, codes = np.unique(v.astype(str), return_inverse=True)
+        if levels.size < 2:
+            continue
+        onehot = np.zeros((v.size, levels.size))
+        onehot[np.arange(v.size), codes] = 1.0 / math.sqrt(2.0)
+        blocks.append(onehot)
+    for _name, emb in text.items():
+        if emb is None:
+            continue
+        n = emb.shape[0]
+        blocks.append(emb)
+    if not blocks:
+        return np.zeros((n or 0, 0)), {"scales": scales}
+    return np.hstack(blocks), {"scales": scales}
+
+
+def row_clusters(
+    numeric: dict[str, np.ndarray],
+    categorical: dict[str, np.ndarray],
+    text: dict[str, tuple[list[str], np.ndarray | None]],
+    max_k: int,
+    seed: int,
+    total_rows: int,
+) -> dict[str, Any]:
+    """Clusters of rows over every analysed column (see module docstring).
+
+    `text` maps a text column to its values and their `TextEmbedding.vectors` (or None).
+    """
+    x, _info = row_embedding(numeric, categorical, {k: v[1] for k, v in text.items()})
+    n = x.shape[0]
+    if n < 4 or x.shape[1] == 0:
+        return {"k": 0, "silhouette": None, "rows_sampled": n, "clusters": []}
+    clustering = fit_clusters(x, max_k, seed)
+    if clustering is None:
+        return {"k": 0, "silhouette": None, "rows_sampled": n, "clusters": []}
+    dens = density(clustering.distances, clustering.labels, clustering.k)
+    clusters = []
+    for c in range(clustering.k):
+        members = np.flatnonzero(clustering.labels == c)
+        if members.size == 0:
+            continue
+        centroid = {}
+        for name, values in numeric.items():
+            v = np.asarray(values, dtype=np.float64)[members]
+            v = v[np.isfinite(v)]
+            centroid[name] = float(v.mean()) if v.size else None
+        profile: dict[str, Any] = {}
+        for name, values in categorical.items():
+            v = np.asarray(values, dtype=object)[members].astype(str)
+            levels, counts = np.unique(v, return_counts=True)
+            top = int(np.argmax(counts))
+            profile[name] = {"mode": str(levels[top]), "share": float(counts[top] / v.size)}
+        nearest = members[np.argmin(clustering.distances[members])]
+        for name, (values, _emb) in text.items():
+            profile[name] = {"example": _snippet(values[nearest])}
+        share = members.size / n
+        clusters.append(
+            {
+                "cluster": c,
+                "size": round(share * total_rows),
+                "share": float(share),
+                "sampled_rows": int(members.size),
+                "centroid": centroid,
+                "profile": profile,
+                "density": dens[c],
+                "radius": float(clustering.distances[members].mean()),
+            }
+        )
+    clusters.sort(key=lambda c: -c["share"])
+    return {
+        "k": clustering.k,
+        "silhouette": clustering.silhouette,
+        "rows_sampled": n,
+        "features": int(x.shape[1]),
+        "clusters": clusters,
+    }

@@ -1,0 +1,66 @@
+"""Correlation helpers: Pearson from engine co-moments, bias-corrected Cramer's V.
+
+Pearson is exact over all rows: the engine returns, for shifts s_i (the profile means),
+``S_i = sum(x_i - s_i)``, ``SS_i = sum((x_i - s_i)**2)`` and ``P_ij = sum((x_i - s_i)(x_j - s_j))``,
+and ``r = (P_ij - S_i S_j / n) / sqrt((SS_i - S_i**2 / n)(SS_j - S_j**2 / n))`` (shifting by
+a value near the mean keeps this numerically stable). Pairs with missing values use the
+engine's ``corr`` over their complete rows instead. Spearman (pandas, average ranks) and
+Cramer's V run on the profile sample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .strata import NULL, OTHER
+
+
+def pearson_from_moments(g: dict[str, Any], i: int, j: int, n: int) -> float | None:
+    if n < 2:
+        return None
+    si, sj = g.get(f"s{i}") or 0.0, g.get(f"s{j}") or 0.0
+    sij = g.get(f"p{i}_{j}") if f"p{i}_{j}" in g else g.get(f"p{j}_{i}")
+    sii, sjj = g.get(f"ss{i}"), g.get(f"ss{j}")
+    if sij is None or sii is None or sjj is None:
+        return None
+    cov = sij - si * sj / n
+    vi = sii - si * si / n
+    vj = sjj - sj * sj / n
+    if vi <= 0 or vj <= 0:
+        return None
+    return float(max(-1.0, min(1.0, cov / math.sqrt(vi * vj))))
+
+
+def capped(values: np.ndarray, levels: Sequence[str]) -> np.ndarray:
+    keep = set(levels)
+    return np.array(
+        [NULL if v is None else (v if v in keep else OTHER) for v in values], dtype=object
+    ).astype(str)
+
+
+def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Bias-corrected Cramer's V (Bergsma 2013) of two coded categorical arrays."""
+    n = a.size
+    ka, kb = int(a.max()) + 1 if n else 0, int(b.max()) + 1 if n else 0
+    if n < 2 or ka < 2 or kb < 2:
+        return None
+    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(np.float64)
+    rows = table.sum(axis=1, keepdims=True)
+    cols = table.sum(axis=0, keepdims=True)
+    expected = rows @ cols / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chi2 = float(np.nansum((table - expected) ** 2 / np.where(expected > 0, expected, np.nan)))
+    phi2 = chi2 / n
+    r_eff = int((rows > 0).sum())
+    c_eff = int((cols > 0).sum())
+    phi2c = max(0.0, phi2 - (c_eff - 1) * (r_eff - 1) / (n - 1))
+    rc = r_eff - (r_eff - 1) ** 2 / (n - 1)
+    cc = c_eff - (c_eff - 1) ** 2 / (n - 1)
+    denom = min(rc - 1, cc - 1)
+    if denom <= 0:
+        return None
+    return float(min(1.0, math.sqrt(phi2c / denom)))

@@ -1,0 +1,74 @@
+"""Small helpers the callbacks share: reading the step's loss, finding sibling callbacks,
+writing JSON atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+
+C = TypeVar("C", bound=Callback)
+
+
+def step_loss(trainer: pl.Trainer, outputs: Any) -> torch.Tensor | None:
+    """The detached training loss of the batch that just ended (on its device, no host sync).
+
+    Lightning hands `on_train_batch_end` the loss divided by `accumulate_grad_batches`;
+    this undoes that so the value is comparable to the logged `train/loss`.
+    """
+    loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        return None
+    return loss.detach().reshape(()) * max(1, int(trainer.accumulate_grad_batches or 1))
+
+
+def metric(trainer: pl.Trainer, name: str) -> float | None:
+    """A scalar from `trainer.callback_metrics` as a float, None when absent."""
+    value = trainer.callback_metrics.get(name)
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            return None
+        value = value.item()
+    return float(value)
+
+
+def find_callback(trainer: pl.Trainer, cls: type[C]) -> C | None:
+    return next((cb for cb in trainer.callbacks if isinstance(cb, cls)), None)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: such values are written as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of `value` that strict JSON accepts (non-finite floats become null)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Readers never see a half-written file: write beside it, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(jsonable(payload), indent=2))
+    os.replace(tmp, path)

@@ -1,0 +1,221 @@
+"""The ``synthos`` command: the stages that need no training sweep.
+
+    synthos diversity PATH --out DIR [--sample-size N] [--columns A B ...] [--seed S]
+
+Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
+and one that runs it and returns the exit status; later stages (profile, detect,
+aggregate, report) plug in the same way. Errors caused by the input print one line,
+``error [1004 DATA_EMPTY]: ...``, and exit with status 1; no stack trace is shown unless
+``--debug`` is given.
+
+Entry point (pyproject): ``synthos = "synthos.cli:main"``; also ``python -m synthos.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthos.errors import ErrorCode, SynthosError
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------------------------
+# diversity
+
+
+def _add_diversity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="dataset: file, directory of parts, glob or s3:// URI")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument(
+        "--sample-size",
+        type=int,
+        default=10_000,
+        help="rows in the stratified sample (default 10000)",
+    )
+    parser.add_argument("--columns", nargs="+", metavar="COLUMN", help="analyse only these columns")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the sample and clusters (default 0)"
+    )
+    parser.add_argument(
+        "--strata-columns",
+        nargs="+",
+        metavar="COLUMN",
+        help="columns whose joint levels form the strata",
+    )
+    parser.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        metavar="COLUMN=KIND",
+        help="force a column's kind (categorical, numeric, text, skip); repeatable",
+    )
+    parser.add_argument(
+        "--rare-threshold",
+        type=float,
+        default=0.01,
+        help="share under which a stratum is rare (default 0.01)",
+    )
+    parser.add_argument(
+        "--oversample",
+        type=float,
+        default=3.0,
+        help="oversampling factor of rare strata (default 3)",
+    )
+    parser.add_argument(
+        "--tail-quantiles",
+        nargs=2,
+        type=float,
+        default=(0.001, 0.999),
+        metavar=("LOW", "HIGH"),
+        help="numeric rows beyond these quantiles form the extreme tails (default 0.001 0.999)",
+    )
+    parser.add_argument(
+        "--max-strata",
+        type=int,
+        default=64,
+        help="cap on the number of possible strata (default 64)",
+    )
+    parser.add_argument("--outlier-method", choices=("robust_z", "iqr"), default="robust_z")
+    parser.add_argument(
+        "--format", dest="data_format", help="force the input format (csv, jsonl, parquet, ...)"
+    )
+    parser.add_argument("--threads", type=int, help="engine threads (default: all cores)")
+    parser.add_argument(
+        "--memory-limit", help="engine memory cap, e.g. 8GB (spills to disk beyond it)"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="do not write strata.png")
+    parser.add_argument(
+        "--json", action="store_true", help="print the full result as JSON instead of the summary"
+    )
+
+
+def _run_diversity(args: argparse.Namespace) -> int:
+    from synthos.analysis.diversity import DiversityConfig, analyze_diversity
+
+    kinds = {}
+    for item in args.kind:
+        name, sep, kind = item.rpartition("=")
+        if not sep or not name:
+            raise _UsageError(f"--kind expects COLUMN=KIND, got {item!r}")
+        kinds[name] = kind
+    load_options = {"format": args.data_format} if args.data_format else None
+    try:
+        config = DiversityConfig(
+            columns=args.columns,
+            column_kinds=kinds or None,
+            strata_columns=args.strata_columns,
+            sample_size=args.sample_size,
+            seed=args.seed,
+            rare_threshold=args.rare_threshold,
+            rare_oversample=args.oversample,
+            tail_quantiles=tuple(args.tail_quantiles),
+            max_strata=args.max_strata,
+            outlier_method=args.outlier_method,
+            threads=args.threads,
+            memory_limit=args.memory_limit,
+            load_options=load_options,
+        )
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(
+            f"cannot create the output directory {out}: {exc.strerror or exc}"
+        ) from exc
+    result = analyze_diversity(args.path, config, sample_path=out / "sample.parquet")
+    (out / "diversity.json").write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
+    if not args.no_plot:
+        from synthos.analysis.plots import plot_strata
+
+        plot_strata(result, out / "strata.png")
+    if args.json:
+        print(result.to_json(indent=2))
+    else:
+        print(result.summary())
+        written = ["diversity.json", "sample.parquet"] + ([] if args.no_plot else ["strata.png"])
+        print(f"wrote        {', '.join(str(out / name) for name in written)}")
+    return 0
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "diversity": Subcommand(
+        "diversity",
+        "strata, entropy, rare patterns, outliers, correlations and a stratified sample",
+        _add_diversity,
+        _run_diversity,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# the entry point
+
+
+class _UsageError(Exception):
+    """A bad command line (exit status 2, like argparse)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synthos",
+        description="Synthos: will this dataset train a good model or a collapsed one?",
+    )
+    parser.add_argument("--debug", action="store_true", help="show stack traces on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for command in SUBCOMMANDS.values():
+        child = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(child)
+        child.set_defaults(_run=command.run)
+    return parser
+
+
+def _error_line(code: int, name: str, message: str) -> str:
+    return f"error [{code} {name}]: {message}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except SynthosError as exc:
+        if args.debug:
+            raise
+        print(_error_line(int(exc.code), exc.code.name, exc.message), file=sys.stderr)
+        if exc.retryable and exc.retry_after_seconds:
+            print(f"(retryable after {exc.retry_after_seconds:g} s)", file=sys.stderr)
+        return 1
+    except _UsageError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        print(
+            _error_line(int(ErrorCode.INTERNAL), ErrorCode.INTERNAL.name, message), file=sys.stderr
+        )
+        return 1
+
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
