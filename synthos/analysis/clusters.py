@@ -37,7 +37,9 @@ import numpy as np
 TEXT_CHARS = 1000
 SELECTION_ROWS = 1500  # rows used to pick k (fit + silhouette per candidate k)
 TEXT_COMPONENTS = 32
-SPLIT_SILHOUETTE = 0.5
+SPLIT_COHERENCE = 0.5
+SEPARATION_RATIO = 2.0
+SEPARATION_ROWS = 5000
 SPLIT_EXTRA = 5
 
 
@@ -97,48 +99,78 @@ def fit_clusters(x: np.ndarray, max_k: int, seed: int) -> Clustering | None:
 
 
 def split_separated(
-    x: np.ndarray, labels: np.ndarray, seed: int, max_clusters: int, threshold: float = SPLIT_SILHOUETTE
+    x: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    max_clusters: int,
+    coherence: float = SPLIT_COHERENCE,
 ) -> np.ndarray:
-    """Split off small groups that k-means merged into a larger cluster.
+    """Split off small, tight groups that k-means left inside a larger cluster.
 
     k-means prefers halving a big cluster to isolating a small distant one, so a rare
-    pattern (0.5 % of rows with its own vocabulary) hides inside a neighbour. Each cluster
-    is tried with 2-means; the split is kept when its silhouette within the cluster is at
-    least `threshold` (well separated; a split of one homogeneous blob scores far lower)
-    and the smaller part has at least `max(3, 0.1 % of rows)` rows. Repeats until no
-    cluster splits or `max_clusters` is reached.
+    pattern (say 0.5 % of rows with a vocabulary of their own) hides in a neighbour. In each
+    cluster, the rows far from the centroid (distance above median + 3.5 robust SD of the
+    cluster's distances) are candidates; a candidate group (all of them, else each half of
+    a 2-means split of them) becomes a cluster of its own when it has at least
+    ``max(3, 0.1 % of rows)`` rows and is tight: its rows' mean distance to its own centroid
+    is under `coherence` times their mean distance to the cluster's centroid, and separated:
+    the median distance from its rows to their nearest row outside the group is at least
+    twice the median distance to their nearest row inside it. The far rows of one blob
+    (its tails, even of an elongated one) have no such gap and stay. Repeats until nothing splits or
+    `max_clusters` is reached.
     """
-    from sklearn.metrics import silhouette_score
-
     labels = labels.copy()
     n = labels.size
     min_size = max(3, math.ceil(0.001 * n))
+
     rng = np.random.default_rng(seed)
-    tried: set[tuple[int, int]] = set()
+
+    def tight(group: np.ndarray, parent_center: np.ndarray) -> bool:
+        pts = x[group]
+        own = np.sqrt(((pts - pts.mean(axis=0)) ** 2).sum(axis=1)).mean()
+        far = np.sqrt(((pts - parent_center) ** 2).sum(axis=1)).mean()
+        return bool(far > 1e-12 and own < coherence * far)
+
+    def separated(group: np.ndarray) -> bool:
+        """A gap around the group: its rows' nearest neighbour outside it is much farther
+        than their nearest neighbour inside it (a blob's tail has no such gap)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        rest = np.setdiff1d(np.arange(n), group)
+        if rest.size > SEPARATION_ROWS:
+            rest = np.sort(rng.choice(rest, size=SEPARATION_ROWS, replace=False))
+        inside = group if group.size <= SEPARATION_ROWS else rng.choice(group, SEPARATION_ROWS, False)
+        d_out = NearestNeighbors(n_neighbors=1).fit(x[rest]).kneighbors(x[inside])[0][:, 0]
+        d_in = NearestNeighbors(n_neighbors=2).fit(x[group]).kneighbors(x[inside])[0][:, 1]
+        return bool(np.median(d_out) > SEPARATION_RATIO * max(float(np.median(d_in)), 1e-9))
+
     changed = True
     while changed and int(labels.max()) + 1 < max_clusters:
         changed = False
         for c in range(int(labels.max()) + 1):
             members = np.flatnonzero(labels == c)
-            if members.size < 2 * min_size or (c, members.size) in tried:
+            if members.size < 2 * min_size:
                 continue
-            tried.add((c, members.size))
-            part = _kmeans(x[members], 2, seed, n_init=3).labels_
-            counts = np.bincount(part, minlength=2)
-            small = int(np.argmin(counts))
-            if counts[small] < min_size:
+            center = x[members].mean(axis=0)
+            d = np.sqrt(((x[members] - center) ** 2).sum(axis=1))
+            med = float(np.median(d))
+            spread = 1.4826 * float(np.median(np.abs(d - med)))
+            if spread <= 1e-12:
                 continue
-            # score on all of the small part and up to 1,000 rows of the large one
-            big_idx = np.flatnonzero(part != small)
-            if big_idx.size > 1000:
-                big_idx = np.sort(rng.choice(big_idx, size=1000, replace=False))
-            idx = np.concatenate([np.flatnonzero(part == small)[:1000], big_idx])
-            score = float(silhouette_score(x[members[idx]], part[idx]))
-            if score >= threshold:
-                labels[members[part == small]] = int(labels.max()) + 1
-                changed = True
-                if int(labels.max()) + 1 >= max_clusters:
-                    break
+            far = members[d > med + 3.5 * spread]
+            if far.size < min_size:
+                continue
+            rest_center = x[np.setdiff1d(members, far)].mean(axis=0)
+            groups = [far]
+            if not tight(far, rest_center) and far.size >= 2 * min_size:
+                part = _kmeans(x[far], 2, seed, n_init=3).labels_
+                groups = [far[part == 0], far[part == 1]]
+            for group in groups:
+                if group.size >= min_size and tight(group, rest_center) and separated(group):
+                    labels[group] = int(labels.max()) + 1
+                    changed = True
+            if changed:
+                break  # recompute from the new labels
     return labels
 
 

@@ -9,9 +9,10 @@
   spool, which is then scanned like the above;
 * an in-memory ``pyarrow.Table`` or ``pandas.DataFrame``: registered as an Arrow view.
 
-Every row gets a stable id ``__rid`` (``file_index << 40 | file_row_number`` for Parquet,
-the row index otherwise) and its position in the dataset ``__row``; sampling hashes
-``__rid`` with the seed, so results do not depend on thread scheduling.
+Every row gets its position in the dataset, ``__row`` (file offset + row number in the
+file, for a directory of parts in the loader's file order), also exposed as the row id
+``__rid`` that sampling hashes with the seed: results depend neither on thread scheduling
+nor on how the rows are split into files.
 
 DuckDB errors are mapped onto the Synthos taxonomy: damaged Parquet data is a `DataError`
 (DATA_CORRUPT), running out of memory a retryable resource error, anything else internal.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -36,7 +38,11 @@ from synthos.errors import DataError, ErrorCode, SynthosError
 
 #: Spool row groups: large enough for fast scans, small enough to bound writer memory.
 SPOOL_BATCH_ROWS = 131072
-RID_FILE_SHIFT = 40  # up to 2**40 rows per file, 2**23 files
+#: Messages of DuckDB's generic errors that mean the file is damaged, not that we erred.
+_DAMAGE = re.compile(
+    r"parquet|corrupt|thrift|decompress|snappy|zstd|gzip|lz4|brotli|magic|footer|truncat",
+    re.IGNORECASE,
+)
 
 
 def quote_ident(name: str) -> str:
@@ -156,6 +162,13 @@ def engine_errors(path: str) -> Iterator[None]:
             path=path,
         ) from exc
     except duckdb.Error as exc:
+        if _DAMAGE.search(str(exc)):
+            raise DataError(
+                f"cannot read the data: {_first_line(exc)}",
+                code=ErrorCode.DATA_CORRUPT,
+                path=path,
+                expected="a readable, undamaged file",
+            ) from exc
         raise SynthosError(
             ErrorCode.INTERNAL,
             f"the analysis engine failed on {path}: {_first_line(exc)}",
@@ -204,11 +217,10 @@ def _parquet_relation(con: Any, files: Sequence[str], path: str) -> tuple[str, i
     if len(files) == 1:
         row = "file_row_number::BIGINT"
     else:
-        row = f"([{', '.join(map(str, offsets))}][file_index + 1] + file_row_number)::BIGINT"
-    relation = (
-        f"(SELECT *, ((file_index::BIGINT << {RID_FILE_SHIFT}) + file_row_number)::BIGINT"
-        f" AS __rid, {row} AS __row FROM {scan})"
-    )
+        listed = ", ".join(map(str, offsets))
+        offset = f"list_extract(CAST([{listed}] AS BIGINT[]), CAST(file_index AS BIGINT) + 1)"
+        row = f"({offset} + file_row_number)::BIGINT"
+    relation = f"(SELECT *, __row AS __rid FROM (SELECT *, {row} AS __row FROM {scan}))"
     return relation, total
 
 

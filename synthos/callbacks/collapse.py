@@ -15,8 +15,10 @@ meaningless point into the scaling fit. The rules, with their default thresholds
   validation loss is within `trivial_tolerance` (relative) of the trivial level, the
   entropy of the training tokens' unigram distribution (Miller-Madow corrected, at most
   ln V): that loss is reachable by a model that ignores its context. A forecaster whose
-  validation skill against the seasonal-naive forecast is <= `min_forecast_skill` (0):
-  it is no better than repeating the last season.
+  validation skill against the seasonal-naive forecast is <= `min_forecast_skill` (0),
+  or whose validation loss is within `trivial_tolerance` of the loss of forecasting the
+  history's mean (on the same validation batches): it is no better than a free
+  baseline (repeating the last season, or the level).
 - `rank_collapse`: the effective rank of the last hidden state on a probe batch is below
   `rank_fraction` of the attainable rank min(d_model, tokens - 1): the representation has
   folded onto a few directions.
@@ -31,6 +33,7 @@ flagging counts), so all ranks agree and, with `stop_on_collapse`, stop together
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.spectral import (
     FORECASTING,
     attainable_rank,
+    batch_tensor,
     effective_rank,
     network,
     probe_inputs,
@@ -65,6 +69,24 @@ def unigram_entropy(counts: torch.Tensor) -> float:
     p = counts[counts > 0] / total
     plug_in = float(-(p * torch.log(p)).sum())
     return plug_in + (p.numel() - 1) / (2 * total)
+
+
+def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[float, int] | None:
+    """Forecasters: (sum of squared errors, count) on one batch of always forecasting the
+    history's mean, in the window units the module's loss uses; None for other tasks."""
+    task = getattr(pl_module, "task", None)
+    if getattr(task, "kind", None) != FORECASTING:
+        return None
+    from synthos.lit_modules.forecaster import forecast_targets, instance_scale
+
+    window = batch_tensor(pl_module, batch)
+    if window is None or window.dim() != 3 or window.shape[1] <= task.horizon:
+        return None
+    window = window.detach().float()
+    context = window.shape[1] - task.horizon
+    loc, scale = instance_scale(window[:, :context])
+    targets = forecast_targets((window - loc) / scale, context, task.horizon)
+    return float(targets.pow(2).sum()), targets.numel()
 
 
 class CollapseMonitor(Callback):
@@ -117,6 +139,7 @@ class CollapseMonitor(Callback):
         self.probe: torch.Tensor | None = None
         self._unigram: torch.Tensor | None = None
         self._unigram_tokens = 0
+        self._level_sum, self._level_count = 0.0, 0
         self._last_checked_step = -1
         self._ema: float | None = None
         self._first_ema: float | None = None
@@ -177,14 +200,16 @@ class CollapseMonitor(Callback):
         if not trainer.is_global_zero:
             return
         path = Path(self.verdict_path or Path(trainer.default_root_dir) / VERDICT_FILE)
-        try:
+        with contextlib.suppress(OSError):  # diagnostics must never break the run
             write_json_atomic(path, self.verdict)
-        except OSError:  # diagnostics must never break the run
-            pass
 
     # ---------------------------------------------------------- training checks
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
         batch_idx: int,
     ) -> None:
         self._count_tokens(pl_module, batch)
@@ -233,10 +258,8 @@ class CollapseMonitor(Callback):
             return
         if self._unigram_tokens >= self.unigram_max_tokens:
             return
-        tokens = batch.get("tokens") if isinstance(batch, dict) else batch
-        if isinstance(tokens, (list, tuple)):
-            tokens = tokens[0] if tokens else None
-        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
+        tokens = batch_tensor(pl_module, batch)
+        if tokens is None or tokens.dim() != 2:
             return
         targets = tokens[:, 1:].reshape(-1).long().clamp(0, vocab - 1)
         counts = torch.bincount(targets, minlength=vocab)
@@ -248,11 +271,24 @@ class CollapseMonitor(Callback):
 
     # -------------------------------------------------------- validation checks
     def on_validation_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        batch: Any,
+        batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
         if self.probe is None and batch_idx == 0 and dataloader_idx == 0:
             self.probe = probe_inputs(pl_module, batch, self.probe_rows, self.probe_len)
+        if dataloader_idx == 0 and not trainer.sanity_checking:
+            # Over the same batches as val/loss, so the two are compared like for like.
+            mean_sq = forecast_mean_sq(pl_module, batch)
+            if mean_sq is not None:
+                self._level_sum += mean_sq[0]
+                self._level_count += mean_sq[1]
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._level_sum, self._level_count = 0.0, 0
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Runs after the module's epoch-end hooks, so `val/loss` is final here.
@@ -298,11 +334,27 @@ class CollapseMonitor(Callback):
         if self.warmed_up(trainer):
             if is_forecast:
                 skill = metric(trainer, "val/skill")
+                mean_level = self._level_sum / self._level_count if self._level_count else None
                 if skill is not None and skill <= self.min_forecast_skill:
-                    reasons["trivial_loss"] = {"val_skill": skill, "threshold": self.min_forecast_skill}
-            elif level is not None and val_loss is not None:
-                if val_loss >= (1 - self.trivial_tolerance) * level:
-                    reasons["trivial_loss"] = {"val_loss": val_loss, "trivial_level": level}
+                    reasons["trivial_loss"] = {
+                        "val_skill": skill,
+                        "threshold": self.min_forecast_skill,
+                    }
+                elif (
+                    mean_level is not None
+                    and val_loss is not None
+                    and val_loss >= (1 - self.trivial_tolerance) * mean_level
+                ):
+                    reasons["trivial_loss"] = {
+                        "val_loss": val_loss,
+                        "mean_forecast_level": mean_level,
+                    }
+            elif (
+                level is not None
+                and val_loss is not None
+                and val_loss >= (1 - self.trivial_tolerance) * level
+            ):
+                reasons["trivial_loss"] = {"val_loss": val_loss, "trivial_level": level}
         probe = self.probe_stats(pl_module)
         ratio = probe.get("effective_rank_ratio")
         if ratio is not None and ratio < self.rank_fraction:

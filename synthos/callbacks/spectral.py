@@ -77,6 +77,17 @@ def spectral_entropy(matrix: torch.Tensor, centre: bool = True) -> float:
     return float(normalized_entropy(padded))
 
 
+def batch_tensor(pl_module: pl.LightningModule, batch: Any) -> torch.Tensor | None:
+    """The data tensor of a Synthos batch: `tokens` (language model) or `window`
+    (forecaster), given bare, in a dict, or first in a tuple."""
+    if isinstance(batch, dict):
+        kind = getattr(getattr(pl_module, "task", None), "kind", None)
+        batch = batch.get("window" if kind == FORECASTING else "tokens")
+    elif isinstance(batch, (list, tuple)):
+        batch = batch[0] if batch else None
+    return batch if isinstance(batch, torch.Tensor) else None
+
+
 def probe_inputs(
     pl_module: pl.LightningModule, batch: Any, max_rows: int, max_len: int
 ) -> torch.Tensor | None:
@@ -85,11 +96,8 @@ def probe_inputs(
     window. None when the batch has a form this does not know."""
     task = getattr(pl_module, "task", None)
     is_forecast = getattr(task, "kind", None) == FORECASTING
-    if isinstance(batch, dict):
-        batch = batch.get("window" if is_forecast else "tokens")
-    elif isinstance(batch, (list, tuple)) and batch:
-        batch = batch[0]
-    if not isinstance(batch, torch.Tensor) or batch.dim() < 2 or batch.shape[1] < 2:
+    batch = batch_tensor(pl_module, batch)
+    if batch is None or batch.dim() < 2 or batch.shape[1] < 2:
         return None
     batch = batch[:max_rows].detach()
     if is_forecast:

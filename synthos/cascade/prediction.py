@@ -101,8 +101,11 @@ class JobResult:
     @property
     def usable(self) -> bool:
         """Finished, with a finite metric and a finite positive size."""
-        return self.finished and _finite(self.metric) and _finite(self.parameters) and (
-            float(self.parameters) > 0
+        return (
+            self.finished
+            and _finite(self.metric)
+            and _finite(self.parameters)
+            and (float(self.parameters) > 0)
         )
 
 
@@ -202,7 +205,10 @@ class PredictionResult:
                 "mean_interval": (
                     None
                     if self.mean_interval is None
-                    else {"lower": float(self.mean_interval[0]), "upper": float(self.mean_interval[1])}
+                    else {
+                        "lower": float(self.mean_interval[0]),
+                        "upper": float(self.mean_interval[1]),
+                    }
                 ),
                 "interval": "bootstrap over variants + residual noise"
                 if not self.degenerate
@@ -267,7 +273,9 @@ def summarize_tiers(records: Iterable[Any]) -> list[TierSummary]:
                 std=float(vals.std(ddof=1)) if vals.size > 1 else None,
             )
         )
-    out.sort(key=lambda t: (t.parameters if t.parameters is not None else -1, _tier_sort_key(t.tier)))
+    out.sort(
+        key=lambda t: (t.parameters if t.parameters is not None else -1, _tier_sort_key(t.tier))
+    )
     return out
 
 
@@ -330,8 +338,14 @@ def predict_scaling(
 
     ``metric_range`` is the metric's natural range, e.g. ``(0, 1)`` for accuracy or
     ``(1, None)`` for perplexity: it bounds the asymptote ``c`` and clips the
-    interval. Without it, lower-is-better metrics get ``c >= 0`` and nothing else
-    is bounded.
+    prediction and interval. Without it, a lower-is-better metric whose observed
+    values are all ``>= 0`` gets the range ``(0, None)`` (a loss); nothing else is
+    bounded.
+
+    ``records``: ``JobResult`` objects or mappings/objects with ``tier``,
+    ``variant``, ``parameters``, ``metric`` and ``status``. ``seed`` (>= 0) makes
+    the bootstrap deterministic. Raises ``ValueError`` only for invalid arguments;
+    every data problem yields a result with ``degenerate=True``.
     """
     if not _finite(target_params) or int(target_params) <= 0:
         raise ValueError(f"target_params must be a positive integer, got {target_params!r}")
@@ -343,10 +357,11 @@ def predict_scaling(
     target = int(target_params)
     level = float(level)
     sign = -1.0 if higher_is_better else 1.0
-    c_bounds = _c_bounds(metric_range, higher_is_better)
-    clip_range = c_bounds if metric_range is not None else (-np.inf, np.inf)
-
     used, n_failed, n_invalid = _usable_points(records)
+    c_bounds = _c_bounds(metric_range, higher_is_better)
+    if metric_range is None and any(float(j.metric) < 0 for j in used):
+        c_bounds = (-np.inf, np.inf)  # negative values: not a loss-like metric
+    clip_range = c_bounds
     tiers = summarize_tiers(records)
     common = dict(
         metric=metric,
@@ -391,9 +406,7 @@ def predict_scaling(
     y = np.array([float(j.metric) for j in used])
     distinct = np.unique(sizes)
     if distinct.size < 2:
-        return degenerate(
-            f"fewer than 2 distinct model sizes with finished jobs ({distinct.size})"
-        )
+        return degenerate(f"fewer than 2 distinct model sizes with finished jobs ({distinct.size})")
     if distinct.size < N_PARAMS:
         return degenerate(
             f"only {distinct.size} distinct model sizes: the 3-parameter law "
@@ -433,7 +446,11 @@ def predict_scaling(
     )
     alpha = 1.0 - level
     q = (alpha / 2, 1 - alpha / 2)
-    noise = sigma * np.random.default_rng([seed, 1]).standard_t(dof, size=boot.size)
+    # Noise of one model at the target size: the residual spread, or the largest
+    # tier's own spread when that is larger (spread that grows with size).
+    top = y[sizes == distinct.max()]
+    sigma_target = max(sigma, float(top.std(ddof=1)) if top.size > 1 else 0.0)
+    noise = sigma_target * np.random.default_rng([seed, 1]).standard_t(dof, size=boot.size)
     lower, upper = (float(v) for v in np.quantile(boot + noise, q))
     m_lo, m_hi = (float(v) for v in np.quantile(boot, q))
     if not all(math.isfinite(v) for v in (predicted, lower, upper)):
@@ -502,8 +519,12 @@ def _bootstrap_predictions(
             continue
         dev = (vals - mean) * math.sqrt(idx.size / (idx.size - 1)) * max(1.0, pooled / spread)
         y_star[:, idx] = mean + dev[rng.integers(0, idx.size, size=(n_boot, idx.size))]
-    c, a_n, b, _ = fit_grid(sizes / fit.n_ref, y_star, sign=fit.sign, c_bounds=c_bounds)
+    # Row 0 is the original data: the bootstrap values are shifted by the gap between
+    # this fast vectorised estimator and the refined full-data fit.
+    y_all = np.vstack([y[None, :], y_star])
+    c, a_n, b, _ = fit_grid(sizes / fit.n_ref, y_all, sign=fit.sign, c_bounds=c_bounds)
     preds = c + fit.sign * a_n * (target / fit.n_ref) ** (-b)
+    preds = preds[1:] - preds[0] + fit(target)
     return preds[np.isfinite(preds)]
 
 

@@ -150,15 +150,33 @@ def fit_grid(
     grid = np.broadcast_to(np.asarray(b_grid, dtype=float), (k, len(b_grid)))
     c, a, sse = _solve_on_grid(x, yc, grid, sign, clo, chi)
     idx = np.argmin(sse, axis=1)
-    if refine > 1 and len(b_grid) > 1:
+    if refine > 2 and len(b_grid) > 1:
+        # A finer grid one coarse step either side of each best b.
         step = float(np.log(b_grid[1] / b_grid[0]))
         centre = np.log(grid[rows, idx])[:, None]
-        fine = np.exp(centre + np.linspace(-step, step, refine)[None, :])
-        fine = np.clip(fine, b_grid[0], b_grid[-1])
-        fine = np.concatenate([fine, grid[rows, idx][:, None]], axis=1)
-        grid = fine
+        offsets = np.linspace(-step, step, refine | 1)[None, :]
+        grid = np.clip(np.exp(centre + offsets), b_grid[0], b_grid[-1])
         c, a, sse = _solve_on_grid(x, yc, grid, sign, clo, chi)
         idx = np.argmin(sse, axis=1)
+        # One parabolic step in log b through the best point and its neighbours,
+        # kept only where it lowers the error.
+        i0 = np.clip(idx, 1, grid.shape[1] - 2)
+        t1, t2, t3 = (np.log(grid[rows, i0 + d]) for d in (-1, 0, 1))
+        s1, s2, s3 = (sse[rows, i0 + d] for d in (-1, 0, 1))
+        num = (t2 - t1) ** 2 * (s2 - s3) - (t2 - t3) ** 2 * (s2 - s1)
+        den = (t2 - t1) * (s2 - s3) - (t2 - t3) * (s2 - s1)
+        ok = (idx == i0) & (t1 < t2) & (t2 < t3) & (np.abs(den) > 0)
+        t_new = np.clip(t2 - 0.5 * num / np.where(ok, den, 1.0), t1, t3)
+        b_new = np.where(ok, np.exp(t_new), grid[rows, idx])[:, None]
+        c2, a2, sse2 = (v[:, 0] for v in _solve_on_grid(x, yc, b_new, sign, clo, chi))
+        best = sse[rows, idx]
+        better = ok & (sse2 < best)
+        return (
+            np.where(better, c2, c[rows, idx]) + shift,
+            np.where(better, a2, a[rows, idx]),
+            np.where(better, b_new[:, 0], grid[rows, idx]),
+            np.where(better, sse2, best),
+        )
     return c[rows, idx] + shift, a[rows, idx], grid[rows, idx], sse[rows, idx]
 
 

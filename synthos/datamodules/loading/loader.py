@@ -45,6 +45,43 @@ class _Part:
     def path(self) -> str:
         return self.src.display
 
+    @property
+    def sparse(self) -> bool:
+        return self.reader.sparse
+
+    def _guard(self, what: str):
+        return guard(self.path, f"{self.detection.format} {what}", ErrorCode.DATA_CORRUPT)
+
+    def schema(self) -> pa.Schema:
+        with self._guard("schema"):
+            return self.reader.schema
+
+    def num_rows(self) -> int | None:
+        with self._guard("row count"):
+            return self.reader.num_rows()
+
+    def column_statistics(self) -> dict[str, dict[str, Any]]:
+        with self._guard("statistics"):
+            return self.reader.column_statistics()
+
+    def info(self) -> dict[str, Any]:
+        with self._guard("metadata"):
+            return self.reader.info()
+
+    def batches(self, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+        """The reader's batches; whatever escapes a reader still becomes a DataError."""
+        iterator = self.reader.iter_batches(columns)
+        try:
+            while True:
+                with self._guard("data"):
+                    try:
+                        batch = next(iterator)
+                    except StopIteration:
+                        return
+                yield batch
+        finally:
+            iterator.close()
+
 
 class DatasetLoader:
     """Loads datasets in any supported format from local paths, directories, globs or S3.
@@ -122,7 +159,7 @@ class DatasetLoader:
         sources = self._sources(path, options)
         parts = self._parts(sources, options)
         first = _next_part(parts)
-        select_columns(first.reader.schema, columns, first.path)  # fail fast
+        select_columns(first.schema(), columns, first.path)  # fail fast
         return self._stream(path, first, parts, columns, options, max_rows)
 
     def _stream(
@@ -140,18 +177,18 @@ class DatasetLoader:
             while part is not None:
                 with ExitStack() as stack:
                     stack.callback(part.reader.close)
-                    schema = select_columns(part.reader.schema, columns, part.path)
+                    schema = select_columns(part.schema(), columns, part.path)
                     if target is None:
                         target = _with_types(schema, options)
                     row = 0
-                    for raw in part.reader.iter_batches(columns):
+                    for raw in part.batches(columns):
                         batch = _apply_types(raw, options, part.path, row)
                         batch = conform(
                             batch,
                             target,
                             path=part.path,
                             row_offset=row,
-                            fill_missing=part.reader.sparse,
+                            fill_missing=part.sparse,
                         )
                         _check(batch, options, part.path, row)
                         row += batch.num_rows
@@ -225,19 +262,19 @@ class DatasetLoader:
             for part in parts:
                 with ExitStack() as stack:
                     stack.callback(part.reader.close)
-                    schema = select_columns(part.reader.schema, columns, part.path)
+                    schema = select_columns(part.schema(), columns, part.path)
                     if first_schema is None:
                         first_schema = _with_types(schema, options)
                     if done:
                         break
                     row = 0
-                    for raw in part.reader.iter_batches(columns):
+                    for raw in part.batches(columns):
                         batch = _apply_types(raw, options, part.path, row)
                         if max_rows is not None and total + batch.num_rows > max_rows:
                             batch = batch.slice(0, max_rows - total)
                         _check(batch, options, part.path, row)
                         if batch.num_rows:
-                            pieces.append((batch, part.path, row, part.reader.sparse))
+                            pieces.append((batch, part.path, row, part.sparse))
                         row += batch.num_rows
                         total += batch.num_rows
                         if max_rows is not None and total >= max_rows:
@@ -292,16 +329,16 @@ class DatasetLoader:
                     stack.callback(part.reader.close)
                     if first is None:
                         first = part
-                        extra.update(part.reader.info())
+                        extra.update(part.info())
                         if part.detection.delimiter:
                             extra["delimiter"] = part.detection.delimiter
                         if part.detection.note:
                             extra["note"] = part.detection.note
-                    schemas.append((part.reader.schema, part.path, 0))
-                    footers.append(part.reader.column_statistics())
-                    count = part.reader.num_rows()
+                    schemas.append((part.schema(), part.path, 0))
+                    footers.append(part.column_statistics())
+                    count = part.num_rows()
                     if count is None and exact_row_count:
-                        count = _count_rows(part.reader)
+                        count = _count_rows(part)
                     if count is None:
                         exact = False
                         rows = None
@@ -338,6 +375,8 @@ def _check_columns_arg(columns: Sequence[str] | None) -> list[str] | None:
     if isinstance(columns, str):
         columns = [columns]
     out = [str(c) for c in columns]
+    if not out:
+        raise ValueError("columns must name at least one column (or be None for all)")
     if len(set(out)) != len(out):
         raise ValueError(f"columns lists a name twice: {out}")
     return out
@@ -400,12 +439,12 @@ def _check(batch: pa.RecordBatch, options: LoadOptions, path: str, row: int) -> 
         check_finite(batch, spec, path=path, row_offset=row)
 
 
-def _count_rows(reader: FormatReader) -> int:
-    schema = reader.schema
+def _count_rows(part: _Part) -> int:
+    schema = part.schema()
     columns = [schema.names[0]] if len(schema.names) else None
-    if reader.format in ("json", "jsonl") or columns is None:
+    if part.detection.format in ("json", "jsonl"):
         columns = None
-    return sum(batch.num_rows for batch in reader.iter_batches(columns))
+    return sum(batch.num_rows for batch in part.batches(columns))
 
 
 def _merge_preview_schema(schema: pa.Schema, preview: pa.Schema) -> pa.Schema:

@@ -61,7 +61,7 @@ class LoadOptions:
     format: str | None = None
     batch_rows: int = 65536
     block_bytes: int = 1 << 20
-    max_record_bytes: int = 64 << 20
+    max_record_bytes: int = 16 << 20
     encoding: str = "utf-8"
     delimiter: str | None = None
     column_types: Mapping[str, Any] | None = None

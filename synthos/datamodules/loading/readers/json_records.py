@@ -199,7 +199,7 @@ class JsonReader(FormatReader):
             row = line_no if self.format == "jsonl" else record
             try:
                 value = json.loads(raw)
-            except ValueError as bad:
+            except (ValueError, RecursionError) as bad:
                 return DataError(
                     f"invalid JSON on line {line_no + 1}: {short(bad, 120)}",
                     code=ErrorCode.DATA_FORMAT,

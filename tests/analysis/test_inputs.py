@@ -1,0 +1,146 @@
+"""Every input path: Parquet in place (file and directory of parts), other formats through
+the loader's spool, in-memory tables; missing and non-finite values; temporal columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from synthos.analysis import analyze_diversity
+
+FAST = {"max_clusters": 3, "cluster_rows": 2000}
+
+
+def _table(n: int = 3000, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table(
+        {
+            "kind": rng.choice(["x", "y", "z"], n, p=[0.7, 0.295, 0.005]),
+            "a": rng.standard_normal(n),
+            "b": rng.exponential(size=n),
+            "n": rng.integers(0, 1000, n),
+        }
+    )
+
+
+def _check_rows(sample: pa.Table, original: pa.Table) -> None:
+    rows = sample.column("__row").to_numpy()
+    expected = original.take(pa.array(rows))
+    for name in original.column_names:
+        got = sample.column(name).to_pylist()
+        want = expected.column(name).to_pylist()
+        if isinstance(want[0], float):
+            assert np.allclose(got, want)
+        else:
+            assert got == want
+
+
+def test_parquet_directory_of_parts_is_scanned_in_place(tmp_path):
+    table = _table()
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    offsets = [0, 1000, 1700, 3000]
+    for i in range(3):
+        pq.write_table(table.slice(offsets[i], offsets[i + 1] - offsets[i]), parts / f"p{i}.parquet")
+    r = analyze_diversity(parts, sample_size=400, seed=2, **FAST)
+    assert r.dataset["rows"] == 3000 and r.dataset["format"] == "parquet"
+    assert r.dataset["scanned_in_place"] is True
+    _check_rows(r.sample_table, table)
+    # the same data as one file gives the same analysis
+    pq.write_table(table, tmp_path / "one.parquet")
+    one = analyze_diversity(tmp_path / "one.parquet", sample_size=400, seed=2, **FAST)
+    assert one.strata == r.strata and one.outliers == r.outliers
+    assert one.correlations["pearson"] == pytest.approx(r.correlations["pearson"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_text_formats_are_spooled_through_the_loader(tmp_path, fmt):
+    table = _table()
+    path = tmp_path / f"data.{fmt}"
+    if fmt == "csv":
+        pacsv.write_csv(table, path)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in table.to_pylist()))
+    r = analyze_diversity(path, sample_size=300, seed=1, **FAST)
+    assert r.dataset["format"] == fmt and r.dataset["scanned_in_place"] is False
+    assert r.dataset["rows"] == 3000
+    _check_rows(r.sample_table, table)
+    assert {c["name"]: c["kind"] for c in r.columns} == {
+        "kind": "categorical",
+        "a": "numeric",
+        "b": "numeric",
+        "n": "numeric",
+    }
+    assert r.rare_strata  # kind == "z" is 0.5 %
+
+
+def test_missing_and_non_finite_values():
+    n = 2000
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal(n)
+    b = a + 0.5 * rng.standard_normal(n)
+    c = rng.standard_normal(n)
+    a_masked = a.copy()
+    a_masked[:50] = np.nan
+    a_masked[50:55] = np.inf
+    b_list = b.tolist()
+    for i in range(100, 130):
+        b_list[i] = None
+    cats = [None if i % 100 == 0 else ("p" if i % 3 else "q") for i in range(n)]
+    table = pa.table(
+        {"a": a_masked, "b": pa.array(b_list, pa.float64()), "c": c, "cat": pa.array(cats)}
+    )
+    r = analyze_diversity(table, sample_size=200, **FAST)
+    info = {col["name"]: col for col in r.columns}
+    assert info["a"]["missing"] == 55 and info["a"]["non_finite"] == 55
+    assert info["b"]["missing"] == 30 and info["b"]["non_finite"] == 0
+    assert info["cat"]["missing"] == 20
+    levels = {lv["level"]: lv["rows"] for lv in r.marginals["cat"]["levels"]}
+    assert levels["<null>"] == 20
+    # Pearson over pairwise-complete rows, as pandas computes it
+    frame = pd.DataFrame({"a": np.where(np.isfinite(a_masked), a_masked, np.nan), "b": b_list, "c": c})
+    expected = frame.astype(float).corr()
+    got = {(d["a"], d["b"]): d["value"] for d in r.correlations["pearson"]}
+    for (x, y), value in got.items():
+        assert value == pytest.approx(expected.loc[x, y], abs=1e-9)
+    assert info["a"]["mean"] == pytest.approx(float(np.mean(a[55:])))
+    assert info["c"]["std"] == pytest.approx(float(np.std(c, ddof=1)))
+
+
+def test_temporal_and_boolean_columns():
+    n = 1500
+    start = dt.datetime(2024, 1, 1)
+    table = pa.table(
+        {
+            "when": pa.array([start + dt.timedelta(hours=i) for i in range(n)], pa.timestamp("us")),
+            "day": pa.array([(start + dt.timedelta(days=i % 365)).date() for i in range(n)]),
+            "flag": pa.array([i % 7 == 0 for i in range(n)]),
+        }
+    )
+    r = analyze_diversity(table, sample_size=100, **FAST)
+    kinds = {c["name"]: c["kind"] for c in r.columns}
+    assert kinds == {"when": "numeric", "day": "numeric", "flag": "categorical"}
+    when = next(c for c in r.columns if c["name"] == "when")
+    assert when["min"] == pytest.approx(start.replace(tzinfo=dt.timezone.utc).timestamp())
+    flags = {lv["level"]: lv["rows"] for lv in r.marginals["flag"]["levels"]}
+    assert flags == {"true": 215, "false": 1285}
+
+
+def test_profile_sample_smaller_than_the_data(tmp_path):
+    table = _table(n=30_000, seed=9)
+    r = analyze_diversity(table, sample_size=500, profile_rows=5000, **FAST)
+    assert r.dataset["profile_exact"] is False
+    assert 4000 <= r.dataset["profile_rows"] <= 5000
+    assert any("uniform sample" in w for w in r.warnings)
+    # counts stay exact over all rows
+    kinds = {lv["level"]: lv["rows"] for lv in r.marginals["kind"]["levels"]}
+    truth = pd.Series(table.column("kind").to_pylist()).value_counts().to_dict()
+    assert kinds == truth
+    assert sum(s["rows"] for s in r.strata["strata"]) == 30_000
