@@ -1,0 +1,48 @@
+"""The cascade's tier plan: which model and data budget each of its jobs gets.
+
+A sweep job is named `t<tier>v<variant>` (the sweep lists the names), so a job's directory,
+checkpoints, seed and data sub-sample follow from its name alone: re-running the cascade
+finds every job's earlier state in the same place, whatever launcher ran it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from synthos.errors import ErrorCode, SynthosError
+
+JOB_NAME = re.compile(r"^t(\d+)v(\d+)$")
+
+
+@dataclass(frozen=True)
+class CascadeJob:
+    tier: int
+    variant: int
+
+    @property
+    def name(self) -> str:
+        return f"t{self.tier}v{self.variant}"
+
+    @classmethod
+    def parse(cls, name: str) -> CascadeJob:
+        match = JOB_NAME.match(str(name))
+        if not match:
+            raise SynthosError(
+                ErrorCode.MODEL_CONFIG,
+                f"cascade job name {name!r} is not of the form t<tier>v<variant> (e.g. t1v0)",
+            )
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def seed(self, base_seed: int) -> int:
+        """Distinct per job, stable across re-runs."""
+        return base_seed + 1000 * self.tier + self.variant
+
+
+def job_names(variants_per_tier: list[int]) -> list[str]:
+    """All jobs of a plan, tier by tier: [10, 5, 3] -> t1v0..t1v9, t2v0..t2v4, t3v0..t3v2."""
+    return [
+        CascadeJob(tier, variant).name
+        for tier, count in enumerate(variants_per_tier, start=1)
+        for variant in range(count)
+    ]
