@@ -6,12 +6,15 @@ place only. Model presets in `conf/model/` list a schema first in their defaults
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, OmegaConf
 
+from synthos.cascade.plan import register_resolvers as register_cascade_resolvers
+from synthos.datamodules.sample_data import register_resolvers as register_sample_resolver
 from synthos.lit_modules.optim import OptimConfig
 from synthos.models.common import SequenceModelConfig
 from synthos.models.resonance import ResonanceConfig
@@ -45,7 +48,13 @@ class ModuleSchema:
 
 
 def register_configs() -> None:
-    """Idempotent: safe to call from train.py, tests and tools."""
+    """Schemas and the `${synthos.*}` resolvers. Idempotent: safe to call from train.py,
+    tests and tools."""
+    register_sample_resolver()
+    register_cascade_resolvers()
+    if not OmegaConf.has_resolver("synthos.cwd"):
+        # The launch directory, usable before Hydra's own config exists (sweep dirs).
+        OmegaConf.register_new_resolver("synthos.cwd", os.getcwd)
     store = ConfigStore.instance()
     store.store(group="model", name="module_schema", node=ModuleSchema)
     store.store(

@@ -66,12 +66,17 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def run_training(cfg: DictConfig) -> dict[str, Any]:
+def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train and evaluate one model. Never raises for a data or model failure: the failure is
-    logged with its code and recorded in metrics.json with `status: failed`."""
+    logged with its code and recorded in metrics.json with `status: failed`. `record` adds
+    fields (such as a cascade job's tier and variant) to metrics.json."""
     output_dir = Path(cfg.paths.output_dir)
     started = time.time()
-    result: dict[str, Any] = {"status": "running", "output_dir": str(output_dir)}
+    result: dict[str, Any] = {
+        **(record or {}),
+        "status": "running",
+        "output_dir": str(output_dir),
+    }
     trainer: pl.Trainer | None = None
     loggers: list[Logger] = []
     try:

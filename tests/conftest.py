@@ -12,7 +12,6 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from synthos.config_schema import register_configs
-from synthos.datamodules.sample_data import register_resolvers
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -21,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 
 register_configs()
-register_resolvers()
 
 
 @pytest.fixture(scope="session")

@@ -139,7 +139,9 @@ def split_separated(
         rest = np.setdiff1d(np.arange(n), group)
         if rest.size > SEPARATION_ROWS:
             rest = np.sort(rng.choice(rest, size=SEPARATION_ROWS, replace=False))
-        inside = group if group.size <= SEPARATION_ROWS else rng.choice(group, SEPARATION_ROWS, False)
+        inside = (
+            group if group.size <= SEPARATION_ROWS else rng.choice(group, SEPARATION_ROWS, False)
+        )
         d_out = NearestNeighbors(n_neighbors=1).fit(x[rest]).kneighbors(x[inside])[0][:, 0]
         d_in = NearestNeighbors(n_neighbors=2).fit(x[group]).kneighbors(x[inside])[0][:, 1]
         return bool(np.median(d_out) > SEPARATION_RATIO * max(float(np.median(d_in)), 1e-9))

@@ -481,7 +481,7 @@ class _Analysis:
         self.lap("correlations")
         # k-means on a few thousand rows is far faster on one BLAS/OpenMP thread (no spin).
         # (threadpoolctl only limits libraries already loaded: load scikit-learn first.)
-        import sklearn.cluster  # noqa: F401
+        import sklearn.cluster
         import sklearn.decomposition  # noqa: F401
         from threadpoolctl import threadpool_limits
 

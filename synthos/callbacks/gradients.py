@@ -21,7 +21,9 @@ def gradient_norms(module: torch.nn.Module) -> tuple[list[str], torch.Tensor]:
     for name, param in module.named_parameters():
         if param.grad is not None:
             names.append(name)
-            norms.append(torch.linalg.vector_norm(param.grad.detach().float()))
+            grad = param.grad.detach()
+            grad = grad.to(torch.complex64) if grad.is_complex() else grad.float()
+            norms.append(torch.linalg.vector_norm(grad).float())
     if not norms:
         return [], torch.zeros(0)
     return names, torch.stack(norms)

@@ -7,8 +7,12 @@ finds every job's earlier state in the same place, whatever launcher ran it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import OmegaConf
 
 from synthos.errors import ErrorCode, SynthosError
 
@@ -46,3 +50,21 @@ def job_names(variants_per_tier: list[int]) -> list[str]:
         for tier, count in enumerate(variants_per_tier, start=1)
         for variant in range(count)
     ]
+
+
+def cascade_job_list(tiers: Any) -> str:
+    """Resolver: the sweep's job list, e.g. "t1v0,t1v1,...,t3v2", from the tiers' variants."""
+    return ",".join(job_names([int(tier["variants"]) for tier in tiers]))
+
+
+def validation_id(*parts: Any) -> str:
+    """Resolver: a stable id from what defines a validation (data, profile, family), so the
+    same command reuses the same sweep dir and resumes."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"v-{digest[:10]}"
+
+
+def register_resolvers() -> None:
+    for name, fn in (("synthos.cascade_jobs", cascade_job_list), ("synthos.validation_id", validation_id)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

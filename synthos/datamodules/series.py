@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from synthos.datamodules.subsample import quantile_buckets, stratified_subsample
 from synthos.errors import DataError, ErrorCode
 from synthos.task import FORECASTING, TaskSpec
 
@@ -67,6 +68,9 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         max_windows: data budget, the most training windows (evenly spaced over the train
             range, so the budget still covers all of it).
         normalize: scale each feature by the mean and std of the train range.
+        train_fraction: share of training windows used (stratified over time, so every
+            part of the train range keeps windows); val/test do not change with it.
+        subsample_seed: which windows that share is (cascade variants differ by it).
     """
 
     def __init__(
@@ -85,6 +89,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         max_windows: int | None = None,
         normalize: bool = True,
         seed: int = 0,
+        train_fraction: float = 1.0,
+        subsample_seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -124,6 +130,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         self.max_windows = max_windows
         self.normalize = normalize
         self.seed = seed
+        self.train_fraction = train_fraction
+        self.subsample_seed = subsample_seed
         self.window = context_len + horizon
 
         self.feature_columns: list[str] | None = None
@@ -316,6 +324,9 @@ class TimeSeriesDataModule(pl.LightningDataModule):
             if split == "train" and self.max_windows is not None and len(starts) > self.max_windows:
                 pick = np.unique(np.linspace(0, len(starts) - 1, self.max_windows).round())
                 starts = starts[pick.astype(np.int64)]
+            if split == "train" and self.train_fraction < 1:
+                strata = quantile_buckets(starts, n_buckets=10)
+                starts = starts[stratified_subsample(strata, self.train_fraction, self.subsample_seed)]
             self.datasets[split] = SeriesWindows(self._values[lo:hi], starts, self.window)
 
     def task_spec(self) -> TaskSpec:

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from synthos.datamodules import tokenizer as bpe
+from synthos.datamodules.subsample import quantile_buckets, stratified_subsample
 from synthos.errors import DataError, ErrorCode
 from synthos.task import LANGUAGE_MODEL, TaskSpec
 
@@ -72,6 +73,9 @@ class TextDataModule(pl.LightningDataModule):
         max_tokens: data budget, the most training tokens used (the first ones in the
             seeded document order, i.e. a random subset of documents).
         seed: document split, tokenizer sample and shuffling.
+        train_fraction: share of training documents used (stratified by length); the
+            held-out splits do not change with it.
+        subsample_seed: which documents that share is (cascade variants differ by it).
     """
 
     def __init__(
@@ -89,6 +93,8 @@ class TextDataModule(pl.LightningDataModule):
         tokenizer_sample_bytes: int = 20_000_000,
         max_tokens: int | None = None,
         seed: int = 0,
+        train_fraction: float = 1.0,
+        subsample_seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -116,6 +122,8 @@ class TextDataModule(pl.LightningDataModule):
         self.tokenizer_sample_bytes = tokenizer_sample_bytes
         self.max_tokens = max_tokens
         self.seed = seed
+        self.train_fraction = train_fraction
+        self.subsample_seed = subsample_seed
         self._tokenizer_path = tokenizer_path
         self._docs: list[str] | None = None
         self._rows: np.ndarray | None = None
@@ -307,6 +315,10 @@ class TextDataModule(pl.LightningDataModule):
         datasets = {}
         for split in SPLITS:
             docs = self.split_documents(split)
+            if split == "train" and self.train_fraction < 1:
+                strata = quantile_buckets(np.array([len(d) for d in docs]))
+                keep = stratified_subsample(strata, self.train_fraction, self.subsample_seed)
+                docs = [docs[i] for i in keep]
             if not docs:
                 datasets[split] = PackedSequences(np.zeros(0, dtype=np.int32), self.seq_len)
                 continue

@@ -11,10 +11,43 @@ SEGMENTS = {"a": 12_000, "b": 6_000, "c": 1_900, "rare": 100}  # "rare" is 0.5 %
 PLANTED_OUTLIERS = 60  # rows of z far out (0.3 %)
 
 TOPICS = {
-    "sports": "goal match striker keeper referee league season coach penalty stadium".split(),
-    "finance": "market stock bond yield equity dividend inflation credit banker portfolio".split(),
-    "cooking": "recipe oven garlic butter simmer flour pepper roast sauce onion".split(),
-    "astro": "quasar nebula photon galaxy comet pulsar".split(),  # the rare topic
+    "sports": [
+        "goal",
+        "match",
+        "striker",
+        "keeper",
+        "referee",
+        "league",
+        "season",
+        "coach",
+        "penalty",
+        "stadium",
+    ],
+    "finance": [
+        "market",
+        "stock",
+        "bond",
+        "yield",
+        "equity",
+        "dividend",
+        "inflation",
+        "credit",
+        "banker",
+        "portfolio",
+    ],
+    "cooking": [
+        "recipe",
+        "oven",
+        "garlic",
+        "butter",
+        "simmer",
+        "flour",
+        "pepper",
+        "roast",
+        "sauce",
+        "onion",
+    ],
+    "astro": ["quasar", "nebula", "photon", "galaxy", "comet", "pulsar"],  # the rare topic
 }
 TOPIC_SHARES = {"sports": 0.5, "finance": 0.3, "cooking": 0.192, "astro": 0.008}
 

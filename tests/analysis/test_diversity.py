@@ -170,7 +170,8 @@ def test_deterministic_for_a_seed(planted: pa.Table, result: DiversityResult):
         planted, sample_size=SAMPLE, seed=1, strata_columns=["segment"], threads=2, **FAST
     )
     assert not np.array_equal(
-        other.sample_table.column("__row").to_numpy(), result.sample_table.column("__row").to_numpy()
+        other.sample_table.column("__row").to_numpy(),
+        result.sample_table.column("__row").to_numpy(),
     )
 
 
@@ -186,12 +187,8 @@ def test_default_strata_combine_kinds_and_respect_the_cap(planted: pa.Table):
     assert r.sample["rare_strata_kept"] == r.sample["rare_strata_total"]
     assert all(s["sampled"] >= 1 for s in r.strata["strata"])
     # x and y are correlated: their joint quartile cells are uneven
-    xy = analyze_diversity(
-        planted, sample_size=500, seed=0, strata_columns=["x", "y"], **FAST
-    )
-    wz = analyze_diversity(
-        planted, sample_size=500, seed=0, strata_columns=["w", "z"], **FAST
-    )
+    xy = analyze_diversity(planted, sample_size=500, seed=0, strata_columns=["x", "y"], **FAST)
+    wz = analyze_diversity(planted, sample_size=500, seed=0, strata_columns=["w", "z"], **FAST)
     assert xy.strata["count"] == wz.strata["count"] == 16
     assert xy.entropy < wz.entropy - 0.05
     assert xy.rare_pattern_percentage > wz.rare_pattern_percentage

@@ -48,7 +48,9 @@ def test_parquet_directory_of_parts_is_scanned_in_place(tmp_path):
     parts.mkdir()
     offsets = [0, 1000, 1700, 3000]
     for i in range(3):
-        pq.write_table(table.slice(offsets[i], offsets[i + 1] - offsets[i]), parts / f"p{i}.parquet")
+        pq.write_table(
+            table.slice(offsets[i], offsets[i + 1] - offsets[i]), parts / f"p{i}.parquet"
+        )
     r = analyze_diversity(parts, sample_size=400, seed=2, **FAST)
     assert r.dataset["rows"] == 3000 and r.dataset["format"] == "parquet"
     assert r.dataset["scanned_in_place"] is True
@@ -105,7 +107,9 @@ def test_missing_and_non_finite_values():
     levels = {lv["level"]: lv["rows"] for lv in r.marginals["cat"]["levels"]}
     assert levels["<null>"] == 20
     # Pearson over pairwise-complete rows, as pandas computes it
-    frame = pd.DataFrame({"a": np.where(np.isfinite(a_masked), a_masked, np.nan), "b": b_list, "c": c})
+    frame = pd.DataFrame(
+        {"a": np.where(np.isfinite(a_masked), a_masked, np.nan), "b": b_list, "c": c}
+    )
     expected = frame.astype(float).corr()
     got = {(d["a"], d["b"]): d["value"] for d in r.correlations["pearson"]}
     for (x, y), value in got.items():

@@ -64,7 +64,7 @@ def test_topic_clusters_match_the_planted_topics(topics):
 
 
 def test_sample_keeps_the_rare_topic(topics):
-    _, labels, result = topics
+    _, _, result = topics
     sample = result.sample_table
     topics_in_sample = collections.Counter(_topic_of(t) for t in sample.column("body").to_pylist())
     assert topics_in_sample["astro"] >= 1

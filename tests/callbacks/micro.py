@@ -3,9 +3,11 @@ spawned from a test can unpickle what it hands them)."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -13,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from synthos.callbacks import CollapseMonitor
 from synthos.lit_modules import OptimConfig, build_module
 from synthos.lit_modules.language_model import LanguageModelModule
 from synthos.models.common import SequenceModel
@@ -122,11 +125,12 @@ class ScaledLossLM(LanguageModelModule):
 
 
 class DivergingLM(LanguageModelModule):
-    """Its reported loss jumps 20x after step 40, as a run that blows up would."""
+    """From step 40 its reported loss climbs back above where it started, as a run that
+    blows up would (the offset leaves the gradients alone)."""
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss = super().training_step(batch, batch_idx)
-        return loss * 20.0 if self.global_step >= 40 else loss
+        return loss + 10.0 if self.global_step >= 40 else loss
 
 
 class NaNAfterLM(LanguageModelModule):
@@ -166,3 +170,27 @@ def forecaster(net_cls=TemporalEigenstateNetwork, lr: float = 1e-2) -> pl.Lightn
         vocab_size=None, n_features=1, d_model=32, n_layers=2, n_eigenstates=16, max_seq_len=64
     )
     return build_module(task, net, OptimConfig(lr=lr, warmup_steps=5))
+
+
+class RankZeroAlarm(CollapseMonitor):
+    """Only rank 0 sees a collapse signal (from step `at`); every rank writes its final step
+    and verdict to `out_dir/rank<r>.json` so the test can see what each one did."""
+
+    def __init__(self, out_dir: str, at: int = 4, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.out_dir = out_dir
+        self.at = at
+        self._rank = 0
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._rank = trainer.global_rank
+
+    def _check_train_loss(self, loss: float, step: int) -> None:
+        super()._check_train_loss(loss, step)
+        if self._rank == 0 and step >= self.at:
+            self._sticky.setdefault("injected", {"step": step})
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        out = Path(self.out_dir) / f"rank{trainer.global_rank}.json"
+        out.write_text(json.dumps({"step": trainer.global_step, "verdict": self.verdict}))

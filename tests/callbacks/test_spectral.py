@@ -83,7 +83,7 @@ def test_metrics_logged_each_validation_for_both_families(family, tmp_path):
 def test_sanity_check_is_skipped(tmp_path):
     spectral = SpectralMetrics()
     run = trainer([spectral], tmp_path, max_steps=0, num_sanity_val_steps=1)
-    run.fit(lm(FAMILIES["resonance"]()), *loaders("pattern", n_train=64))
+    run.fit(lm(FAMILIES["resonance"]()), *loaders("pattern", n_train=640))
     assert spectral.probe is not None  # the probe is taken from the first validation batch
     assert spectral.latest == {}
 

@@ -18,6 +18,7 @@ HIERARCHY = (1, 2, 4, 8)
 
 # Preset hyper-parameters (to be read from conf/model/ten_*.yaml once those exist).
 MICRO = dict(d_model=64, n_layers=2, n_eigenstates=128, min_decay=0.99, max_seq_len=131072)
+MINI = dict(d_model=128, n_layers=4, n_eigenstates=128, scales=HIERARCHY, max_seq_len=32768)
 LARGE_PRESETS = {
     "ten_tiny": (
         dict(d_model=576, n_layers=11, n_eigenstates=128, scales=HIERARCHY, max_seq_len=16384),
@@ -282,7 +283,7 @@ def test_random_tokens_cannot_be_predicted():
 
 def test_hierarchical_random_tokens_cannot_be_predicted():
     torch.manual_seed(0)
-    net = TemporalEigenstateNetwork(vocab_size=64, **{**MICRO, "scales": HIERARCHY})
+    net = TemporalEigenstateNetwork(small_config(scales=HIERARCHY))
     assert random_token_loss(net, vocab=64, seq_len=64, steps=200) >= math.log(64) - 0.1
 
 
@@ -292,3 +293,17 @@ def test_learns_copy_task_at_length_256():
     net = TemporalEigenstateNetwork(vocab_size=vocab, **MICRO)
     accuracy = train_copy_task(net, vocab=vocab, delay=128, steps=250, lr=1e-2)
     assert accuracy >= 0.9, f"copy accuracy {accuracy:.3f}; unigram baseline {1 / vocab:.3f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["micro", "mini"])
+def test_long_context_forward_backward_at_maximum_length(preset):
+    torch.manual_seed(0)
+    fields = {"micro": MICRO, "mini": MINI}[preset]
+    net = TemporalEigenstateNetwork(vocab_size=256, **fields)
+    tokens = torch.randint(0, 256, (1, fields["max_seq_len"]))
+    logits = net(tokens)
+    loss = torch.nn.functional.cross_entropy(logits[0, :-1], tokens[0, 1:])
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
