@@ -75,7 +75,7 @@ from synthos.errors import DataError, ErrorCode
 from . import clusters as clustering
 from .columns import KINDS, Column, classify, type_family
 from .correlations import capped, cramers_v, pearson_from_moments
-from .engine import Source, open_source, quote_ident, sql_float, sql_str
+from .engine import Source, open_source, quote_ident, sql_float
 from .sampling import (
     Group,
     bounded_allocation,
@@ -928,7 +928,9 @@ class _Analysis:
 
         groups: list[Group] = list(text_groups)
         conditions: list[str] = []
-        flag_exprs: list[str] = []
+        key_exprs: list[str] = []  # marginal keys and tail flags the conditions need
+        needed: set[str] = {d.column for d in self.dims}  # columns to clean
+        max_fraction = 0.0  # no candidate has a hash above this (forced rows aside)
         # rare levels of categorical columns and rare text length buckets
         for col in self.categorical + self.text:
             levels = self.marginal_counts[col.name]
@@ -937,16 +939,17 @@ class _Analysis:
             if not rare_levels:
                 continue
             key = f"__m{col.index}"
+            dim = self.marginal_dims[col.name]
             thr = 0.0
-            for level, count in rare_levels:
+            for code, count in rare_levels:
                 need = rare_lower_bound(count, total, n, config.rare_oversample)
-                groups.append(Group(kind, col.name, level, count, need, key, level))
+                groups.append(Group(kind, col.name, dim.label(code), count, need, key, int(code)))
                 thr = max(thr, candidate_fraction(need, count))
-            literal = ", ".join(
-                sql_str(level) if col.kind == "categorical" else str(int(level))
-                for level, _ in rare_levels
-            )
+            literal = ", ".join(str(int(code)) for code, _ in rare_levels)
             conditions.append(f"({key} IN ({literal}) AND __u <= {u64_threshold(thr)}::UBIGINT)")
+            key_exprs.append(f"{dim.expression(col.alias)} AS {key}")
+            needed.add(col.name)
+            max_fraction = max(max_fraction, thr)
         # extreme tails
         tailed = [c for c in self.numeric if not self.nstats[c.name]["empty"]]
         per_tail = (
@@ -964,17 +967,19 @@ class _Analysis:
             ):
                 population = int(self.g.get(count_key) or 0)
                 flag = f"__t{side}{i}"
-                flag_exprs.append(f"coalesce({col.alias} {op} {sql_float(bound)}, false) AS {flag}")
                 if population == 0 or per_tail == 0:
                     continue
+                key_exprs.append(f"coalesce({col.alias} {op} {sql_float(bound)}, false) AS {flag}")
+                needed.add(col.name)
                 need = min(population, per_tail)
                 groups.append(
                     Group(
                         f"tail_{side}", col.name, f"{op} {bound:.6g}", population, need, flag, True
                     )
                 )
-                thr = u64_threshold(candidate_fraction(need, population))
-                conditions.append(f"({flag} AND __u <= {thr}::UBIGINT)")
+                fraction = candidate_fraction(need, population)
+                max_fraction = max(max_fraction, fraction)
+                conditions.append(f"({flag} AND __u <= {u64_threshold(fraction)}::UBIGINT)")
             for key in (f"argmin{i}", f"argmax{i}"):
                 if self.g.get(key) is not None:
                     extremes.append(int(self.g[key]))
@@ -988,38 +993,43 @@ class _Analysis:
 
         # the strata lookup table
         key_names = [f"__k{j}" for j in range(len(self.dims))]
-        thresholds = [
-            u64_threshold(candidate_fraction(int(a), int(c)))
-            for a, c in zip(preliminary, counts, strict=True)
+        fractions = [
+            candidate_fraction(int(a), int(c)) for a, c in zip(preliminary, counts, strict=True)
         ]
+        max_fraction = max([max_fraction, *fractions])
+        thresholds = [u64_threshold(f) for f in fractions]
         lookup: dict[str, Any] = {}
-        for j, dim in enumerate(self.dims):
+        for j in range(len(self.dims)):
             values = [k[j] for k in self.strata_keys]
-            lookup[key_names[j]] = pa.array(
-                values, type=pa.string() if dim.kind == "categorical" else pa.int32()
-            )
+            lookup[key_names[j]] = pa.array(values, type=pa.int32())
         lookup["__stratum"] = pa.array(range(len(self.strata_keys)), type=pa.int64())
         lookup["__thr"] = pa.array(thresholds, type=pa.uint64())
         self.src.register("__strata", pa.table(lookup))
 
+        # One scan: rows under the largest hash threshold (and forced rows) first, then the
+        # keys and flags for those only, then the per-group thresholds.
         alias_of = {c.name: c.alias for c in self.analysed}
         exprs = [
             f"{dim.expression(alias_of[dim.column])} AS {key_names[j]}"
             for j, dim in enumerate(self.dims)
         ]
-        exprs += [
-            f"{self.marginal_dims[c.name].expression(c.alias)} AS __m{c.index}"
-            for c in self.categorical + self.text
-        ]
-        exprs += flag_exprs
+        exprs += key_exprs
         data_cols = [name for name in self.src.columns if name not in RESERVED]
         data_list = ", ".join(quote_ident(c) for c in data_cols)
-        cleaned = ", ".join(f"{c.clean()} AS {c.alias}" for c in self.analysed)
-        inner = f"SELECT {data_list}, __rid, __row, {self.u_expr} AS __u, {cleaned} FROM {{src}}"
+        prefilter = ""
+        if max_fraction < 1.0:
+            prefilter = f" WHERE {self.u_expr} <= {u64_threshold(max_fraction)}::UBIGINT" + (
+                " OR __rid IN (SELECT __rid FROM __forced)" if forced else ""
+            )
+        inner = f"SELECT {data_list}, __rid, __row, {self.u_expr} AS __u FROM {{src}}{prefilter}"
+        cleaning = [c for c in self.analysed if c.name in needed]
+        cleaned = ", ".join(f"{c.clean()} AS {c.alias}" for c in cleaning)
+        if cleaned:
+            inner = f"SELECT *, {cleaned} FROM ({inner})"
         keyed = f"SELECT *{', ' if exprs else ''}{', '.join(exprs)} FROM ({inner})"
         join = " AND ".join(f"b.{k} = s.{k}" for k in key_names) or "true"
         where = " OR ".join(["b.__u <= s.__thr", *conditions])
-        drop = [c.alias for c in self.analysed]
+        drop = [c.alias for c in cleaning]
         exclude = f" EXCLUDE ({', '.join(drop)})" if drop else ""
         candidates = self.src.arrow(
             f"SELECT b.*{exclude}, s.__stratum FROM ({keyed}) b "

@@ -2,8 +2,9 @@
 
 A *dimension* maps each row to a level, in SQL (so the engine does the grouping):
 
-* categorical column: its value (first 1,000 characters), capped to the most frequent
-  `max_levels` values (the rest become ``<other>``; missing values ``<null>``);
+* categorical column: its value, capped to the most frequent `max_levels` values (the rest
+  become ``<other>``; missing values ``<null>``; values are profiled on their first 1,000
+  characters, so a longer value counts as ``<other>``);
 * numeric column: its quantile bin (edges from the profile sample, ties merged);
 * text column: a length bucket, ``floor(log2(chars + 1))`` (0, 1-2, 3-6, 7-14, ... chars).
 
@@ -40,6 +41,7 @@ PREFIX_CHARS = 1000
 OTHER = "<other>"
 NULL = "<null>"
 MISSING_BIN = -1
+OTHER_CODE = 0
 
 
 @dataclass
@@ -70,17 +72,19 @@ class Dimension:
         return 24  # length buckets up to 16M chars, plus missing
 
     def expression(self, value_sql: str) -> str:
-        """SQL mapping the column (already cleaned by the caller) to this dimension's key."""
+        """SQL mapping the column (already cleaned by the caller) to its integer key.
+
+        Keys are small integers (grouping on them is ~6x faster than on strings): -1 for
+        missing; categorical levels 1..k in `levels` order and 0 for ``<other>``; numeric
+        bins 0..len(edges); text length buckets 0, 1, 2, ...
+        """
         if self.kind == "categorical":
             if not self.levels:
-                return (
-                    f"CASE WHEN {value_sql} IS NULL THEN {sql_str(NULL)} ELSE {sql_str(OTHER)} END"
-                )
+                return f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} ELSE {OTHER_CODE} END"
             listed = ", ".join(sql_str(v) for v in self.levels)
-            value = f"left({value_sql}, {PREFIX_CHARS})"
             return (
-                f"CASE WHEN {value_sql} IS NULL THEN {sql_str(NULL)} "
-                f"WHEN {value} IN ({listed}) THEN {value} ELSE {sql_str(OTHER)} END"
+                f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} "
+                f"ELSE coalesce(list_position([{listed}], {value_sql}), {OTHER_CODE}) END"
             )
         if self.kind == "numeric":
             if not self.levels:
@@ -95,12 +99,12 @@ class Dimension:
         raise ValueError(f"unknown dimension kind {self.kind!r}")
 
     def label(self, key: Any) -> str:
-        """A readable name for one level."""
-        if self.kind == "categorical":
-            return str(key)
+        """A readable name for one level (keys are integer codes, see `expression`)."""
         key = int(key)
         if key == MISSING_BIN:
             return NULL
+        if self.kind == "categorical":
+            return OTHER if key == OTHER_CODE else str(self.levels[key - 1])
         if self.kind == "numeric":
             edges = self.levels
             if not edges:

@@ -42,7 +42,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from synthos.callbacks.common import metric, step_loss, write_json_atomic
+from synthos.callbacks.common import find_callback, metric, step_loss, write_json_atomic
 from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.spectral import (
     FORECASTING,
@@ -71,7 +71,7 @@ def unigram_entropy(counts: torch.Tensor) -> float:
     return plug_in + (p.numel() - 1) / (2 * total)
 
 
-def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[float, int] | None:
+def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[torch.Tensor, int] | None:
     """Forecasters: (sum of squared errors, count) on one batch of always forecasting the
     history's mean, in the window units the module's loss uses; None for other tasks."""
     task = getattr(pl_module, "task", None)
@@ -86,7 +86,7 @@ def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[float, 
     context = window.shape[1] - task.horizon
     loc, scale = instance_scale(window[:, :context])
     targets = forecast_targets((window - loc) / scale, context, task.horizon)
-    return float(targets.pow(2).sum()), targets.numel()
+    return targets.pow(2).sum(), targets.numel()  # stays on the device: no sync per batch
 
 
 class CollapseMonitor(Callback):
@@ -220,7 +220,7 @@ class CollapseMonitor(Callback):
         loss = step_loss(trainer, outputs)
         if loss is not None:
             self._check_train_loss(float(loss), step)
-        grads = next((cb for cb in trainer.callbacks if isinstance(cb, GradientStats)), None)
+        grads = find_callback(trainer, GradientStats)
         if grads is not None and grads.summary()["nonfinite_steps"]:
             self._sticky.setdefault(
                 "non_finite", {"source": "gradients", "step": grads.latest.get("step", step)}
@@ -334,7 +334,9 @@ class CollapseMonitor(Callback):
         if self.warmed_up(trainer):
             if is_forecast:
                 skill = metric(trainer, "val/skill")
-                mean_level = self._level_sum / self._level_count if self._level_count else None
+                mean_level = (
+                    float(self._level_sum) / self._level_count if self._level_count else None
+                )
                 if skill is not None and skill <= self.min_forecast_skill:
                     reasons["trivial_loss"] = {
                         "val_skill": skill,
@@ -382,7 +384,7 @@ class CollapseMonitor(Callback):
         net.eval()
         try:
             last = net.hidden_states(self.probe)[-1]
-            output = net(self.probe)
+            output = net(self.probe)  # the real forward, whatever a subclass does to it
         finally:
             net.train(was_training)
         matrix = last.reshape(-1, last.shape[-1])

@@ -4,7 +4,6 @@ writing JSON atomically."""
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +12,18 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from synthos.callbacks.jsonl import finite_or_none, jsonable
+
 C = TypeVar("C", bound=Callback)
+
+__all__ = [
+    "find_callback",
+    "finite_or_none",
+    "jsonable",
+    "metric",
+    "step_loss",
+    "write_json_atomic",
+]
 
 
 def step_loss(trainer: pl.Trainer, outputs: Any) -> torch.Tensor | None:
@@ -42,28 +52,6 @@ def metric(trainer: pl.Trainer, name: str) -> float | None:
 
 def find_callback(trainer: pl.Trainer, cls: type[C]) -> C | None:
     return next((cb for cb in trainer.callbacks if isinstance(cb, cls)), None)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN or infinity: such values are written as null."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def jsonable(value: Any) -> Any:
-    """A copy of `value` that strict JSON accepts (non-finite floats become null)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, float):
-        return finite_or_none(value)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

@@ -51,8 +51,16 @@ class CascadeProgress:
 
     `models_completed` counts distinct models of this validation with a finished or failed
     record (this one included on its own end record); `progress_percent` adds the running
-    model's fraction of its planned optimizer steps. `estimated_completion` is None until
-    it can be estimated.
+    model's fraction of its planned optimizer steps. `estimated_completion` (ISO-8601, UTC)
+    is now + this model's remaining time at its current rate + the models still to start
+    times the mean duration of finished models (sequential jobs assumed); None until it can
+    be estimated. `current_loss` is the mean of the last 10 training losses.
+    `gpu_utilization`: [{index, utilization_percent, memory_used_mb}], empty without NVML.
+    `result` keys: validation_id, tier, variant, status, parameters, train_loss, val_loss,
+    seconds, global_step, convergence_step, loss_curve ([[step, loss], ...]), metrics,
+    gradients (GradientStats.latest), spectral (SpectralMetrics.latest), collapse
+    ({collapsed, reasons, step, stopped} from CollapseMonitor), and error when failed;
+    a callback that is absent gives null.
     """
 
     validation_id: str
@@ -72,6 +80,14 @@ class CascadeProgress:
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))
+
+
+def error_dict(error: BaseException) -> dict[str, Any]:
+    """A Synthos error's own dict (code, name, message, ...), else its type and message."""
+    to_dict = getattr(error, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    return {"type": type(error).__name__, "message": str(error)}
 
 
 def _stop_thread(stop: threading.Event, thread: threading.Thread | None) -> None:
@@ -246,6 +262,24 @@ class ProgressStream(Callback):
         self.curve.load_state_dict(state_dict.get("curve", {}))
         self._previous_seconds = float(state_dict.get("seconds", 0.0))
 
+    def report_failure(self, error: BaseException | dict[str, Any], seconds: float = 0.0) -> None:
+        """Record this job as failed when it fails outside the Trainer (loading data,
+        building the model), so the cascade's count of finished models still adds up."""
+        self._stop_thread()
+        with self._emit_lock:
+            self._closed = self._ended = True
+        if isinstance(error, BaseException):
+            error = error_dict(error)
+        result = {
+            "validation_id": self.validation_id,
+            "tier": self.tier,
+            "variant": self.variant,
+            "status": "failed",
+            "seconds": round(seconds, 3),
+            "error": error,
+        }
+        self._emit(MODEL_FAILED, result, force=True)
+
     # ------------------------------------------------------------- internals
     def _stop_thread(self) -> None:
         _stop_thread(self._stop, self._thread)
@@ -337,12 +371,7 @@ class ProgressStream(Callback):
                 "stopped": verdict["stopped"],
             }
         if exception is not None:
-            to_dict = getattr(exception, "to_dict", None)
-            result["error"] = (
-                to_dict()
-                if callable(to_dict)
-                else {"type": type(exception).__name__, "message": str(exception)}
-            )
+            result["error"] = error_dict(exception)
         return result
 
     def _refresh_finished(self) -> None:
@@ -368,6 +397,9 @@ class ProgressStream(Callback):
         ]
         average = sum(durations) / len(durations) if durations else None
         if event in END_EVENTS:
+            if event == MODEL_FINISHED:  # this model's own duration counts too
+                durations.append(self._previous_seconds + self._elapsed())
+                average = sum(durations) / len(durations)
             completed = len(others) + 1
             remaining_models = max(0, self.models_total - completed)
             percent = 100.0 * completed / self.models_total
@@ -453,5 +485,5 @@ def _timer_loop(ref: weakref.ref, stop: threading.Event, interval_s: float) -> N
         if wait <= 0:
             with contextlib.suppress(Exception):  # the timer must outlive a bad sample
                 stream._emit(PROGRESS)
-            wait = stream._due_in()
+            wait = max(stream._due_in(), 0.05)  # never spin, even if nothing was emitted
         del stream

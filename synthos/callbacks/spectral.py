@@ -158,7 +158,14 @@ class SpectralMetrics(Callback):
     after the embedding (layer 0) and after each block, and summaries of the mixers'
     filter spectra (modules with `causal_filters(seq_len)`, Resonance) or eigenvalues
     (modules with `log_lambda()`, TEN). Logged under `spectral/...`; the latest values,
-    without the prefix, stay in `self.latest` for ProgressStream and CollapseMonitor.
+    without the prefix, stay in `self.latest` for ProgressStream.
+
+    Keys: `effective_rank/layer{i}`, `entropy/layer{i}` (i = 0 is the embedding),
+    `effective_rank/last`, `effective_rank_ratio/{last,min}` (over the attainable rank),
+    `entropy/last`; `filter/[layer{i}/]{mean_magnitude,max_magnitude,low_freq_energy,
+    entropy}`; `eigen/[layer{i}/]{abs_min,abs_mean,abs_max,near_unit}`. Filters are
+    summarised over the model's context (`max_seq_len`, at most `max_filter_len` lags)
+    unless `filter_len` is given.
     """
 
     def __init__(
@@ -166,12 +173,14 @@ class SpectralMetrics(Callback):
         probe_rows: int = 8,
         probe_len: int = 256,
         filter_len: int | None = None,
+        max_filter_len: int = 4096,
         unit_circle_tol: float = 0.01,
         per_layer: bool = True,
     ) -> None:
         self.probe_rows = probe_rows
         self.probe_len = probe_len
         self.filter_len = filter_len
+        self.max_filter_len = max_filter_len
         self.unit_circle_tol = unit_circle_tol
         self.per_layer = per_layer
         self.probe: torch.Tensor | None = None
@@ -205,9 +214,17 @@ class SpectralMetrics(Callback):
         out: dict[str, float] = {}
         if self.probe is not None and hasattr(net, "hidden_states"):
             out.update(self._hidden_metrics(net, self.probe))
-        seq_len = self.filter_len or (self.probe.shape[1] if self.probe is not None else 256)
-        out.update(self._mixer_metrics(net, seq_len))
+        out.update(self._mixer_metrics(net, self._filter_len(net)))
         return out
+
+    def _filter_len(self, net: nn.Module) -> int:
+        """Lags to summarise filters over: the model's context, capped for memory."""
+        if self.filter_len:
+            return self.filter_len
+        context = getattr(getattr(net, "config", None), "max_seq_len", None)
+        if context:
+            return int(min(context, self.max_filter_len))
+        return self.probe.shape[1] if self.probe is not None else 256
 
     def _hidden_metrics(self, net: nn.Module, probe: torch.Tensor) -> dict[str, float]:
         was_training = net.training

@@ -2,8 +2,9 @@
 
 Nothing is downloaded and nothing is copied into the repository: the text sample is the
 documentation of the Python standard library (real English prose, deterministic for a given
-Python install), the series samples are datasets that statsmodels bundles. Files are written
-once under `data_dir` (atomically, so concurrent processes never see half a file) and reused.
+Python install), the series samples are datasets that statsmodels bundles, the table samples
+datasets that scikit-learn ships inside its package. Files are written once under `data_dir`
+(atomically, so concurrent processes never see half a file) and reused.
 
 Configs reach them through an OmegaConf resolver::
 
@@ -11,6 +12,7 @@ Configs reach them through an OmegaConf resolver::
       path: ${synthos.sample:text,${paths.data_dir}}
       # or ${synthos.sample:series,${paths.data_dir}}        (CO2 weekly, season 52)
       # or ${synthos.sample:series,${paths.data_dir},macro}  (US macro quarterly, season 4)
+      # or ${synthos.sample:table,${paths.data_dir}}         (breast cancer, target last)
 """
 
 from __future__ import annotations
@@ -265,16 +267,68 @@ def sample_series(data_dir: str | os.PathLike, name: str = "co2") -> Path:
 
 
 # --------------------------------------------------------------------------------------------
+# Tables: scikit-learn's bundled datasets (shipped inside the package, never downloaded)
+
+#: name -> (loader in sklearn.datasets, target column, file); the target column comes last.
+TABLES = {
+    "breast_cancer": ("load_breast_cancer", "diagnosis", "breast_cancer.parquet"),
+    "wine": ("load_wine", "cultivar", "wine.parquet"),
+    "diabetes": ("load_diabetes", "progression", "diabetes.parquet"),
+}
+TABLE_TARGET = {name: target for name, (_, target, _) in TABLES.items()}
+
+
+def _table_frame(name: str):
+    """The dataset as a DataFrame with the target last; class labels as their names."""
+    import sklearn.datasets
+
+    loader, target, _ = TABLES[name]
+    kwargs = {"scaled": False} if name == "diabetes" else {}
+    bunch = getattr(sklearn.datasets, loader)(as_frame=True, **kwargs)
+    frame = bunch.frame.drop(columns=["target"])
+    labels = bunch.target.to_numpy()
+    if getattr(bunch, "target_names", None) is not None:
+        frame[target] = [str(bunch.target_names[int(i)]) for i in labels]
+    else:
+        frame[target] = labels
+    return frame
+
+
+def sample_table(data_dir: str | os.PathLike, name: str = "breast_cancer") -> Path:
+    """Parquet of a real table bundled by scikit-learn, the target column last.
+
+    `breast_cancer` (default): 569 rows, 30 numeric features, target `diagnosis`
+    ("malignant" 212 / "benign" 357). `wine`: 178 rows, 13 numeric features, target
+    `cultivar` (3 classes). `diabetes`: 442 rows, 10 features, numeric target `progression`.
+    Targets are in TABLE_TARGET.
+    """
+    if name not in TABLES:
+        raise ValueError(f"unknown sample table {name!r}; choose from {sorted(TABLES)}")
+    path = Path(data_dir) / SAMPLE_SUBDIR / TABLES[name][2]
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(_table_frame(name), preserve_index=False)
+    table = table.replace_schema_metadata(None)  # no pandas metadata: same bytes every time
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
 # OmegaConf resolver
 
 
 def sample_path(kind: str, data_dir: str, name: str | None = None) -> str:
-    """Resolver body: `text` or `series` (optionally with a series name) -> file path."""
+    """Resolver body: `text`, `series` or `table` (optionally with a name) -> file path."""
     if kind == "text":
         return str(sample_text(data_dir))
     if kind == "series":
         return str(sample_series(data_dir, name or "co2"))
-    raise ValueError(f"unknown sample kind {kind!r}; expected 'text' or 'series'")
+    if kind == "table":
+        return str(sample_table(data_dir, name or "breast_cancer"))
+    raise ValueError(f"unknown sample kind {kind!r}; expected 'text', 'series' or 'table'")
 
 
 def register_resolvers() -> None:

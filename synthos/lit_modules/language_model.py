@@ -12,7 +12,11 @@ from synthos.lit_modules.base import SequenceLightningModule
 
 
 class LanguageModelModule(SequenceLightningModule):
-    """Batches are LongTensor (B, L + 1); the module shifts them into inputs and targets."""
+    """Batches are LongTensor (B, L + 1); the module shifts them into inputs and targets.
+
+    A batch may also be a dict with "tokens" and, for tabular rows, "target_mask" (B, L):
+    then `{stage}/target_acc` is the accuracy at the masked positions (the target values).
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -21,6 +25,8 @@ class LanguageModelModule(SequenceLightningModule):
             setattr(self, f"{stage}_loss", MeanMetric())
             setattr(self, f"{stage}_acc", MulticlassAccuracy(vocab, average="micro"))
             setattr(self, f"{stage}_ppl", Perplexity())
+            # Tabular rows: accuracy at the positions a batch's `target_mask` marks.
+            setattr(self, f"{stage}_target_acc", MulticlassAccuracy(vocab, average="micro"))
 
     def step_loss(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
         tokens = batch["tokens"] if isinstance(batch, dict) else batch
@@ -34,4 +40,9 @@ class LanguageModelModule(SequenceLightningModule):
             for name in ("loss", "acc", "ppl"):
                 metric = getattr(self, f"{stage}_{name}")
                 self.log(f"{stage}/{name}", metric, prog_bar=name == "loss", on_epoch=True)
+            mask = batch.get("target_mask") if isinstance(batch, dict) else None
+            if mask is not None:
+                metric = getattr(self, f"{stage}_target_acc")
+                metric.update(logits[mask], targets[mask])
+                self.log(f"{stage}/target_acc", metric, on_epoch=True)
         return loss

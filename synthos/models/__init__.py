@@ -2,5 +2,13 @@
 
 from synthos.models.common import SequenceModel, SequenceModelConfig
 from synthos.models.resonance import ResonanceConfig, ResonanceNN
+from synthos.models.ten import TemporalEigenstateNetwork, TENConfig
 
-__all__ = ["ResonanceConfig", "ResonanceNN", "SequenceModel", "SequenceModelConfig"]
+__all__ = [
+    "ResonanceConfig",
+    "ResonanceNN",
+    "SequenceModel",
+    "SequenceModelConfig",
+    "TENConfig",
+    "TemporalEigenstateNetwork",
+]

@@ -29,7 +29,10 @@ class TENConfig(SequenceModelConfig):
     """TEN hyper-parameters on top of the shared ones.
 
     `n_eigenstates` is K for every TemporalFlowCell (a hierarchical layer has one cell per
-    scale). `scales` other than (1,) makes every layer a HierarchicalTEN.
+    scale). `scales` other than (1,) makes every layer a HierarchicalTEN (which cannot
+    stream). `coupling_eps` bounds how far the coupling R = I + eps M may leave the
+    identity. `min_decay`/`max_decay` set the ring |lambda| starts on: memories of roughly
+    1 / (1 - |lambda|) steps.
     """
 
     n_eigenstates: int = 64
@@ -153,7 +156,7 @@ class TemporalFlowCell(nn.Module):
         super().__init__()
         k = n_eigenstates
         self.n_eigenstates = k
-        self.in_proj = nn.Linear(d_model, 2 * k, bias=False)  # [Re B; Im B]
+        self.in_proj = nn.Linear(d_model, 2 * k, bias=False)  # rows (Re B_k, Im B_k)
         self.out_proj = nn.Linear(2 * k, d_model, bias=False)
         self.coupling = ResonanceBlock(k, coupling_eps)
         self.attention = EigenstateAttention(d_model, k) if eigen_attention else None
@@ -181,7 +184,7 @@ class TemporalFlowCell(nn.Module):
             state = state * self.attention(x)
         weight = self.out_proj.weight.float()
         if state.numel() > weight.numel():
-            # Many steps (parallel mode): fold R into C once, D 4K^2 work instead of L K^2.
+            # Many steps (parallel mode): fold R into C once (D 4K^2) rather than per step.
             weight = weight @ _realify(self.coupling.matrix())
         else:
             # Few steps (streaming): coupling the state is the cheaper order.
@@ -318,7 +321,10 @@ class TemporalEigenstateNetwork(SequenceModel):
     def step(
         self, x_t: torch.Tensor, state: list[CellState]
     ) -> tuple[torch.Tensor, list[CellState]]:
-        """One position: tokens (B,) -> logits (B, V), or values (B, F) -> (B, horizon, F)."""
+        """One position: tokens (B,) -> logits (B, V), or values (B, F) -> (B, horizon, F).
+
+        Matches `forward` in eval mode (dropout, if any, draws differently step by step).
+        """
         self._require_streamable()
         h = self.io.embed(x_t.unsqueeze(1)).squeeze(1)
         new_state = []

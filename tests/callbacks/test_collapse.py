@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from synthos.callbacks import CollapseMonitor, GradientStats
+from synthos.callbacks import CollapseMonitor, GradientStats, ProgressStream, read_jsonl
 from synthos.callbacks.collapse import VERDICT_FILE, unigram_entropy
 from synthos.errors import ErrorCode, ModelError
 from tests.callbacks.micro import (
@@ -60,7 +60,9 @@ def test_random_tokens_are_flagged_stuck_at_the_trivial_loss(tmp_path):
 
 def test_constant_output_model_is_flagged_rank_collapsed(tmp_path):
     torch.manual_seed(0)
-    monitor, _ = fit(lm(ConstantNN(**FAMILIES["resonance"]().config.to_dict())), "pattern", tmp_path)
+    monitor, _ = fit(
+        lm(ConstantNN(**FAMILIES["resonance"]().config.to_dict())), "pattern", tmp_path
+    )
     reasons = monitor.verdict["reasons"]
     assert "rank_collapse" in reasons and "trivial_loss" in reasons
     assert monitor.verdict["details"]["rank_collapse"]["effective_rank"] < 1.0
@@ -161,13 +163,16 @@ def test_forecaster_trivial_rule(signal, tmp_path):
         assert "mean_forecast_level" in monitor.verdict["details"]["trivial_loss"]
 
 
+@pytest.mark.timeout(240)  # ranks that disagree would hang in the next collective
 def test_ddp_ranks_agree_to_stop_when_only_rank_zero_sees_collapse(tmp_path):
     from tests.callbacks.micro import RankZeroAlarm
 
     torch.manual_seed(0)
     monitor = RankZeroAlarm(str(tmp_path), at=4, stop_on_collapse=True, check_every_n_steps=2)
+    progress = tmp_path / "progress.jsonl"
+    stream = ProgressStream("v", 3, 0, models_total=1, jsonl_path=str(progress), interval_s=0.5)
     run = trainer(
-        [monitor],
+        [stream, GradientStats(), monitor],
         tmp_path,
         max_steps=100,
         strategy="ddp_spawn",
@@ -183,3 +188,12 @@ def test_ddp_ranks_agree_to_stop_when_only_rank_zero_sees_collapse(tmp_path):
     assert ranks[1]["verdict"]["reasons"] == ["other_rank"]
     assert all(r["verdict"]["stopped"] for r in ranks)
     assert saved_verdict(tmp_path)["reasons"] == ["injected"]  # rank 0 writes the file
+    # The callbacks survive pickling into the workers; only rank 0 reports progress.
+    ends = [r for r in read_jsonl(progress) if r["event"] != "progress"]
+    assert len(ends) == 1 and ends[0]["event"] == "model_finished"
+    assert ends[0]["result"]["collapse"] == {
+        "collapsed": True,
+        "reasons": ["injected"],
+        "step": 4,
+        "stopped": True,
+    }

@@ -1,0 +1,116 @@
+"""The cascade as users run it: `python train.py +cascade=smoke` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from synthos.cascade.aggregate import aggregate_sweep, collect_jobs
+from synthos.cascade.plan import CascadeJob, cascade_job_list, job_names
+from synthos.errors import SynthosError
+from tests.conftest import ROOT
+
+SMOKE_JOBS = ["t1v0", "t1v1", "t2v0", "t2v1", "t3v0"]
+
+
+def cascade_command(log_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
+    return [
+        sys.executable, "train.py", "+cascade=smoke", "trainer=cpu", "logger=csv",
+        f"paths.log_dir={log_dir}", f"paths.data_dir={data_dir}", "cascade.validation_id=test",
+        *overrides,
+    ]
+
+
+def run_cascade(log_dir: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    return subprocess.run(
+        cascade_command(log_dir, data_dir, *overrides), cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_job_names_follow_the_plan():
+    assert job_names([2, 2, 1]) == SMOKE_JOBS
+    assert cascade_job_list([{"variants": 10}, {"variants": 5}, {"variants": 3}]).count(",") == 17
+    assert CascadeJob.parse("t3v2") == CascadeJob(3, 2)
+    with pytest.raises(SynthosError, match="t<tier>v<variant>"):
+        CascadeJob.parse("tier3")
+
+
+def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
+    sweep = tmp_path / "cascade" / "test"
+    # A corrupt checkpoint makes t1v1 fail when it tries to resume; the rest must not care.
+    broken = sweep / "t1v1" / "checkpoints" / "last.ckpt"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not a checkpoint")
+
+    proc = run_cascade(tmp_path, data_dir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "report:" in proc.stdout
+
+    for name in SMOKE_JOBS:
+        metrics = json.loads((sweep / name / "metrics.json").read_text())
+        assert metrics["job"] == name
+        assert metrics["status"] == ("failed" if name == "t1v1" else "completed"), metrics
+    results = json.loads((sweep / "cascade_results.json").read_text())
+    assert results["models_total"] == 5 and results["models_failed"] == 1
+    failed = [j for j in results["jobs"] if j["status"] != "completed"]
+    assert [j["job"] for j in failed] == ["t1v1"] and failed[0]["error"]["message"]
+
+    report = json.loads((sweep / "report.json").read_text())
+    prediction = report["prediction"]
+    assert prediction["metric"] == "test/loss"
+    for key in ("predicted", "lower", "upper", "level"):
+        assert math.isfinite(prediction[key])
+    assert prediction["lower"] <= prediction["predicted"] <= prediction["upper"]
+    assert set(prediction["scaling"]) == {"a", "b", "c", "r2"}
+    assert (sweep / "scaling_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    lines = [json.loads(line) for line in (sweep / "progress.jsonl").read_text().splitlines()]
+    ends = [r for r in lines if r["event"] in ("model_finished", "model_failed")]
+    assert len(ends) >= 4
+    assert lines[-1]["progress_percent"] == pytest.approx(100.0)
+
+    # The standalone aggregation over the same directory agrees.
+    again = aggregate_sweep(sweep)
+    assert again["prediction"]["predicted"] == pytest.approx(prediction["predicted"])
+
+
+@pytest.mark.slow
+def test_interrupted_cascade_resumes_and_skips_finished_jobs(tmp_path, data_dir):
+    sweep = tmp_path / "cascade" / "test"
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    slow = ["cascade.tiers.2.trainer.max_steps=400", "cascade.tiers.2.trainer.val_check_interval=5"]
+    proc = subprocess.Popen(
+        cascade_command(tmp_path, data_dir, *slow), cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.time() + 600
+    last = sweep / "t3v0" / "checkpoints" / "last.ckpt"
+    while time.time() < deadline and not last.is_file():
+        time.sleep(0.5)
+    time.sleep(1.0)  # let the checkpoint write finish
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert last.is_file(), "the last job never reached its first checkpoint"
+    finished = {n: (sweep / n / "metrics.json").stat().st_mtime for n in SMOKE_JOBS[:4]}
+    assert json.loads((sweep / "t3v0" / "metrics.json").read_text())["status"] == "running"
+
+    rerun = run_cascade(tmp_path, data_dir, *slow)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    for name, mtime in finished.items():
+        assert (sweep / name / "metrics.json").stat().st_mtime == mtime, f"{name} was retrained"
+    log = rerun.stdout + rerun.stderr
+    assert log.count("already finished; skipping") == 4
+    assert "Resuming from" in log and "t3v0" in log
+    jobs = {j["job"]: j for j in collect_jobs(sweep)}
+    assert all(j["status"] == "completed" for j in jobs.values())
+    assert jobs["t3v0"]["global_step"] == 400
