@@ -83,8 +83,9 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384])
-    parser.add_argument("--scaling-lengths", type=int, nargs="+",
-                        default=[4096, 8192, 16384, 32768, 65536])
+    parser.add_argument(
+        "--scaling-lengths", type=int, nargs="+", default=[4096, 8192, 16384, 32768, 65536]
+    )
     parser.add_argument("--tokens-per-batch", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -94,15 +95,22 @@ def main() -> None:
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     torch.manual_seed(0)
     config = ResonanceConfig(
-        vocab_size=256, d_model=args.d_model, n_heads=args.heads, n_freqs=64,
+        vocab_size=256,
+        d_model=args.d_model,
+        n_heads=args.heads,
+        n_freqs=64,
         max_seq_len=max(args.scaling_lengths + args.lengths),
     )
     resonance = SpectralMixerBlock(config).to(device)
     attention = AttentionBlock(args.d_model, args.heads, config.ffn_mult).to(device)
-    print(f"# {date.today()} {platform.processor() or platform.machine()} device={device} "
-          f"dtype={args.dtype} d_model={args.d_model} heads={args.heads} torch={torch.__version__}")
-    print(f"# params: resonance block {sum(p.numel() for p in resonance.parameters()):,}, "
-          f"attention block {sum(p.numel() for p in attention.parameters()):,}")
+    print(
+        f"# {date.today()} {platform.processor() or platform.machine()} device={device} "
+        f"dtype={args.dtype} d_model={args.d_model} heads={args.heads} torch={torch.__version__}"
+    )
+    print(
+        f"# params: resonance block {sum(p.numel() for p in resonance.parameters()):,}, "
+        f"attention block {sum(p.numel() for p in attention.parameters()):,}"
+    )
 
     rows = []
     print("\n| L | batch | resonance tok/s | attention tok/s | resonance / attention |")
@@ -113,11 +121,18 @@ def main() -> None:
         t_res = time_call(fwd_bwd(resonance, x, dtype), device, args.repeats)
         t_att = time_call(fwd_bwd(attention, x, dtype), device, args.repeats)
         tokens = batch * length
-        row = dict(length=length, batch=batch, resonance_tok_s=tokens / t_res,
-                   attention_tok_s=tokens / t_att, ratio=t_att / t_res)
+        row = dict(
+            length=length,
+            batch=batch,
+            resonance_tok_s=tokens / t_res,
+            attention_tok_s=tokens / t_att,
+            ratio=t_att / t_res,
+        )
         rows.append(row)
-        print(f"| {length} | {batch} | {row['resonance_tok_s']:,.0f} | "
-              f"{row['attention_tok_s']:,.0f} | {row['ratio']:.2f}x |")
+        print(
+            f"| {length} | {batch} | {row['resonance_tok_s']:,.0f} | "
+            f"{row['attention_tok_s']:,.0f} | {row['ratio']:.2f}x |"
+        )
 
     print("\n| L | resonance forward s | s / (L log2 L) relative to first |")
     print("|---|---|---|")
@@ -139,13 +154,26 @@ def main() -> None:
     xs = [math.log(n) for n, _ in scaling]
     ys = [math.log(t) for _, t in scaling]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sum((a - mx) ** 2 for a in xs)
-    print(f"\nfitted growth: time ~ L^{slope:.2f} (L log L gives ~1.05-1.1 over this range; "
-          "attention's O(L^2) gives 2)")
+    slope = sum((a - mx) * (b - my) for a, b in zip(xs, ys, strict=True)) / sum(
+        (a - mx) ** 2 for a in xs
+    )
+    print(
+        f"\nfitted growth: time ~ L^{slope:.2f} (L log L gives ~1.05-1.1 over this range; "
+        "attention's O(L^2) gives 2)"
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"throughput": rows, "scaling": scaling, "exponent": slope,
-                       "device": str(device), "dtype": args.dtype}, f, indent=2)
+            json.dump(
+                {
+                    "throughput": rows,
+                    "scaling": scaling,
+                    "exponent": slope,
+                    "device": str(device),
+                    "dtype": args.dtype,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

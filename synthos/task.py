@@ -25,7 +25,9 @@ class TaskSpec:
     def __post_init__(self) -> None:
         if self.kind == LANGUAGE_MODEL:
             if not self.vocab_size or self.vocab_size < 2:
-                raise ValueError(f"a language-model task needs vocab_size >= 2, got {self.vocab_size}")
+                raise ValueError(
+                    f"a language-model task needs vocab_size >= 2, got {self.vocab_size}"
+                )
             self.n_features = None
         elif self.kind == FORECASTING:
             if not self.n_features or self.n_features < 1:
@@ -34,7 +36,9 @@ class TaskSpec:
                 raise ValueError(f"horizon must be >= 1, got {self.horizon}")
             self.vocab_size = None
         else:
-            raise ValueError(f"unknown task kind {self.kind!r}; expected {LANGUAGE_MODEL!r} or {FORECASTING!r}")
+            raise ValueError(
+                f"unknown task kind {self.kind!r}; expected {LANGUAGE_MODEL!r} or {FORECASTING!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from synthos.callbacks import CollapseMonitor
 from synthos.errors import ErrorCode, SynthosError
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         for lg in loggers:
             lg.log_hyperparams(model.run_config)
 
+        result["fit_started"] = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg))
         metrics = _scalar_metrics(trainer.callback_metrics)
         if cfg.get("test"):
@@ -115,6 +117,12 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         log.error("Run failed: %s", error)
         result.update(status="failed", error=error.to_dict())
     finally:
+        monitor = next(
+            (c for c in (trainer.callbacks if trainer else []) if isinstance(c, CollapseMonitor)),
+            None,
+        )
+        if monitor is not None:
+            result["collapse"] = monitor.verdict
         result["seconds"] = round(time.time() - started, 3)
         write_json_atomic(output_dir / METRICS_FILE, result)
         if any(isinstance(lg, WandbLogger) for lg in loggers):

@@ -101,4 +101,3 @@ def train_copy_task(
         inputs, targets, mask = copy_task_batch(64, delay, vocab, torch.Generator().manual_seed(1))
         pred = net(inputs).argmax(-1)
         return (pred[mask] == targets[mask]).float().mean().item()
-

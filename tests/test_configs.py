@@ -59,8 +59,11 @@ def test_language_model_contract(make_cfg, preset):
 @pytest.mark.parametrize("preset", ["resonance_micro", "ten_micro"])
 def test_forecasting_task_builds_forecasting_module(make_cfg, preset):
     cfg = make_cfg(
-        f"model={preset}", "model.task.kind=forecasting", "model.task.n_features=3",
-        "model.task.horizon=4", "model.task.vocab_size=null",
+        f"model={preset}",
+        "model.task.kind=forecasting",
+        "model.task.n_features=3",
+        "model.task.horizon=4",
+        "model.task.vocab_size=null",
     )
     module = instantiate(cfg.model)
     assert isinstance(module, ForecastingModule)
@@ -110,7 +113,9 @@ def test_cascade_is_not_in_root_defaults():
     ],
 )
 def test_bad_overrides_fail_at_composition(make_cfg, override, needle):
-    with pytest.raises((ConfigCompositionException, HydraException, OmegaConfBaseException)) as info:
+    with pytest.raises(
+        (ConfigCompositionException, HydraException, OmegaConfBaseException)
+    ) as info:
         make_cfg(override)
     message = str(info.value) + str(getattr(info.value, "__cause__", ""))
     assert needle in message

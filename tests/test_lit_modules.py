@@ -48,7 +48,7 @@ def test_warmup_cosine_schedule():
 
 def test_norms_and_vectors_are_not_decayed():
     net = ResonanceNN(vocab_size=32, d_model=16, n_layers=1, n_heads=2, n_freqs=4)
-    decay, no_decay = parameter_groups(net, 0.1)
+    decay, _ = parameter_groups(net, 0.1)
     decayed = {id(p) for p in decay["params"]}
     for name, param in net.named_parameters():
         if "norm" in name or param.dim() < 2:

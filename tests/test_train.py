@@ -34,10 +34,19 @@ def run_train_py(tmp_path: Path, data_dir: Path, *overrides: str, env_extra=None
     env.pop("PYTEST_CURRENT_TEST", None)
     return subprocess.run(
         [
-            sys.executable, "train.py", f"paths.log_dir={tmp_path}", f"paths.data_dir={data_dir}",
-            f"hydra.run.dir={tmp_path / 'run'}", "trainer=cpu", *overrides,
+            sys.executable,
+            "train.py",
+            f"paths.log_dir={tmp_path}",
+            f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            "trainer=cpu",
+            *overrides,
         ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -58,8 +67,12 @@ def read_logged_steps(run_dir: Path) -> list[int]:
 
 
 def test_training_writes_metrics_and_checkpoint_that_rebuilds_without_hydra(make_cfg, tmp_path):
-    cfg = make_cfg(*SHORT_TEXT, "trainer.max_steps=6", "trainer.val_check_interval=3",
-                   "trainer.log_every_n_steps=1")
+    cfg = make_cfg(
+        *SHORT_TEXT,
+        "trainer.max_steps=6",
+        "trainer.val_check_interval=3",
+        "trainer.log_every_n_steps=1",
+    )
     result = run_training(cfg)
     assert result["status"] == "completed", result
     saved = json.loads((tmp_path / "metrics.json").read_text())
@@ -82,8 +95,12 @@ def test_resume_from_last_checkpoint(make_cfg, tmp_path):
     # A second launch in a new run dir, with the same checkpoint dir, continues at step 4.
     second_dir = tmp_path / "b"
     second = run_training(
-        make_cfg(*common, "trainer.max_steps=8", f"paths.checkpoint_dir={tmp_path / 'a' / 'checkpoints'}",
-                 output_dir=second_dir)
+        make_cfg(
+            *common,
+            "trainer.max_steps=8",
+            f"paths.checkpoint_dir={tmp_path / 'a' / 'checkpoints'}",
+            output_dir=second_dir,
+        )
     )
     assert second["status"] == "completed" and second["global_step"] == 8
     steps = read_logged_steps(second_dir)
@@ -91,8 +108,14 @@ def test_resume_from_last_checkpoint(make_cfg, tmp_path):
 
 
 def test_nan_loss_stops_run_without_nan_checkpoint(make_cfg, tmp_path):
-    cfg = make_cfg(*SHORT_TEXT, "trainer.max_steps=40", "trainer.val_check_interval=2",
-                   "model.optim.lr=1e30", "model.optim.warmup_steps=0", "trainer.gradient_clip_val=null")
+    cfg = make_cfg(
+        *SHORT_TEXT,
+        "trainer.max_steps=40",
+        "trainer.val_check_interval=2",
+        "model.optim.lr=1e30",
+        "model.optim.warmup_steps=0",
+        "trainer.gradient_clip_val=null",
+    )
     result = run_training(cfg)
     assert result["status"] == "failed"
     assert result["error"]["code"] == ErrorCode.MODEL_DIVERGED
@@ -105,8 +128,13 @@ def test_nan_loss_stops_run_without_nan_checkpoint(make_cfg, tmp_path):
 
 
 def test_failed_run_exits_nonzero_with_clear_message(tmp_path, data_dir):
-    proc = run_train_py(tmp_path, data_dir, "data=text", f"data.path={tmp_path / 'missing.jsonl'}",
-                        "trainer.fast_dev_run=true")
+    proc = run_train_py(
+        tmp_path,
+        data_dir,
+        "data=text",
+        f"data.path={tmp_path / 'missing.jsonl'}",
+        "trainer.fast_dev_run=true",
+    )
     assert proc.returncode == 1
     output = proc.stdout + proc.stderr
     assert "missing.jsonl" in output and "Traceback" not in output
@@ -114,8 +142,14 @@ def test_failed_run_exits_nonzero_with_clear_message(tmp_path, data_dir):
 
 def test_wandb_runs_offline_without_network(tmp_path, data_dir):
     proc = run_train_py(
-        tmp_path, data_dir, "experiment=sample_series", "logger=wandb", "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+        tmp_path,
+        data_dir,
+        "experiment=sample_series",
+        "logger=wandb",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
         env_extra={"WANDB_MODE": "offline", "WANDB_BASE_URL": "http://127.0.0.1:9"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -45,13 +45,18 @@ def collect_jobs(sweep_dir: Path, expected: list[str] | None = None) -> list[dic
     names = set(expected or [])
     names |= {p.name for p in sweep_dir.iterdir() if p.is_dir() and JOB_NAME.match(p.name)}
     jobs = []
-    for name in sorted(names, key=lambda n: (CascadeJob.parse(n).tier, CascadeJob.parse(n).variant)):
+    for name in sorted(
+        names, key=lambda n: (CascadeJob.parse(n).tier, CascadeJob.parse(n).variant)
+    ):
         job = CascadeJob.parse(name)
         path = sweep_dir / name / METRICS_FILE
         try:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            record = {"status": "missing", "error": {"message": f"no readable {METRICS_FILE}: {exc}"}}
+            record = {
+                "status": "missing",
+                "error": {"message": f"no readable {METRICS_FILE}: {exc}"},
+            }
         if record.get("status") == "running":
             record["status"] = "interrupted"
         record.update(job=name, tier=job.tier, variant=job.variant)
@@ -79,7 +84,9 @@ def aggregate_sweep(
     started = time.time()
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise DataError("sweep directory not found", code=ErrorCode.DATA_NOT_FOUND, path=str(sweep_dir))
+        raise DataError(
+            "sweep directory not found", code=ErrorCode.DATA_NOT_FOUND, path=str(sweep_dir)
+        )
     plan = _read_plan(sweep_dir)
     target_params = int(target_params or plan.get("target_params") or 0)
     validation_id = validation_id or plan.get("validation_id") or sweep_dir.name
@@ -88,12 +95,15 @@ def aggregate_sweep(
     if not jobs:
         raise DataError(
             "no cascade jobs (t<tier>v<variant> directories) in the sweep directory",
-            code=ErrorCode.DATA_EMPTY, path=str(sweep_dir),
+            code=ErrorCode.DATA_EMPTY,
+            path=str(sweep_dir),
         )
     metric, higher_is_better, metric_range = headline_metric(jobs)
     records = [
         JobResult(
-            tier=j["tier"], variant=j["variant"], parameters=int(j.get("parameters") or 0),
+            tier=j["tier"],
+            variant=j["variant"],
+            parameters=int(j.get("parameters") or 0),
             metric=float(j.get("metrics", {}).get(metric, float("nan"))),
             status=j.get("status", "missing"),
         )
@@ -103,8 +113,12 @@ def aggregate_sweep(
         sizes = [r.parameters for r in records if r.parameters]
         target_params = 4 * max(sizes) if sizes else 1
     prediction = predict_scaling(
-        records, target_params, metric=metric, higher_is_better=higher_is_better,
-        level=level, metric_range=metric_range,
+        records,
+        target_params,
+        metric=metric,
+        higher_is_better=higher_is_better,
+        level=level,
+        metric_range=metric_range,
     )
     plot_scaling_fit(prediction, records, sweep_dir / PLOT_FILE)
     try:
@@ -167,7 +181,12 @@ class AggregateOnMultirunEnd(Callback):
             "target_params": int(cascade.target_params),
             "level": float(cascade.level),
             "jobs": str(config.hydra.sweeper.params["cascade.job"]).split(","),
-            "dataset": {"path": str(config.data.path), "modality": None, "rows": None, "columns": []},
+            "dataset": {
+                "path": str(config.data.path),
+                "modality": None,
+                "rows": None,
+                "columns": [],
+            },
         }
         write_json_atomic(sweep_dir / PLAN_FILE, plan)
 
@@ -175,12 +194,15 @@ class AggregateOnMultirunEnd(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         results = aggregate_sweep(sweep_dir, level=float(config.cascade.level))
         prediction = results["prediction"]
+        caveat = (
+            f" (degenerate fit: {prediction.get('reason')})" if prediction.get("degenerate") else ""
+        )
         print(
             f"Cascade {results['validation_id']}: {results['models_completed']}/"
             f"{results['models_total']} models finished; predicted {results['metric']} at "
             f"{results['target_params']:,} parameters: {prediction['predicted']:.4g} "
             f"[{prediction['lower']:.4g}, {prediction['upper']:.4g}]"
-            f"{' (degenerate fit: ' + str(prediction.get('reason')) + ')' if prediction.get('degenerate') else ''}\n"
+            f"{caveat}\n"
             f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
             f"  plot:    {sweep_dir / PLOT_FILE}"
         )

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from synthos.cascade.plan import CascadeJob
@@ -36,7 +37,9 @@ def configure_job(cfg: DictConfig, job: CascadeJob) -> DictConfig:
     """The plain training config of one job (model, seed, data budget, trainer, logging)."""
     cascade = cfg.cascade
     if not 1 <= job.tier <= len(cascade.tiers):
-        raise SynthosError(ErrorCode.MODEL_CONFIG, f"job {job.name}: no tier {job.tier} in the plan")
+        raise SynthosError(
+            ErrorCode.MODEL_CONFIG, f"job {job.name}: no tier {job.tier} in the plan"
+        )
     tier = cascade.tiers[job.tier - 1]
     if job.variant >= tier.variants:
         raise SynthosError(
@@ -81,4 +84,10 @@ def run_cascade_job(cfg: DictConfig) -> dict[str, Any]:
         result = {**record, "status": "failed", "error": error.to_dict()}
         write_json_atomic(job_dir / METRICS_FILE, result)
         return result
-    return run_training(job_cfg, record=record)
+    result = run_training(job_cfg, record=record)
+    if result["status"] != "completed" and not result.get("fit_started"):
+        # No trainer ran, so no progress record marks this model's end: write one.
+        progress = job_cfg.get("callbacks", {}).get("progress")
+        if progress:
+            instantiate(progress).report_failure(result["error"], result["seconds"])
+    return result

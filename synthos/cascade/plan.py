@@ -65,6 +65,9 @@ def validation_id(*parts: Any) -> str:
 
 
 def register_resolvers() -> None:
-    for name, fn in (("synthos.cascade_jobs", cascade_job_list), ("synthos.validation_id", validation_id)):
+    for name, fn in (
+        ("synthos.cascade_jobs", cascade_job_list),
+        ("synthos.validation_id", validation_id),
+    ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

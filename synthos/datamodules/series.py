@@ -326,7 +326,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
                 starts = starts[pick.astype(np.int64)]
             if split == "train" and self.train_fraction < 1:
                 strata = quantile_buckets(starts, n_buckets=10)
-                starts = starts[stratified_subsample(strata, self.train_fraction, self.subsample_seed)]
+                keep = stratified_subsample(strata, self.train_fraction, self.subsample_seed)
+                starts = starts[keep]
             self.datasets[split] = SeriesWindows(self._values[lo:hi], starts, self.window)
 
     def task_spec(self) -> TaskSpec:

@@ -355,10 +355,6 @@ def fit_vocab(
 # Column values
 
 
-def _is_numeric(typ: pa.DataType) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)
-
-
 def _is_string(typ: pa.DataType) -> bool:
     return (
         pa.types.is_string(typ)

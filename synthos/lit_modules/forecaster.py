@@ -29,8 +29,12 @@ class ForecastSkill(Metric):
 
     def __init__(self) -> None:
         super().__init__()
-        self.add_state("model_sq", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("naive_sq", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "model_sq", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
+        self.add_state(
+            "naive_sq", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
 
     def update(self, forecast: torch.Tensor, naive: torch.Tensor, actual: torch.Tensor) -> None:
         self.model_sq += (forecast.double() - actual.double()).pow(2).sum()

@@ -67,7 +67,7 @@ class GatedFFN(nn.Module):
 
     def __init__(self, d_model: int, mult: float, dropout: float = 0.0) -> None:
         super().__init__()
-        hidden = int(round(d_model * mult / 8)) * 8
+        hidden = round(d_model * mult / 8) * 8
         self.gate_up = nn.Linear(d_model, 2 * hidden, bias=False)
         self.down = nn.Linear(hidden, d_model, bias=False)
         self.dropout = nn.Dropout(dropout)

@@ -150,7 +150,9 @@ class HierarchicalFFT(nn.Module):
         u_padded = F.pad(u, (0, pad))
         h_padded = F.pad(h, (0, pad + c))
         chunks = u_padded.view(batch, channels, n_chunks, c).transpose(1, 2)
-        local = causal_fft_conv(chunks, h_padded[:, :c]).transpose(1, 2).reshape(batch, channels, -1)
+        local = (
+            causal_fft_conv(chunks, h_padded[:, :c]).transpose(1, 2).reshape(batch, channels, -1)
+        )
         if n_chunks == 1:
             return local[..., :seq_len]
         summaries = u_padded.view(batch, channels, n_chunks, c).mean(-1)  # (B, C, n_chunks)
@@ -183,7 +185,9 @@ class AdvancedSpectralGating(nn.Module):
         self.short_conv = nn.Conv1d(
             3 * d, 3 * d, config.short_conv, groups=3 * d, padding=config.short_conv - 1
         )
-        self.filters = MultiHeadFrequencyLayer(d, config.n_heads, config.n_freqs, config.max_seq_len)
+        self.filters = MultiHeadFrequencyLayer(
+            d, config.n_heads, config.n_freqs, config.max_seq_len
+        )
         self.modulation = (
             SpectralModulation(config.n_heads, config.n_modulation_basis)
             if config.spectral_gating

@@ -23,8 +23,14 @@ SMOKE_JOBS = ["t1v0", "t1v1", "t2v0", "t2v1", "t3v0"]
 
 def cascade_command(log_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
     return [
-        sys.executable, "train.py", "+cascade=smoke", "trainer=cpu", "logger=csv",
-        f"paths.log_dir={log_dir}", f"paths.data_dir={data_dir}", "cascade.validation_id=test",
+        sys.executable,
+        "train.py",
+        "+cascade=smoke",
+        "trainer=cpu",
+        "logger=csv",
+        f"paths.log_dir={log_dir}",
+        f"paths.data_dir={data_dir}",
+        "cascade.validation_id=test",
         *overrides,
     ]
 
@@ -32,8 +38,12 @@ def cascade_command(log_dir: Path, data_dir: Path, *overrides: str) -> list[str]
 def run_cascade(log_dir: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "disabled"}
     return subprocess.run(
-        cascade_command(log_dir, data_dir, *overrides), cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=900,
+        cascade_command(log_dir, data_dir, *overrides),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -90,8 +100,12 @@ def test_interrupted_cascade_resumes_and_skips_finished_jobs(tmp_path, data_dir)
     env = {**os.environ, "WANDB_MODE": "disabled"}
     slow = ["cascade.tiers.2.trainer.max_steps=400", "cascade.tiers.2.trainer.val_check_interval=5"]
     proc = subprocess.Popen(
-        cascade_command(tmp_path, data_dir, *slow), cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cascade_command(tmp_path, data_dir, *slow),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.time() + 600
     last = sweep / "t3v0" / "checkpoints" / "last.ckpt"

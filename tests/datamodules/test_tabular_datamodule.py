@@ -248,6 +248,36 @@ def test_sample_table(tmp_path):
     assert 0.5 < dm.majority_baseline("test") < 0.75
 
 
+def test_dates_decimals_dictionaries_and_integral_floats(tmp_path):
+    n = 80
+    rng = np.random.default_rng(4)
+    level = pa.array(rng.choice(["lo", "hi"], n)).dictionary_encode()
+    grade = rng.integers(1, 4, n).astype(float)
+    grade[::9] = np.nan  # pandas-style integers with gaps: still categories "1", "2", "3"
+    table = pa.table(
+        {
+            "when": pa.array(pd.date_range("2024-01-01", periods=n, freq="D")[rng.permutation(n)]),
+            "price": pa.array([f"{v:.2f}" for v in rng.uniform(1, 9, n)]).cast(pa.decimal128(6, 2)),
+            "level": level,
+            "grade": grade,
+        }
+    )
+    pq.write_table(table, tmp_path / "mixed.parquet")
+    dm = make(tmp_path / "mixed.parquet", target_column="grade", n_bins=4)
+    dm.setup()
+    kinds = {c.name: c.kind for c in dm.vocab.columns}
+    assert kinds == {
+        "when": "numeric",
+        "price": "numeric",
+        "level": "categorical",
+        "grade": "categorical",
+    }
+    assert sorted(dm.vocab.column("grade").categories) == ["1", "2", "3"]
+    assert len(dm.vocab.column("when").edges) == 3
+    decoded = [dm.vocab.decode(row)["grade"].role for row in dm.datasets["train"].tokens]
+    assert "nan" in decoded and "category" in decoded
+
+
 # ---------------------------------------------------------------------------- errors
 
 

@@ -130,8 +130,9 @@ def test_learns_copy_task_at_length_256():
 def test_long_context_forward_backward_at_131072():
     torch.manual_seed(0)
     # The micro preset's architecture (conf/model/resonance_micro.yaml) at a small vocabulary.
-    net = ResonanceNN(vocab_size=256, d_model=64, n_layers=2, n_heads=4, n_freqs=64,
-                      max_seq_len=131072)
+    net = ResonanceNN(
+        vocab_size=256, d_model=64, n_layers=2, n_heads=4, n_freqs=64, max_seq_len=131072
+    )
     tokens = torch.randint(0, 256, (1, 131072))
     logits = net(tokens)
     loss = torch.nn.functional.cross_entropy(logits[0, :-1], tokens[0, 1:])
