@@ -17,7 +17,7 @@ import torch
 import wandb
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -88,11 +88,14 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         OmegaConf.update(cfg, "model.task", task.to_dict(), merge=True)
         model = instantiate(cfg.model)
         model.run_config = OmegaConf.to_container(cfg, resolve=True)
-        callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"))
         loggers = instantiate_group(cfg.get("logger"))
+        callbacks: list[Callback] = [
+            callback
+            for callback in instantiate_group(cfg.get("callbacks"))
+            # Learning rates need a logger to go to.
+            if loggers or not isinstance(callback, LearningRateMonitor)
+        ]
         trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-        for lg in loggers:
-            lg.log_hyperparams(model.run_config)
 
         result["fit_started"] = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg))

@@ -94,6 +94,10 @@ from .strata import (
     quantile_edges,
 )
 
+#: The profile sample holds at most this many values (rows x columns), at least
+#: MIN_PROFILE_ROWS rows.
+PROFILE_CELLS = 20_000_000
+MIN_PROFILE_ROWS = 20_000
 RESERVED = ("__rid", "__row", "__u", "__stratum", "__weight")
 
 
@@ -116,7 +120,8 @@ class DiversityConfig:
         are its extreme tails; `tail_fraction` of the sample goes to them.
     max_strata / max_levels / max_int_levels / numeric_bins: caps on the strata; an
         integer column with at most `max_int_levels` distinct values is categorical.
-    profile_rows: rows of the uniform profile sample (quantiles, kinds, clusters).
+    profile_rows: rows of the uniform profile sample (quantiles, kinds, clusters); capped
+        on wide data so that it holds at most 20M values.
     cluster_rows / text_rows / max_clusters / max_text_clusters / max_text_columns:
         sizes of the clustering sub-samples and the largest k tried.
     outlier_method: "robust_z" or "iqr"; robust_z_threshold and iqr_k their cut-offs.
@@ -391,7 +396,13 @@ class _Analysis:
 
     def _profile(self, columns: list[Column]) -> pa.Table:
         config = self.config
-        m = config.profile_rows
+        # Bound the profile's memory on wide data: at most PROFILE_CELLS values.
+        m = min(config.profile_rows, max(MIN_PROFILE_ROWS, PROFILE_CELLS // max(1, len(columns))))
+        if m < config.profile_rows and self.n_rows > m:
+            self.warnings.append(
+                f"profile sample capped at {m:,} rows for {len(columns)} columns "
+                f"(profile_rows={config.profile_rows:,})"
+            )
         fraction = (
             1.0 if self.n_rows <= m else min(1.0, (1.15 * m + 64 * math.sqrt(m)) / self.n_rows)
         )
@@ -463,7 +474,9 @@ class _Analysis:
         # Clean profile values with the engine's own expressions.
         self.src.register("__profile", profile)
         clean_list = ", ".join(f"{c.clean(f'__r{c.index}')} AS {c.alias}" for c in analysed)
-        self.sample = self.src.con.sql(f"SELECT {clean_list}, __rid, __row, __u FROM __profile")
+        self.sample = self.src.con.sql(
+            f"SELECT {clean_list}, __rid, __row, __u FROM __profile ORDER BY __u, __rid"
+        )
         self.sample = _to_table(self.sample)
         self.src.con.unregister("__profile")
         del profile

@@ -52,7 +52,6 @@ class SequenceLightningModule(pl.LightningModule):
                 "activation_checkpointing": activation_checkpointing,
             }
         )
-        self.run_config: dict[str, Any] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -89,9 +88,15 @@ class SequenceLightningModule(pl.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.run_config is not None:
-            checkpoint["synthos_run_config"] = self.run_config
+    @property
+    def run_config(self) -> dict[str, Any] | None:
+        """The full resolved config of the run that trained this module, when there was one."""
+        return self.hparams.get("run_config")
+
+    @run_config.setter
+    def run_config(self, config: dict[str, Any]) -> None:
+        # Part of the hyper-parameters, so loggers record it and checkpoints carry it.
+        self.hparams["run_config"] = config
 
 
 def load_module(checkpoint_path: str, map_location: str | torch.device = "cpu"):
@@ -107,5 +112,6 @@ def load_module(checkpoint_path: str, map_location: str | torch.device = "cpu"):
         activation_checkpointing=hp["activation_checkpointing"],
     )
     module.load_state_dict(checkpoint["state_dict"])
-    module.run_config = checkpoint.get("synthos_run_config")
+    if "run_config" in hp:
+        module.run_config = hp["run_config"]
     return module

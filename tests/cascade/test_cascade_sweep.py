@@ -128,3 +128,21 @@ def test_interrupted_cascade_resumes_and_skips_finished_jobs(tmp_path, data_dir)
     jobs = {j["job"]: j for j in collect_jobs(sweep)}
     assert all(j["status"] == "completed" for j in jobs.values())
     assert jobs["t3v0"]["global_step"] == 400
+
+
+@pytest.mark.slow
+def test_tier_trains_with_ddp_over_two_processes_inside_the_sweep(tmp_path, data_dir):
+    """Tier 3 with Lightning DDP (2 CPU processes, gloo) inside the Hydra sweep: ddp_spawn
+    starts workers that never re-run the command line, so no child starts a sweep."""
+    proc = run_cascade(
+        tmp_path, data_dir, "cascade.job=t3v0", "+cascade.tiers.2.trainer.strategy=ddp_spawn",
+        "+cascade.tiers.2.trainer.devices=2",
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    sweep = tmp_path / "cascade" / "test"
+    metrics = json.loads((sweep / "t3v0" / "metrics.json").read_text())
+    assert metrics["status"] == "completed", metrics.get("error")
+    assert math.isfinite(metrics["metrics"]["test/loss"])
+    # Only the one job ran, and only one sweep was started.
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["t3v0"]
+    assert proc.stdout.count("Cascade test:") == 1
