@@ -12,6 +12,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from synthos.cascade.job import configure_job
+from synthos.cascade.plan import CascadeJob, job_names
 from synthos.datamodules.sample_data import sample_path
 from synthos.lit_modules import ForecastingModule, LanguageModelModule
 from synthos.models import SequenceModel
@@ -125,3 +127,20 @@ def test_interpolated_io_follows_the_task(make_cfg):
     cfg = make_cfg("model.task.vocab_size=300")
     assert cfg.model.net.vocab_size == 300
     assert math.isfinite(cfg.model.optim.lr)
+
+
+@pytest.mark.parametrize("profile, expected", [("quick", [10, 5, 3]), ("smoke", [2, 2, 1])])
+@pytest.mark.parametrize("family", ["resonance", "ten"])
+def test_cascade_profiles_compose_with_their_jobs_and_models(make_cfg, profile, expected, family):
+    cfg = make_cfg(f"+cascade={profile}", f"cascade.family={family}")
+    assert cfg.hydra.mode.name == "MULTIRUN"
+    jobs = str(cfg.hydra.sweeper.params["cascade.job"]).split(",")
+    assert jobs == job_names(expected)
+    sizes = []
+    for tier in (1, 2, 3):
+        job_cfg = configure_job(cfg, CascadeJob(tier, 0))
+        with torch.device("meta"):
+            module = instantiate(job_cfg.model)
+        sizes.append(sum(p.numel() for p in module.net.parameters()))
+        assert job_cfg.data.train_fraction == cfg.cascade.tiers[tier - 1].data_fraction
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3, sizes
