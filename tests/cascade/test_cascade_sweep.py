@@ -135,7 +135,10 @@ def test_tier_trains_with_ddp_over_two_processes_inside_the_sweep(tmp_path, data
     """Tier 3 with Lightning DDP (2 CPU processes, gloo) inside the Hydra sweep: ddp_spawn
     starts workers that never re-run the command line, so no child starts a sweep."""
     proc = run_cascade(
-        tmp_path, data_dir, "cascade.job=t3v0", "+cascade.tiers.2.trainer.strategy=ddp_spawn",
+        tmp_path,
+        data_dir,
+        "cascade.job=t3v0",
+        "+cascade.tiers.2.trainer.strategy=ddp_spawn",
         "+cascade.tiers.2.trainer.devices=2",
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -330,10 +330,12 @@ def open_stream(src: Source, compression: str | None) -> pa.NativeFile:
 
 
 def open_random(src: Source) -> pa.NativeFile:
-    """A random-access file; local files are memory-mapped (zero-copy, not in RAM)."""
+    """A random-access file. Local files are read with plain reads, not memory-mapped: pages
+    of a mapping stay resident until the file closes, so a streaming pass over a large file
+    would grow the process to the file's size."""
     with guard(src.display, "file", ErrorCode.DATA_ACCESS):
         if src.is_local:
-            return pa.memory_map(src.path, "r")
+            return pa.OSFile(src.path, "r")
         return src.fs.open_input_file(src.path)
 
 
