@@ -545,6 +545,7 @@ class _Analysis:
                 "deciles": quantile_edges(v, 10),
                 "strata_edges": quantile_edges(v, self.config.numeric_bins),
                 "distinct_in_profile": int(values.size),
+                "repeats": bool(values.size < v.size),
                 "mode_share": float(counts.max() / v.size),
             }
 
@@ -713,6 +714,34 @@ class _Analysis:
         row = self.src.arrow(f"SELECT {select_list} FROM ({self._base_query()})")
         self.g = {name: _plain(row.column(name)[0].as_py()) for name in row.column_names}
         self.n_rows = int(self.g["n"])
+        self._break_extreme_ties()
+
+    def _break_extreme_ties(self) -> None:
+        """Make the rows holding each minimum / maximum deterministic.
+
+        ``arg_min`` returns whichever tied row a thread met first. Where values repeat (in
+        the profile), one more scan of those columns takes the smallest row id among the
+        rows at the extreme instead; columns of distinct values keep ``arg_min``.
+        """
+        aggs = []
+        for col in self.numeric:
+            st = self.nstats[col.name]
+            i = col.index
+            if st["empty"] or self.g.get(f"min{i}") is None or not st["repeats"]:
+                continue
+            for key, value in (
+                (f"argmin{i}", self.g[f"min{i}"]),
+                (f"argmax{i}", self.g[f"max{i}"]),
+            ):
+                aggs.append((key, f"min(__rid) FILTER (WHERE {col.alias} = {sql_float(value)})"))
+        if not aggs:
+            return
+        select_list = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in aggs)
+        row = self.src.arrow(f"SELECT {select_list} FROM ({self._base_query()})")
+        for name in row.column_names:
+            value = row.column(name)[0].as_py()
+            if value is not None:
+                self.g[name] = int(value)
 
     # -- pass 3: strata counts -----------------------------------------------------------
 
