@@ -17,7 +17,7 @@ from synthos.cascade.plan import CascadeJob, job_names
 from synthos.datamodules.sample_data import sample_path
 from synthos.lit_modules import ForecastingModule, LanguageModelModule
 from synthos.models import SequenceModel
-from tests.conftest import CONF_DIR
+from tests.conftest import CONF_DIR, compose_train
 
 MODEL_PRESETS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 PARAMETER_TARGETS = {"tiny": 76e6, "small": 454e6, "base": 983e6}
@@ -144,3 +144,12 @@ def test_cascade_profiles_compose_with_their_jobs_and_models(make_cfg, profile, 
         sizes.append(sum(p.numel() for p in module.net.parameters()))
         assert job_cfg.data.train_fraction == cfg.cascade.tiers[tier - 1].data_fraction
     assert sizes == sorted(sizes) and len(set(sizes)) == 3, sizes
+
+
+def test_full_cascade_has_18_jobs_over_the_gpu_presets(tmp_path, data_dir):
+    cfg = compose_train(["+cascade=full"], tmp_path, data_dir)
+    assert len(str(cfg.hydra.sweeper.params["cascade.job"]).split(",")) == 18
+    assert cfg.trainer.precision == "bf16-mixed"
+    assert cfg.cascade.tiers[2].trainer.strategy == "ddp_spawn"
+    names = [configure_job(cfg, CascadeJob(t, 0)).model.net.d_model for t in (1, 2, 3)]
+    assert names == [512, 1024, 1536]
