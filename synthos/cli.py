@@ -150,12 +150,47 @@ def _run_diversity(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# aggregate
+
+
+def _add_aggregate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sweep_dir", type=Path, help="a cascade's sweep directory")
+    parser.add_argument(
+        "--target-params", type=int, help="predict for this model size (default: the plan's)"
+    )
+    parser.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+
+
+def _run_aggregate(args: argparse.Namespace) -> int:
+    from synthos.cascade.aggregate import aggregate_sweep
+
+    results = aggregate_sweep(args.sweep_dir, target_params=args.target_params, level=args.level)
+    prediction = results["prediction"]
+    print(
+        f"{results['models_completed']}/{results['models_total']} models finished; "
+        f"{results['metric']} at {results['target_params']:,} parameters: "
+        f"{prediction['predicted']:.4g} [{prediction['lower']:.4g}, {prediction['upper']:.4g}]"
+    )
+    if prediction.get("degenerate"):
+        print(f"degenerate fit: {prediction.get('reason')}")
+    print(f"report:  {args.sweep_dir / 'report.json'}")
+    print(f"results: {args.sweep_dir / 'cascade_results.json'}")
+    return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "diversity": Subcommand(
         "diversity",
         "strata, entropy, rare patterns, outliers, correlations and a stratified sample",
         _add_diversity,
         _run_diversity,
+    ),
+    "aggregate": Subcommand(
+        "aggregate",
+        "aggregate a cascade's sweep directory into cascade_results.json and report.json",
+        _add_aggregate,
+        _run_aggregate,
     ),
 }
 

@@ -92,6 +92,27 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
     # The standalone aggregation over the same directory agrees.
     again = aggregate_sweep(sweep)
     assert again["prediction"]["predicted"] == pytest.approx(prediction["predicted"])
+    cli = subprocess.run(
+        [sys.executable, "-m", "synthos.cli", "aggregate", str(sweep)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "4/5 models finished" in cli.stdout and "report.json" in cli.stdout
+
+
+def test_aggregate_command_on_a_missing_directory_is_one_clear_line(tmp_path):
+    cli = subprocess.run(
+        [sys.executable, "-m", "synthos.cli", "aggregate", str(tmp_path / "nope")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 1
+    assert "1001" in cli.stderr and "nope" in cli.stderr and "Traceback" not in cli.stderr
 
 
 @pytest.mark.slow
