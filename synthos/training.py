@@ -164,10 +164,12 @@ def run_summary(result: dict[str, Any]) -> str:
 
 
 def _best_checkpoint(trainer: pl.Trainer) -> str | None:
-    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-    if checkpoint is None:
-        return None
-    return checkpoint.best_model_path or checkpoint.last_model_path or None
+    checkpoints = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    # The monitored "best" when there is one, else the latest.
+    for checkpoint in sorted(checkpoints, key=lambda c: c.monitor is None):
+        if checkpoint.best_model_path:
+            return checkpoint.best_model_path
+    return None
 
 
 def optimized_metric(cfg: DictConfig, result: dict[str, Any]) -> float:
