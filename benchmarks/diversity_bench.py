@@ -22,7 +22,7 @@ log-log slope) and extrapolates to 1B rows.
 
     python benchmarks/diversity_bench.py                              # smoke: 1M rows
     python benchmarks/diversity_bench.py --rows 30M                   # ratio at 30M, fit 3M..30M
-    python benchmarks/diversity_bench.py --rows 100M                  # the 100M-row target
+    python benchmarks/diversity_bench.py --rows 100M --repeats 2      # the 100M-row target
     python benchmarks/diversity_bench.py --rows 10M --compare-engines # DuckDB vs Polars
 
 Sizes accept K/M/B suffixes. Generated data takes about 140 bytes per row on disk.
@@ -311,6 +311,19 @@ def run_baseline(path: str, threads: int, sample_size: int, out: str) -> dict:
     argext = []
     for k in range(len(NUMERIC)):
         argext += [g[1 + 10 * k + 5], g[1 + 10 * k + 6]]
+    # deterministic extremes where values repeat: the first row among ties
+    ties = []
+    for k, c in enumerate(NUMERIC):
+        repeats = con.sql(f"SELECT count(DISTINCT {c}) < count({c}) FROM profile").fetchall()[0][0]
+        if repeats:
+            lo, hi = g[1 + 10 * k + 1], g[1 + 10 * k + 2]
+            ties.append((k, f"min(__rid) FILTER (WHERE x_{c} = {lo!r})"))
+            ties.append((k, f"min(__rid) FILTER (WHERE x_{c} = {hi!r})"))
+    if ties:
+        firsts = con.sql(
+            f"SELECT {', '.join(e for _, e in ties)} FROM (SELECT *, {inner} FROM {src})"
+        ).fetchall()[0]
+        argext += list(firsts)
     tails = {c: (g[1 + 10 * k + 7], g[1 + 10 * k + 8]) for k, c in enumerate(NUMERIC)}
 
     # 3. strata counts: joint key and marginals as grouping sets
@@ -610,6 +623,12 @@ def main() -> None:
         help="comma-separated sizes for the time-vs-rows fit (default: rows/10, rows/3, rows)",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="baseline/analyzer pairs at the largest size, alternating who goes first",
+    )
     parser.add_argument("--sample-size", type=int, default=10_000)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/synthos-diversity-bench"))
     parser.add_argument(
@@ -664,23 +683,31 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         if count == parts_needed:
-            base = child("baseline", path, args.threads, args.sample_size, str(out))
-            ana = child("analyzer", path, args.threads, args.sample_size, str(out))
-            ratio = ana["wall_s"] / base["wall_s"]
-            print(f"\n{ana['rows']:,} rows:")
+            # Alternate the order (baseline first, then analyzer first, ...): whoever runs
+            # second may find more or less of the data in the page cache.
+            bases, anas = [], []
+            for repeat in range(args.repeats):
+                order = ("baseline", "analyzer") if repeat % 2 == 0 else ("analyzer", "baseline")
+                for role in order:
+                    r = child(role, path, args.threads, args.sample_size, str(out))
+                    (bases if role == "baseline" else anas).append(r)
+            print(f"\n{anas[0]['rows']:,} rows:")
+            for name, runs in (("baseline (DuckDB SQL)", bases), ("analyzer", anas)):
+                walls = ", ".join(f"{r['wall_s']:.1f}" for r in runs)
+                print(
+                    f"  {name:21s}  wall {walls} s   peak RSS "
+                    f"{max(r['peak_rss_mib'] for r in runs):7.0f} MiB"
+                    f" (+{max(r['rss_growth_mib'] for r in runs):.0f} during the run)"
+                )
+            ratios = [a_["wall_s"] / b_["wall_s"] for a_, b_ in zip(anas, bases, strict=True)]
+            best = min(r["wall_s"] for r in anas) / min(r["wall_s"] for r in bases)
             print(
-                f"  baseline (DuckDB SQL)  wall {base['wall_s']:8.1f} s   "
-                f"peak RSS {base['peak_rss_mib']:7.0f} MiB"
-                f" (+{base['rss_growth_mib']:.0f} during the run)"
+                f"  ratio analyzer / baseline: {', '.join(f'{x:.2f}x' for x in ratios)} per pair; "
+                f"median {float(np.median(ratios)):.2f}x, best-of {best:.2f}x (goal <= 1.3x)"
             )
-            print(
-                f"  analyzer               wall {ana['wall_s']:8.1f} s   "
-                f"peak RSS {ana['peak_rss_mib']:7.0f} MiB"
-                f" (+{ana['rss_growth_mib']:.0f} during the run)"
-            )
-            print(f"  ratio analyzer / baseline: {ratio:.2f}x (goal <= 1.3x)")
+            ana = min(anas, key=lambda r: r["wall_s"])
             steps = ", ".join(f"{k} {v:.1f}" for k, v in ana["timings"].items())
-            print(f"  analyzer steps (s): {steps}")
+            print(f"  analyzer steps of its best run (s): {steps}")
             print(f"  strata {ana['strata']}, sample rows {ana['sample_rows']}")
         else:
             ana = child("analyzer", path, args.threads, args.sample_size, str(out))

@@ -78,6 +78,8 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         "status": "running",
         "output_dir": str(output_dir),
     }
+    # A run killed mid-way leaves this record, so aggregation can tell it was interrupted.
+    write_json_atomic(output_dir / METRICS_FILE, result)
     trainer: pl.Trainer | None = None
     loggers: list[Logger] = []
     try:

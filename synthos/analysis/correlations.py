@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .strata import NULL, OTHER
 
@@ -35,11 +37,19 @@ def pearson_from_moments(g: dict[str, Any], i: int, j: int, n: int) -> float | N
     return float(max(-1.0, min(1.0, cov / math.sqrt(vi * vj))))
 
 
-def capped(values: np.ndarray, levels: Sequence[str]) -> np.ndarray:
-    keep = set(levels)
-    return np.array(
-        [NULL if v is None else (v if v in keep else OTHER) for v in values], dtype=object
-    ).astype(str)
+def capped(values: pa.ChunkedArray | pa.Array, levels: Sequence[str]) -> np.ndarray:
+    """String labels of a categorical column: kept levels, ``<other>`` and ``<null>``."""
+    values = values.cast(pa.string())
+    keep = pa.array(list(levels), type=pa.string())
+    kept = pc.is_in(values, value_set=keep)
+    labelled = pc.if_else(kept, values, pa.scalar(OTHER))
+    labelled = pc.if_else(pc.is_null(values), pa.scalar(NULL), labelled)
+    return np.asarray(labelled.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def codes(labels: np.ndarray) -> np.ndarray:
+    """Integer codes 0..k-1 of an array of labels."""
+    return np.unique(labels.astype(str), return_inverse=True)[1].ravel()
 
 
 def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -8,28 +8,34 @@ correlations, clusters, and a stratified sample that keeps rare strata and the e
     result.entropy, result.gini, result.rare_pattern_percentage, result.sampling_confidence
     json.dumps(result.to_dict())
 
-Engine: DuckDB. Chosen by measurement (`benchmarks/diversity_bench.py --compare-engines`),
-on a generated 10M-row x 20-column Parquet file (6 categorical, 13 numeric, 1 text
-column), 2 threads, DuckDB 2.0.1 against Polars 2.1.0 (streaming engine), the same
-aggregates in each:
+Engine: DuckDB. Chosen by measurement (`benchmarks/diversity_bench.py --rows 10M
+--compare-engines`): a generated 10M-row x 20-column Parquet dataset (6 categorical,
+13 numeric, 1 text column), 2 threads, DuckDB 2.0.1 against Polars 2.1.0 (streaming
+engine), the same aggregates in each, each in its own process:
 
-    =====================================  =======  =======
-    step (10M rows, 2 cores)               DuckDB   Polars
-    =====================================  =======  =======
-    hash-sampled profile rows (1.1M)        4.2 s    5.6 s
-    global pass (91 co-moments, outliers,   9.6 s   16.4 s
-      tails, arg min/max, distinct counts)
-    strata counts (3 grouping sets)         4.3 s    7.0 s
-    total                                  19.5 s   30.1 s
-    peak RSS                               1.2 GiB  2.5 GiB
-    exact quantiles over all rows, 13 cols  12.3 s   ~80 s (and 1.6 GiB vs 0.6 GiB)
-    =====================================  =======  =======
+    ======================================  ========  ========
+    step (10M rows, 2 cores)                DuckDB    Polars
+    ======================================  ========  ========
+    hash-sampled profile rows (1.1M)         2.0 s     3.0 s
+    global pass (91 co-moments, outliers,    4.5 s     5.0 s
+      arg min, distinct counts, lengths)
+    strata counts (3 grouping sets)          2.0 s     2.9 s
+    total                                    8.5 s    10.9 s
+    peak RSS                                 0.76 GiB  2.0 GiB
+    ======================================  ========  ========
 
-DuckDB was 1.5x faster at half the memory, scans Parquet in place (projection and row-group
-pushdown, no copy), spills grouping to disk when it outgrows memory, and lets every
-aggregate of a pass share one scan. Polars was faster only at its built-in ``corr``
-(3.3 s against DuckDB's ``corr`` at 14.9 s), which is why the analyzer computes Pearson
-correlations from shifted co-moments (4.5 s in DuckDB) instead.
+(An earlier run on a busier machine: 19.5 s / 1.2 GiB against 30.1 s / 2.5 GiB.) With
+quantiles over all rows (13 columns, 7 quantiles, plus the global aggregates) DuckDB took
+22 s and 0.6 GiB (``approx_quantile``; exact ``quantile_cont`` alone 12.3 s) against 85 s
+and 1.6 GiB for Polars (exact only); quantiles therefore come from the profile sample:
+exact there, bounded memory at any size.
+
+DuckDB was 1.3-1.5x faster at a third to half the memory, scans Parquet in place
+(projection and row-group pushdown, no copy), spills grouping to disk when it outgrows
+memory, and lets every aggregate of a pass share one scan. Polars was faster only at its
+built-in ``corr`` (3.3 s against DuckDB's ``corr`` at 14.9 s for 78 pairs), which is why
+the analyzer computes Pearson correlations from shifted co-moments (4.5 s in DuckDB).
+Strata keys are small integers, not strings (grouping on them was 6.7x faster).
 
 Passes over the data (each one engine scan; nothing per row happens in Python):
 
@@ -39,14 +45,21 @@ Passes over the data (each one engine scan; nothing per row happens in Python):
    when the dataset has at most `profile_rows` rows these are exact.
 2. global: row and null counts, min / max, shifted sums and co-moments of every numeric
    pair (exact Pearson over all rows), outlier counts, tail counts, rows holding each
-   minimum and maximum, distinct-count estimates, text lengths.
+   minimum and maximum, distinct-count estimates, text lengths. Numeric columns whose
+   values repeat get one more scan that picks the first row among ties at their extremes
+   (``arg_min`` alone is not deterministic across threads).
 3. strata: counts of the joint strata and of every categorical / text-length level, as
    grouping sets of one query.
 4. sample: one scan keeps candidate rows under per-group hash thresholds; the sample is
    picked from those (see `sampling.py`) and written to Parquet.
 
 Inputs other than local uncompressed Parquet are streamed once through the loader into a
-Parquet spool (`engine.py`), so datasets larger than memory work in any format.
+Parquet spool (`engine.py`), so datasets larger than memory work in any format. Memory is
+bounded by the profile sample (at most 20M values) and DuckDB's `memory_limit` (it spills).
+
+Determinism: for a seed the profile rows, strata, clusters and the stratified sample are
+identical whatever the thread count or how the rows are split into files; floating-point
+aggregates (means, Pearson) may differ in the last digits, as parallel sums do.
 
 Outliers: a value is an outlier when its robust z, ``|x - median| / (1.4826 * MAD)``,
 exceeds `robust_z_threshold` (default 3.5, Iglewicz-Hoaglin), or, with
@@ -58,11 +71,10 @@ robust-z outliers on their long side: that is what they are, not a bug.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +86,9 @@ from synthos.errors import DataError, ErrorCode
 
 from . import clusters as clustering
 from .columns import KINDS, Column, classify, type_family
-from .correlations import capped, cramers_v, pearson_from_moments
+from .correlations import capped, codes, cramers_v, pearson_from_moments
 from .engine import Source, open_source, quote_ident, sql_float
+from .result import DiversityResult, build_result
 from .sampling import (
     Group,
     bounded_allocation,
@@ -205,102 +218,6 @@ class DiversityConfig:
         return out
 
 
-@dataclass
-class DiversityResult:
-    """What the analyzer found. `to_dict()` is JSON-serialisable.
-
-    The AnalyzeDiversity contract: `entropy` and `gini` (of the strata sizes, in [0, 1]),
-    `cluster_count` and `clusters` (size, share, centroid, profile, density),
-    `correlations`, `rare_pattern_percentage` (rows in rare strata, 0-100),
-    `outlier_percentage` (rows with an outlying value, 0-100), `sampling_confidence`
-    (1 - margin of error of the stratified sample, see `sampling.py`).
-    """
-
-    dataset: dict[str, Any]
-    columns: list[dict[str, Any]]
-    entropy: float
-    gini: float
-    strata: dict[str, Any]
-    marginals: dict[str, Any]
-    text_clusters: dict[str, Any]
-    cluster_count: int
-    clusters: list[dict[str, Any]]
-    cluster_silhouette: float | None
-    correlations: dict[str, Any]
-    rare_pattern_percentage: float
-    rare_strata: list[dict[str, Any]]
-    outlier_percentage: float
-    outliers: dict[str, Any]
-    tails: dict[str, Any]
-    sample: dict[str, Any]
-    sampling_confidence: float
-    margin_of_error: float
-    warnings: list[str]
-    timings: dict[str, float]
-    config: dict[str, Any]
-    sample_table: pa.Table | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sample_table"}
-        out = {"schema_version": 1, **out}
-        return _jsonable(out)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def summary(self) -> str:
-        """A few readable lines."""
-        d = self.dataset
-        s = self.strata
-        lines = [
-            f"dataset      {d['path']} ({d['format']}): {d['rows']:,} rows, "
-            f"{len(self.columns)} columns analysed",
-            f"strata       {s['count']:,} over [{', '.join(s['dimensions_names'])}]; "
-            f"entropy {self.entropy:.3f}, gini {self.gini:.3f}, "
-            f"top-1 share {s['metrics']['top_share']['1']:.1%}",
-            f"rare         {len(self.rare_strata):,} rare strata "
-            f"(< {self.config['rare_threshold']:.0%} of rows) "
-            f"holding {self.rare_pattern_percentage:.2f}% of rows",
-            f"outliers     {self.outlier_percentage:.2f}% of rows ({self.outliers['method']})",
-            f"clusters     {self.cluster_count} (silhouette {_fmt_opt(self.cluster_silhouette)})",
-        ]
-        top = self.correlations.get("top", [])[:3]
-        if top:
-            pairs = ", ".join(f"{c['a']}~{c['b']} {c['method']} {c['value']:+.2f}" for c in top)
-            lines.append(f"correlations {pairs}")
-        smp = self.sample
-        lines.append(
-            f"sample       {smp['size']:,} rows (asked {smp['requested']:,}); "
-            f"margin of error {self.margin_of_error:.4f}, confidence {self.sampling_confidence:.3f}"
-        )
-        for warning in self.warnings:
-            lines.append(f"warning      {warning}")
-        return "\n".join(lines)
-
-
-def _fmt_opt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
-
-
 # ---------------------------------------------------------------------------------------
 # the analysis
 
@@ -417,16 +334,11 @@ class _Analysis:
         select_list = ", ".join(
             [fetched(c) for c in readable] + ["__rid", "__row", f"{self.u_expr} AS __u"]
         )
-        table = self.src.arrow(
-            f"SELECT {select_list} FROM {{src}} WHERE {self.u_expr} <= {thr}::UBIGINT"
+        # ordered by u (ties by row id): any prefix is itself a uniform sample
+        return self.src.arrow(
+            f"SELECT {select_list} FROM {{src}} WHERE {self.u_expr} <= {thr}::UBIGINT "
+            f"ORDER BY __u, __rid LIMIT {m}"
         )
-        if table.num_rows > m:
-            order = np.lexsort((table.column("__rid").to_numpy(), table.column("__u").to_numpy()))[
-                :m
-            ]
-            table = table.take(pa.array(np.sort(order)))
-        order = np.lexsort((table.column("__rid").to_numpy(), table.column("__u").to_numpy()))
-        return table.take(pa.array(order))  # ordered by u: any prefix is a uniform sample
 
     # -- main --------------------------------------------------------------------------
 
@@ -504,7 +416,7 @@ class _Analysis:
         self.lap("clusters")
         sample_info, sample_table = self._sample(forced_text)
         self.lap("sample")
-        return self._result(correlations, text_clusters, rows, sample_info, sample_table)
+        return build_result(self, correlations, text_clusters, rows, sample_info, sample_table)
 
     # -- profile statistics ------------------------------------------------------------
 
@@ -525,13 +437,15 @@ class _Analysis:
             if v.size == 0:
                 self.nstats[col.name] = {"empty": True}
                 continue
+            v = np.sort(v)
             q = np.quantile(v, [lo_q, 0.25, 0.5, 0.75, hi_q])
             med = float(q[2])
             mad = float(np.median(np.abs(v - med)))
             scale = 1.4826 * mad
             if scale <= 1e-12:
                 scale = float(q[3] - q[1]) / 1.349
-            values, counts = np.unique(v, return_counts=True)
+            starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
+            runs = np.diff(np.concatenate([starts, [v.size]]))
             self.nstats[col.name] = {
                 "empty": False,
                 "tail_low": float(q[0]),
@@ -544,9 +458,9 @@ class _Analysis:
                 "shift": float(v.mean()),
                 "deciles": quantile_edges(v, 10),
                 "strata_edges": quantile_edges(v, self.config.numeric_bins),
-                "distinct_in_profile": int(values.size),
-                "repeats": bool(values.size < v.size),
-                "mode_share": float(counts.max() / v.size),
+                "distinct_in_profile": int(starts.size),
+                "repeats": bool(starts.size < v.size),
+                "mode_share": float(runs.max() / v.size),
             }
 
     def _build_dimensions(self) -> None:
@@ -854,9 +768,8 @@ class _Analysis:
         if len(cats) >= 2 and rows >= 2:
             coded = {}
             for col in cats:
-                values = capped(self._values(col, rows), self.marginal_dims[col.name].levels)
-                _, codes = np.unique(values, return_inverse=True)
-                coded[col.name] = codes
+                column = self.sample.column(col.alias).slice(0, rows)
+                coded[col.name] = codes(capped(column, self.marginal_dims[col.name].levels))
             for i, a in enumerate(cats):
                 for b in cats[i + 1 :]:
                     v = cramers_v(coded[a.name], coded[b.name])
@@ -938,7 +851,9 @@ class _Analysis:
             c.name: self._values(c, rows) for c in self.numeric if not self.nstats[c.name]["empty"]
         }
         categorical = {
-            c.name: capped(self._values(c, rows), self.marginal_dims[c.name].levels)
+            c.name: capped(
+                self.sample.column(c.alias).slice(0, rows), self.marginal_dims[c.name].levels
+            )
             for c in self.categorical
         }
         text = {}
@@ -1139,228 +1054,6 @@ class _Analysis:
         return info, out
 
     # -- result --------------------------------------------------------------------------
-
-    def _result(
-        self,
-        correlations: dict[str, Any],
-        text_clusters: dict[str, Any],
-        rows: dict[str, Any],
-        sample_info: dict[str, Any],
-        sample_table: pa.Table,
-    ) -> DiversityResult:
-        config = self.config
-        total = self.n_rows
-        counts = self.strata_counts
-        metrics = distribution_metrics(counts, config.rare_threshold)
-        strata_list = []
-        for sid, (key, count) in enumerate(zip(self.strata_keys, counts, strict=True)):
-            strata_list.append(
-                {
-                    "stratum": sid,
-                    "key": {dim.name: dim.label(k) for dim, k in zip(self.dims, key, strict=True)},
-                    "rows": int(count),
-                    "share": float(count / total),
-                    "rare": bool(count < config.rare_threshold * total),
-                    "allocated": int(self.allocation[sid]),
-                    "sampled": int(self.drawn[sid]),
-                    "margin_of_error": float(self.per_stratum_moe[sid]),
-                }
-            )
-        rare_strata = [s for s in strata_list if s["rare"]]
-        strata = {
-            "dimensions": [
-                {
-                    "name": d.name,
-                    "column": d.column,
-                    "kind": d.kind,
-                    "levels": d.cardinality,
-                    "edges": d.levels if d.kind == "numeric" else None,
-                }
-                for d in self.dims
-            ],
-            "dimensions_names": [d.name for d in self.dims],
-            "count": int(counts.size),
-            "possible": self.possible_strata,
-            "coverage": float(counts.size / max(self.possible_strata, 1)),
-            "metrics": metrics,
-            "strata": strata_list,
-        }
-
-        marginals: dict[str, Any] = {}
-        for col in self.categorical + self.text:
-            dim = self.marginal_dims[col.name]
-            levels = self.marginal_counts[col.name]
-            ordered = sorted(levels.items(), key=lambda kv: (-kv[1], str(kv[0])))
-            m = distribution_metrics([c for _, c in ordered], config.rare_threshold)
-            shown = ordered[:20] + [
-                kv for kv in ordered[20:] if kv[1] < config.rare_threshold * total
-            ]
-            marginals[col.name] = {
-                "kind": "categorical" if col.kind == "categorical" else "text_length",
-                "source": "all rows",
-                "metrics": m,
-                "levels": [
-                    {
-                        "level": dim.label(k),
-                        "rows": int(c),
-                        "share": float(c / total),
-                        "rare": bool(c < config.rare_threshold * total),
-                    }
-                    for k, c in shown
-                ],
-                "rare_levels": [
-                    dim.label(k) for k, c in ordered if c < config.rare_threshold * total
-                ],
-            }
-        for col in self.numeric:
-            st = self.nstats[col.name]
-            if st["empty"]:
-                continue
-            v = self._values(col)
-            v = v[np.isfinite(v)]
-            edges = st["deciles"]
-            bins = (
-                np.searchsorted(np.asarray(edges), v, side="left")
-                if edges
-                else np.zeros(v.size, int)
-            )
-            binc = np.bincount(bins, minlength=len(edges) + 1)
-            marginals[col.name] = {
-                "kind": "numeric",
-                "source": "all rows" if self.exact_profile else f"profile sample of {self.m} rows",
-                "metrics": distribution_metrics(binc, config.rare_threshold),
-                "decile_edges": edges,
-                "distinct_in_profile": st["distinct_in_profile"],
-                "mode_share": st["mode_share"],
-            }
-
-        col_info = []
-        g = self.g
-        for col in self.columns:
-            entry: dict[str, Any] = {"name": col.name, "type": col.dtype, "kind": col.kind}
-            if col.reason:
-                entry["note"] = col.reason
-            if col.kind != "skip":
-                entry["missing"] = int(total - g[f"nn{col.index}"])
-            if col.kind == "numeric":
-                i = col.index
-                st = self.nstats[col.name]
-                entry["non_finite"] = int(g[f"nr{i}"] - g[f"nn{i}"])
-                if not st["empty"]:
-                    nn = g[f"nn{i}"]
-                    mean = st["shift"] + (g[f"s{i}"] or 0.0) / nn if nn else None
-                    var = None
-                    if nn and nn > 1:
-                        var = max(0.0, (g[f"ss{i}"] - (g[f"s{i}"] or 0.0) ** 2 / nn) / (nn - 1))
-                    entry.update(
-                        {
-                            "min": g[f"min{i}"],
-                            "max": g[f"max{i}"],
-                            "mean": mean,
-                            "std": math.sqrt(var) if var is not None else None,
-                            "median": st["median"],
-                            "q1": st["q1"],
-                            "q3": st["q3"],
-                        }
-                    )
-            if col.kind in ("categorical", "text"):
-                entry["distinct_estimate"] = g.get(f"nd{col.index}")
-            if col.kind == "text":
-                i = col.index
-                entry.update(
-                    {
-                        "length_mean": g[f"lavg{i}"],
-                        "length_min": g[f"lmin{i}"],
-                        "length_max": g[f"lmax{i}"],
-                    }
-                )
-            col_info.append(entry)
-
-        outliers: dict[str, Any] = {
-            "method": config.outlier_method,
-            "robust_z_threshold": config.robust_z_threshold,
-            "iqr_k": config.iqr_k,
-            "rows": int(g.get("outlier_rows") or 0),
-            "columns": {},
-        }
-        for col in self.numeric:
-            st = self.nstats[col.name]
-            if st["empty"]:
-                continue
-            i = col.index
-            nn = g[f"nn{i}"] or 1
-            rz, iq = g.get(f"orz{i}"), g.get(f"oiqr{i}")
-            outliers["columns"][col.name] = {
-                "robust_z": None if rz is None else int(rz),
-                "robust_z_percentage": None if rz is None else 100.0 * rz / nn,
-                "iqr": None if iq is None else int(iq),
-                "iqr_percentage": None if iq is None else 100.0 * iq / nn,
-                "median": st["median"],
-                "mad": st["mad"],
-                "q1": st["q1"],
-                "q3": st["q3"],
-            }
-        outlier_pct = 100.0 * outliers["rows"] / total if total else 0.0
-
-        tails: dict[str, Any] = {}
-        for col in self.numeric:
-            st = self.nstats[col.name]
-            if st["empty"]:
-                continue
-            i = col.index
-            tails[col.name] = {
-                "low_bound": st["tail_low"],
-                "high_bound": st["tail_high"],
-                "rows_below": int(g[f"tlo{i}"]),
-                "rows_above": int(g[f"thi{i}"]),
-                "min": g[f"min{i}"],
-                "max": g[f"max{i}"],
-            }
-        for constraint in sample_info["constraints"]:
-            if constraint["kind"] in ("tail_low", "tail_high"):
-                side = "sampled_below" if constraint["kind"] == "tail_low" else "sampled_above"
-                tails[constraint["column"]][side] = constraint["drawn"]
-
-        dataset = {
-            "path": self.src.path,
-            "format": self.src.format,
-            "rows": total,
-            "columns": [c.name for c in self.columns],
-            "scanned_in_place": self.src.scanned_in_place,
-            "profile_rows": self.m,
-            "profile_exact": self.exact_profile,
-        }
-        if not self.exact_profile:
-            self.warnings.append(
-                "quantiles, kinds, Spearman, Cramer's V and clusters come from a uniform sample "
-                f"of {self.m:,} rows; counts, strata, outliers and Pearson are over all "
-                f"{total:,} rows"
-            )
-        return DiversityResult(
-            dataset=dataset,
-            columns=col_info,
-            entropy=metrics["entropy"],
-            gini=metrics["gini"],
-            strata=strata,
-            marginals=marginals,
-            text_clusters=text_clusters,
-            cluster_count=int(rows.get("k") or 0),
-            clusters=rows.get("clusters", []),
-            cluster_silhouette=rows.get("silhouette"),
-            correlations=correlations,
-            rare_pattern_percentage=metrics["rare_percentage"],
-            rare_strata=rare_strata,
-            outlier_percentage=outlier_pct,
-            outliers=outliers,
-            tails=tails,
-            sample=sample_info,
-            sampling_confidence=sample_info["sampling_confidence"],
-            margin_of_error=sample_info["margin_of_error"],
-            warnings=self.warnings,
-            timings=self.timings,
-            config=self.config.to_dict(),
-            sample_table=sample_table,
-        )
 
 
 def _to_table(relation: Any) -> pa.Table:

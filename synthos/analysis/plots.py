@@ -52,7 +52,14 @@ def plot_strata(result: DiversityResult, path: str | Path) -> Path:
     left.set_ylabel("rows")
     dims = ", ".join(result.strata["dimensions_names"]) or "(one stratum)"
     left.set_title(f"{counts.size} strata over [{dims}]", fontsize=10)
-    left.legend(loc="upper right", fontsize=8)
+    if rare.any():
+        from matplotlib.patches import Patch
+
+        handles, _ = left.get_legend_handles_labels()
+        handles.append(Patch(color="#d62728", label="rare stratum"))
+        left.legend(handles=handles, loc="upper right", fontsize=8)
+    else:
+        left.legend(loc="upper right", fontsize=8)
 
     lx, ly = lorenz_curve(counts)
     right.plot(lx, ly, color="#1f77b4", label="strata")
