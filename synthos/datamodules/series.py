@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
-import lightning.pytorch as pl
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from synthos.datamodules.splits import SplitDataModule
 from synthos.datamodules.subsample import quantile_buckets, stratified_subsample
 from synthos.errors import DataError, ErrorCode
 from synthos.task import FORECASTING, TaskSpec
@@ -51,7 +51,7 @@ def _is_temporal(typ: pa.DataType) -> bool:
     return pa.types.is_timestamp(typ) or pa.types.is_date(typ)
 
 
-class TimeSeriesDataModule(pl.LightningDataModule):
+class TimeSeriesDataModule(SplitDataModule):
     """Sliding forecasting windows over the numeric columns of a table.
 
     Args:
@@ -365,24 +365,3 @@ class TimeSeriesDataModule(pl.LightningDataModule):
             self.feature_columns = list(state_dict["feature_columns"])
             self.mean = np.asarray(state_dict["mean"], dtype=np.float64)
             self.std = np.asarray(state_dict["std"], dtype=np.float64)
-
-    def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return self._loader("train", shuffle=True, generator=generator)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def _loader(self, split: str, shuffle: bool = False, generator=None) -> DataLoader:
-        self.setup()
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )

@@ -43,13 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from synthos.datamodules.splits import SplitDataModule
 from synthos.datamodules.text import SPLITS, _count
 from synthos.errors import DataError, ErrorCode
 from synthos.task import LANGUAGE_MODEL, TaskSpec
@@ -466,7 +466,7 @@ class TabularRows(Dataset):
         return {"tokens": row, "target_mask": self.target_mask}
 
 
-class TabularDataModule(pl.LightningDataModule):
+class TabularDataModule(SplitDataModule):
     """Rows of a table as token sequences for a language model, the target column last.
 
     Args:
@@ -765,24 +765,3 @@ class TabularDataModule(pl.LightningDataModule):
             self._vocab = vocab
         elif vocab != self._vocab:
             log.warning("the checkpoint's tabular vocabulary differs from the one in use")
-
-    def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return self._loader("train", shuffle=True, generator=generator)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def _loader(self, split: str, shuffle: bool = False, generator=None) -> DataLoader:
-        self.setup()
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )

@@ -13,14 +13,14 @@ import logging
 import os
 from pathlib import Path
 
-import lightning.pytorch as pl
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from synthos.datamodules import tokenizer as bpe
+from synthos.datamodules.splits import SplitDataModule
 from synthos.datamodules.subsample import quantile_buckets, stratified_subsample
 from synthos.errors import DataError, ErrorCode
 from synthos.task import LANGUAGE_MODEL, TaskSpec
@@ -54,7 +54,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SYNTHOS_CACHE_DIR", Path.home() / ".cache" / "synthos"))
 
 
-class TextDataModule(pl.LightningDataModule):
+class TextDataModule(SplitDataModule):
     """Text column of a JSONL/Parquet/CSV/... file as packed next-token sequences.
 
     Args:
@@ -340,27 +340,6 @@ class TextDataModule(pl.LightningDataModule):
     def task_spec(self) -> TaskSpec:
         """What a model for this data needs: the tokenizer's actual vocabulary size."""
         return TaskSpec(kind=LANGUAGE_MODEL, vocab_size=self.tokenizer.get_vocab_size())
-
-    def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return self._loader("train", shuffle=True, generator=generator)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def _loader(self, split: str, shuffle: bool = False, generator=None) -> DataLoader:
-        self.setup()
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
 
 
 def _count(n: int, fraction: float) -> int:
