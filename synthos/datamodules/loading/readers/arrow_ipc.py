@@ -8,7 +8,6 @@ full, so corrupt offsets become a `DataError` instead of a crash later on.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,8 +19,8 @@ from synthos.errors import DataError, ErrorCode
 
 from ..batches import check_unique_names
 from ..failures import classify, guard, short
-from ..source import Spilled, open_random, open_stream
-from .base import FormatReader
+from ..source import open_stream
+from .base import FormatReader, RandomAccessReader
 
 
 def _select(batch: pa.RecordBatch, columns: Sequence[str] | None) -> pa.RecordBatch:
@@ -35,7 +34,7 @@ def _validated(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
-class ArrowFileReader(FormatReader):
+class ArrowFileReader(RandomAccessReader):
     """Arrow IPC file / Feather v2 (and v1, read whole through `pyarrow.feather`)."""
 
     format = "arrow"
@@ -43,17 +42,11 @@ class ArrowFileReader(FormatReader):
     def __init__(self, src, detection, options) -> None:
         super().__init__(src, detection, options)
         self.format = detection.format
-        self._spilled: Spilled | None = None
-        self._file: pa.NativeFile | None = None
         self._v1: pa.Table | None = None
         self._reader: ipc.RecordBatchFileReader | None = None
         what = "Feather file" if self.format == "feather" else "Arrow IPC file"
         try:
-            source = src
-            if detection.compression:
-                self._spilled = Spilled(src, detection.compression)
-                source = self._spilled.source
-            self._file = open_random(source)
+            self.open_file()
             if detection.feather_v1:
                 with guard(self.path, "Feather v1 file", ErrorCode.DATA_CORRUPT):
                     self._v1 = feather.read_table(self._file)
@@ -105,15 +98,6 @@ class ArrowFileReader(FormatReader):
         if self._v1 is not None:
             return {"feather_version": 1}
         return {"record_batches": self._reader.num_record_batches}
-
-    def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
-            self._file = None
-        if self._spilled is not None:
-            self._spilled.close()
-            self._spilled = None
 
 
 class ArrowStreamReader(FormatReader):

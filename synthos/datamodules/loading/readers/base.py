@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 
 from ..detect import Detection
 from ..options import LoadOptions
-from ..source import Source
+from ..source import Source, Spilled, open_random
 
 
 class FormatReader:
@@ -61,3 +62,31 @@ class FormatReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RandomAccessReader(FormatReader):
+    """A reader over one random-access file; a compressed file is first spilled
+    (decompressed) to a temporary file, since these formats need to seek."""
+
+    def __init__(self, src: Source, detection: Detection, options: LoadOptions) -> None:
+        super().__init__(src, detection, options)
+        self._spilled: Spilled | None = None
+        self._file: pa.NativeFile | None = None
+
+    def open_file(self) -> Source:
+        """Open `self._file` (spilling first if compressed); returns the source it reads."""
+        source = self.src
+        if self.detection.compression:
+            self._spilled = Spilled(self.src, self.detection.compression)
+            source = self._spilled.source
+        self._file = open_random(source)
+        return source
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+            self._file = None
+        if self._spilled is not None:
+            self._spilled.close()
+            self._spilled = None

@@ -8,7 +8,6 @@ group size, not the file size; local files are memory-mapped. A compressed Parqu
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,8 +18,7 @@ from synthos.errors import DataError, ErrorCode
 
 from ..batches import check_unique_names
 from ..failures import classify, guard, short
-from ..source import Spilled, open_random
-from .base import FormatReader
+from .base import RandomAccessReader
 from .parquet_footer import FooterError, footer_problem
 
 _PHYSICAL = {
@@ -35,19 +33,14 @@ _PHYSICAL = {
 }
 
 
-class ParquetReader(FormatReader):
+class ParquetReader(RandomAccessReader):
     format = "parquet"
 
     def __init__(self, src, detection, options) -> None:
         super().__init__(src, detection, options)
-        self._spilled: Spilled | None = None
-        self._file: pa.NativeFile | None = None
         source = src
         try:
-            if detection.compression:
-                self._spilled = Spilled(src, detection.compression)
-                source = self._spilled.source
-            self._file = open_random(source)
+            source = self.open_file()
             footer = self._check_magic(source.size)
             self.pf = pq.ParquetFile(
                 self._file, pre_buffer=src.remote, buffer_size=0 if src.remote else 1 << 20
@@ -204,12 +197,3 @@ class ParquetReader(FormatReader):
             "row_groups": metadata.num_row_groups,
             "created_by": metadata.created_by,
         }
-
-    def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
-            self._file = None
-        if self._spilled is not None:
-            self._spilled.close()
-            self._spilled = None
