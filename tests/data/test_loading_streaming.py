@@ -62,17 +62,23 @@ def test_stream_memory_is_bounded(big_files, fmt):
     gc.collect()
     base = pa.total_allocated_bytes()
     peak = 0
+    early_peak = 0  # the peak over the first quarter of the file, once reading is steady
     rows = 0
     for batch in stream_chunks(path, batch_rows=batch_rows, block_bytes=1 << 16):
         assert batch.num_rows <= batch_rows
         rows += batch.num_rows
         peak = max(peak, pa.total_allocated_bytes() - base)
+        if rows <= ROWS // 4:
+            early_peak = peak
         del batch
     assert rows == ROWS
     decoded = table.nbytes  # the whole dataset in memory, about 12 MB
     assert size > 5 * (1 << 20)  # the file is many times the batch and block size
-    # Arrow memory in flight stays a small fraction of the file and of the dataset.
-    assert peak < decoded / 4, (fmt, peak, size, decoded)
+    # Memory in flight does not grow with the rows read: reading the last three quarters
+    # adds little over the first quarter, and stays a fraction of the whole dataset.
+    # (pyarrow's own CSV reader keeps ~2-3 MB of buffers, so the fraction is not tiny.)
+    assert peak < 1.5 * early_peak + (1 << 20), (fmt, peak, early_peak)
+    assert peak < decoded / 3, (fmt, peak, size, decoded)
 
 
 def _json_array_peak(path, rows: int) -> tuple[int, int]:
