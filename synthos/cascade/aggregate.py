@@ -15,13 +15,14 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from synthos.cascade.plan import JOB_NAME, CascadeJob
+from synthos.cascade.plan import JOB_NAME, CascadeJob, cascade_job_list
 from synthos.cascade.prediction import (
     JobResult,
     baseline_largest_tier_mean,
     plot_scaling_fit,
     predict_scaling,
 )
+from synthos.cascade.wandb_summary import log_cascade_summary
 from synthos.errors import DataError, ErrorCode
 from synthos.report import empty_report, write_report
 from synthos.training import METRICS_FILE, write_json_atomic
@@ -180,7 +181,7 @@ class AggregateOnMultirunEnd(Callback):
             "family": cascade.family,
             "target_params": int(cascade.target_params),
             "level": float(cascade.level),
-            "jobs": str(config.hydra.sweeper.params["cascade.job"]).split(","),
+            "jobs": cascade_job_list(cascade.tiers).split(","),
             "dataset": {
                 "path": str(config.data.path),
                 "modality": None,
@@ -193,6 +194,18 @@ class AggregateOnMultirunEnd(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         results = aggregate_sweep(sweep_dir, level=float(config.cascade.level))
+        wandb_cfg = (config.get("logger") or {}).get("wandb")
+        if wandb_cfg is not None:
+            try:
+                log_cascade_summary(
+                    results,
+                    project=wandb_cfg.get("project", "synthos"),
+                    offline=bool(wandb_cfg.get("offline", True)),
+                    save_dir=sweep_dir,
+                    tags=list(config.get("tags") or []),
+                )
+            except Exception as exc:  # the dashboard is a view; the report on disk stands
+                log.warning("Could not log the cascade summary to W&B: %s", exc)
         prediction = results["prediction"]
         caveat = (
             f" (degenerate fit: {prediction.get('reason')})" if prediction.get("degenerate") else ""

@@ -15,6 +15,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from synthos.cascade.device_slots import claim_device_slot
 from synthos.cascade.plan import CascadeJob
 from synthos.errors import ErrorCode, SynthosError
 from synthos.training import METRICS_FILE, run_training, write_json_atomic
@@ -61,7 +62,24 @@ def configure_job(cfg: DictConfig, job: CascadeJob) -> DictConfig:
         job_cfg.data.train_fraction = tier.data_fraction
         job_cfg.data.subsample_seed = job_cfg.seed
         job_cfg.trainer = OmegaConf.merge(job_cfg.trainer, tier.get("trainer") or {})
+        devices = cascade.get("devices_per_job")
+        if devices is not None:
+            # The launcher decides: one device per parallel job, or (SLURM) one rank per task.
+            job_cfg.trainer.devices = int(devices)
+            job_cfg.trainer.strategy = "ddp" if int(devices) > 1 else "auto"
         job_cfg.tags = [*cfg.tags, f"tier{job.tier}", f"variant{job.variant}", cascade.family]
+    return job_cfg
+
+
+def _on_device(job_cfg: DictConfig, slot: int) -> DictConfig:
+    """Train on the GPU of the claimed slot; on a machine without GPUs the slot only limits
+    how many jobs train at once."""
+    import torch
+
+    if torch.cuda.is_available():
+        with open_dict(job_cfg):
+            job_cfg.trainer.devices = [slot % torch.cuda.device_count()]
+            job_cfg.trainer.strategy = "auto"
     return job_cfg
 
 
@@ -84,7 +102,13 @@ def run_cascade_job(cfg: DictConfig) -> dict[str, Any]:
         result = {**record, "status": "failed", "error": error.to_dict()}
         write_json_atomic(job_dir / METRICS_FILE, result)
         return result
-    result = run_training(job_cfg, record=record)
+    slots = cfg.cascade.get("device_slots")
+    if slots:
+        with claim_device_slot(job_dir.parent, int(slots)) as slot:
+            record["device_slot"] = slot
+            result = run_training(_on_device(job_cfg, slot), record=record)
+    else:
+        result = run_training(job_cfg, record=record)
     if result["status"] != "completed" and not result.get("fit_started"):
         # No trainer ran, so no progress record marks this model's end: write one.
         progress = job_cfg.get("callbacks", {}).get("progress")

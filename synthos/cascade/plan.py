@@ -52,9 +52,22 @@ def job_names(variants_per_tier: list[int]) -> list[str]:
     ]
 
 
-def cascade_job_list(tiers: Any) -> str:
-    """Resolver: the sweep's job list, e.g. "t1v0,t1v1,...,t3v2", from the tiers' variants."""
-    return ",".join(job_names([int(tier["variants"]) for tier in tiers]))
+def cascade_job_list(tiers: Any, run_tiers: Any = None) -> str:
+    """Resolver: the sweep's job list, e.g. "t1v0,t1v1,...,t3v2", from the tiers' variants;
+    only the tiers in `run_tiers` (1-based) when it is given, e.g. tiers 1-2 under a parallel
+    launcher and tier 3 with DDP in a second launch of the same cascade."""
+    names = job_names([int(tier["variants"]) for tier in tiers])
+    if run_tiers is None:
+        return ",".join(names)
+    wanted = {int(t) for t in run_tiers}
+    unknown = wanted - set(range(1, len(tiers) + 1))
+    if unknown:
+        raise SynthosError(
+            ErrorCode.MODEL_CONFIG,
+            f"cascade.run_tiers names tiers {sorted(unknown)} that the plan does not have "
+            f"(tiers 1..{len(tiers)})",
+        )
+    return ",".join(n for n in names if CascadeJob.parse(n).tier in wanted)
 
 
 def validation_id(*parts: Any) -> str:
@@ -64,10 +77,21 @@ def validation_id(*parts: Any) -> str:
     return f"v-{digest[:10]}"
 
 
+#: DataModule class name -> the model family a cascade uses for it unless told otherwise:
+#: TEN's recurrences suit time series; Resonance NN is the default for token sequences.
+DEFAULT_FAMILY = {"TimeSeriesDataModule": "ten"}
+
+
+def default_family(datamodule_target: str) -> str:
+    """Resolver: the cascade's model family for a DataModule (`data._target_`)."""
+    return DEFAULT_FAMILY.get(str(datamodule_target).rsplit(".", 1)[-1], "resonance")
+
+
 def register_resolvers() -> None:
     for name, fn in (
         ("synthos.cascade_jobs", cascade_job_list),
         ("synthos.validation_id", validation_id),
+        ("synthos.default_family", default_family),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

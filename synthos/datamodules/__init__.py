@@ -13,6 +13,7 @@ from synthos.datamodules.sample_data import (
     register_resolvers,
     sample_series,
     sample_table,
+    sample_table_candidate,
     sample_text,
 )
 
@@ -34,4 +35,11 @@ def __getattr__(name: str) -> Any:
 
 register_resolvers()
 
-__all__ = [*_LAZY, "register_resolvers", "sample_series", "sample_table", "sample_text"]
+__all__ = [
+    *_LAZY,
+    "register_resolvers",
+    "sample_series",
+    "sample_table",
+    "sample_table_candidate",
+    "sample_text",
+]

@@ -13,6 +13,7 @@ Configs reach them through an OmegaConf resolver::
       # or ${synthos.sample:series,${paths.data_dir}}        (CO2 weekly, season 52)
       # or ${synthos.sample:series,${paths.data_dir},macro}  (US macro quarterly, season 4)
       # or ${synthos.sample:table,${paths.data_dir}}         (breast cancer, target last)
+      # or ${synthos.sample:table_candidate,${paths.data_dir}}  (its collapsed synthetic copy)
 """
 
 from __future__ import annotations
@@ -274,6 +275,7 @@ TABLES = {
     "breast_cancer": ("load_breast_cancer", "diagnosis", "breast_cancer.parquet"),
     "wine": ("load_wine", "cultivar", "wine.parquet"),
     "diabetes": ("load_diabetes", "progression", "diabetes.parquet"),
+    "digits": ("load_digits", "digit", "digits.parquet"),
 }
 TABLE_TARGET = {name: target for name, (_, target, _) in TABLES.items()}
 
@@ -300,6 +302,7 @@ def sample_table(data_dir: str | os.PathLike, name: str = "breast_cancer") -> Pa
     `breast_cancer` (default): 569 rows, 30 numeric features, target `diagnosis`
     ("malignant" 212 / "benign" 357). `wine`: 178 rows, 13 numeric features, target
     `cultivar` (3 classes). `diabetes`: 442 rows, 10 features, numeric target `progression`.
+    `digits`: 1797 rows, 64 pixel intensities (0-16), target `digit` (10 classes).
     Targets are in TABLE_TARGET.
     """
     if name not in TABLES:
@@ -316,19 +319,98 @@ def sample_table(data_dir: str | os.PathLike, name: str = "breast_cancer") -> Pa
     return path
 
 
+#: The synthetic candidate's generator: `CANDIDATE_GENERATIONS` rounds of fitting a
+#: class-conditional Gaussian to the previous round's rows and sampling `CANDIDATE_ROWS` new
+#: rows from it at `CANDIDATE_TEMPERATURE` (standard deviations scaled by it).
+CANDIDATE_GENERATIONS = 5
+CANDIDATE_TEMPERATURE = 0.8
+CANDIDATE_ROWS = 1000
+
+
+def _collapsed_candidate(reference, target: str, seed: int):
+    """A synthetic table derived from `reference` by recursive fit-and-resample, the
+    mechanism of model collapse: each generation a generator (class-conditional Gaussian, as
+    many tabular generators are at heart) is fit to the previous generation's output and
+    sampled at temperature < 1. After 5 generations the within-class spread of every feature
+    is about 0.8^5 = 0.33 of the real one (overall standard deviations 0.28-0.83 of the real
+    ones on breast_cancer): tails are gone, rare extreme rows never appear, the class balance
+    has drifted (benign 56 % instead of 63 %) and every feature is Gaussian within a class.
+    Values are clipped to the real range and rounded to the real data's precision, as a
+    generator's post-processing would."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    features = [c for c in reference.columns if c != target]
+    low = reference[features].min().to_numpy()
+    high = reference[features].max().to_numpy()
+    decimals = [_decimals(reference[c]) for c in features]
+    labels = reference[target].to_numpy()
+    values = reference[features].to_numpy(dtype=float)
+    for _ in range(CANDIDATE_GENERATIONS):
+        classes, counts = np.unique(labels, return_counts=True)
+        drawn = rng.multinomial(CANDIDATE_ROWS, counts / counts.sum())
+        parts, part_labels = [], []
+        for cls, n in zip(classes, drawn, strict=True):
+            rows = values[labels == cls]
+            mean = rows.mean(axis=0)
+            cov = np.cov(rows, rowvar=False) + 1e-9 * np.eye(rows.shape[1])
+            parts.append(rng.multivariate_normal(mean, cov * CANDIDATE_TEMPERATURE**2, size=n))
+            part_labels.append(np.full(n, cls, dtype=labels.dtype))
+        values = np.clip(np.concatenate(parts), low, high)
+        labels = np.concatenate(part_labels)
+    order = rng.permutation(len(labels))
+    frame = pd.DataFrame(values[order], columns=features)
+    for column, places in zip(features, decimals, strict=True):
+        frame[column] = frame[column].round(places).astype(reference[column].dtype)
+    frame[target] = labels[order]
+    return frame
+
+
+def _decimals(column) -> int:
+    """Decimal places the real column is recorded with (0 for integer columns)."""
+    if column.dtype.kind in "iu":
+        return 0
+    text = column.astype(str)
+    return int(text.str.split(".").str[1].str.len().fillna(0).max())
+
+
+def sample_table_candidate(data_dir: str | os.PathLike, name: str = "breast_cancer") -> Path:
+    """Parquet of a synthetic candidate derived from the real table `name` (its reference,
+    `sample_table(data_dir, name)`) with a documented flaw: recursive resampling at
+    temperature 0.8 over 5 generations (`_collapsed_candidate`), 1000 rows. Deterministic."""
+    if name not in TABLES:
+        raise ValueError(f"unknown sample table {name!r}; choose from {sorted(TABLES)}")
+    path = Path(data_dir) / SAMPLE_SUBDIR / f"{Path(TABLES[name][2]).stem}_candidate.parquet"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _collapsed_candidate(_table_frame(name), TABLES[name][1], seed=0)
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # OmegaConf resolver
 
 
 def sample_path(kind: str, data_dir: str, name: str | None = None) -> str:
-    """Resolver body: `text`, `series` or `table` (optionally with a name) -> file path."""
+    """Resolver body: `text`, `series`, `table` or `table_candidate` (optionally with a
+    name) -> file path."""
     if kind == "text":
         return str(sample_text(data_dir))
     if kind == "series":
         return str(sample_series(data_dir, name or "co2"))
     if kind == "table":
         return str(sample_table(data_dir, name or "breast_cancer"))
-    raise ValueError(f"unknown sample kind {kind!r}; expected 'text', 'series' or 'table'")
+    if kind == "table_candidate":
+        return str(sample_table_candidate(data_dir, name or "breast_cancer"))
+    raise ValueError(
+        f"unknown sample kind {kind!r}; expected 'text', 'series', 'table' or 'table_candidate'"
+    )
 
 
 def register_resolvers() -> None:

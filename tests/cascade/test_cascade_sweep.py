@@ -31,6 +31,8 @@ def cascade_command(log_dir: Path, data_dir: Path, *overrides: str) -> list[str]
         f"paths.log_dir={log_dir}",
         f"paths.data_dir={data_dir}",
         "cascade.validation_id=test",
+        "data.seq_len=64",
+        "data.vocab_size=512",
         *overrides,
     ]
 
