@@ -50,6 +50,7 @@ import torch
 from torch.utils.data import Dataset
 
 from synthos.datamodules.splits import SplitDataModule
+from synthos.datamodules.subsample import quantile_buckets, stratified_subsample
 from synthos.datamodules.text import SPLITS, _count
 from synthos.errors import DataError, ErrorCode
 from synthos.task import LANGUAGE_MODEL, TaskSpec
@@ -484,6 +485,9 @@ class TabularDataModule(SplitDataModule):
             when one is given), chosen by a seeded permutation.
         max_rows: data budget, the most training rows used (a seeded random subset). The
             vocabulary is fit on all training rows, so it does not change with the budget.
+        train_fraction: data budget as a share of the training rows, stratified by the
+            target (classes, or quantile buckets of a numeric target) so every class stays.
+        subsample_seed: which rows that share is (cascade variants differ by it).
         vocab_path: where the vocabulary JSON is saved or, if present, loaded from (None:
             kept in memory and in checkpoints only).
         seed: splits, the training subset and shuffling.
@@ -502,6 +506,8 @@ class TabularDataModule(SplitDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         max_rows: int | None = None,
+        train_fraction: float = 1.0,
+        subsample_seed: int = 0,
         vocab_path: str | None = None,
         seed: int = 0,
     ) -> None:
@@ -519,6 +525,8 @@ class TabularDataModule(SplitDataModule):
             raise ValueError("val_fraction and test_fraction must be in [0, 1) with sum < 1")
         if max_rows is not None and max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+        if not 0 < train_fraction <= 1:
+            raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
         if columns is not None and len(columns) == 0:
             raise ValueError("columns must be None (all) or a non-empty list")
         self.path = str(path)
@@ -532,6 +540,8 @@ class TabularDataModule(SplitDataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.max_rows = max_rows
+        self.train_fraction = train_fraction
+        self.subsample_seed = subsample_seed
         self.vocab_path = vocab_path
         self.seed = seed
 
@@ -606,6 +616,8 @@ class TabularDataModule(SplitDataModule):
             fit = ("reference", order[n_val + n_test :])
             train = np.random.default_rng([self.seed, 2]).permutation(candidate.num_rows)
             sources = {"train": "candidate", "val": "reference", "test": "reference"}
+        if self.train_fraction < 1:
+            train = train[self._stratified_share(candidate, train)]
         if self.max_rows is not None:
             train = train[: self.max_rows]
         self.columns_used = columns
@@ -613,6 +625,21 @@ class TabularDataModule(SplitDataModule):
         self.split_sources = sources
         self._fit_source = fit
         self._tables = tables
+
+    def _stratified_share(self, candidate: pa.Table, train: np.ndarray) -> np.ndarray:
+        """Positions in `train` of a `train_fraction` share, proportional per target class."""
+        target = self.target_column or candidate.column_names[-1]
+        values = candidate.column(target).take(pa.array(train, pa.int64()))
+        if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+            numeric = values.to_numpy(zero_copy_only=False).astype(np.float64)
+            if np.unique(numeric[np.isfinite(numeric)]).size > self.max_categories:
+                return stratified_subsample(
+                    quantile_buckets(np.nan_to_num(numeric)),
+                    self.train_fraction,
+                    self.subsample_seed,
+                )
+        labels = np.asarray([str(v) for v in values.to_pylist()])
+        return stratified_subsample(labels, self.train_fraction, self.subsample_seed)
 
     def _permute(self, n: int, path: str, stream: int) -> tuple[np.ndarray, int, int]:
         n_val = _count(n, self.val_fraction)

@@ -214,6 +214,26 @@ def test_budget_caps_training_rows_but_not_the_vocabulary(parquet):
     )
 
 
+def test_train_fraction_keeps_every_class_and_differs_by_seed(parquet):
+    full = make(parquet)
+    full.setup()
+    labels = full.split_table("train").column("label").to_pylist()
+    shares = {}
+    for seed in (1, 2):
+        dm = make(parquet, train_fraction=0.25, subsample_seed=seed)
+        dm.setup()
+        shares[seed] = dm
+        part = dm.split_table("train").column("label").to_pylist()
+        assert abs(len(part) - 0.25 * len(labels)) <= len(set(labels))
+        for cls in set(labels):  # proportional per class, at least one row each
+            want = max(1, round(0.25 * labels.count(cls)))
+            assert part.count(cls) == want, (cls, part.count(cls), want)
+        assert set(dm.split_rows["train"]) <= set(full.split_rows["train"])
+        np.testing.assert_array_equal(dm.split_rows["test"], full.split_rows["test"])
+        assert dm.vocab == full.vocab
+    assert set(shares[1].split_rows["train"]) != set(shares[2].split_rows["train"])
+
+
 def test_vocab_saved_deterministically_and_reloaded(tmp_path, parquet):
     first = tmp_path / "a" / "tabular_vocab.json"
     second = tmp_path / "b" / "tabular_vocab.json"
@@ -350,6 +370,8 @@ def test_untokenizable_column_and_type_clash(tmp_path, parquet):
         {"max_categories": 0},
         {"val_fraction": 0.6, "test_fraction": 0.4},
         {"max_rows": 0},
+        {"train_fraction": 0.0},
+        {"train_fraction": 1.5},
         {"columns": []},
         {"batch_size": 0},
     ],
