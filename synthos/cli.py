@@ -163,19 +163,10 @@ def _add_aggregate(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_aggregate(args: argparse.Namespace) -> int:
-    from synthos.cascade.aggregate import aggregate_sweep
+    from synthos.cascade.aggregate import aggregate_sweep, summary_text
 
     results = aggregate_sweep(args.sweep_dir, target_params=args.target_params, level=args.level)
-    prediction = results["prediction"]
-    print(
-        f"{results['models_completed']}/{results['models_total']} models finished; "
-        f"{results['metric']} at {results['target_params']:,} parameters: "
-        f"{prediction['predicted']:.4g} [{prediction['lower']:.4g}, {prediction['upper']:.4g}]"
-    )
-    if prediction.get("degenerate"):
-        print(f"degenerate fit: {prediction.get('reason')}")
-    print(f"report:  {args.sweep_dir / 'report.json'}")
-    print(f"results: {args.sweep_dir / 'cascade_results.json'}")
+    print(summary_text(results))
     return 0
 
 

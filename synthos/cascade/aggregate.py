@@ -152,6 +152,29 @@ def aggregate_sweep(
     return results
 
 
+def summary_text(results: dict[str, Any]) -> str:
+    """What a person reads at the end of a cascade: models finished, the prediction, files."""
+    prediction = results["prediction"]
+    if results["models_completed"] == 0:
+        outcome = f"no prediction ({prediction.get('reason')})"
+    else:
+        caveat = (
+            f" (degenerate fit: {prediction.get('reason')})" if prediction.get("degenerate") else ""
+        )
+        outcome = (
+            f"predicted {results['metric']} at {results['target_params']:,} parameters: "
+            f"{prediction['predicted']:.4g} [{prediction['lower']:.4g}, "
+            f"{prediction['upper']:.4g}]{caveat}"
+        )
+    sweep_dir = Path(results["sweep_dir"])
+    return (
+        f"Cascade {results['validation_id']}: {results['models_completed']}/"
+        f"{results['models_total']} models finished; {outcome}\n"
+        f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
+        f"  plot:    {sweep_dir / PLOT_FILE}"
+    )
+
+
 def _job_summary(job: dict[str, Any], metric: str) -> dict[str, Any]:
     summary = {
         key: job.get(key)
@@ -206,16 +229,4 @@ class AggregateOnMultirunEnd(Callback):
                 )
             except Exception as exc:  # the dashboard is a view; the report on disk stands
                 log.warning("Could not log the cascade summary to W&B: %s", exc)
-        prediction = results["prediction"]
-        caveat = (
-            f" (degenerate fit: {prediction.get('reason')})" if prediction.get("degenerate") else ""
-        )
-        print(
-            f"Cascade {results['validation_id']}: {results['models_completed']}/"
-            f"{results['models_total']} models finished; predicted {results['metric']} at "
-            f"{results['target_params']:,} parameters: {prediction['predicted']:.4g} "
-            f"[{prediction['lower']:.4g}, {prediction['upper']:.4g}]"
-            f"{caveat}\n"
-            f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
-            f"  plot:    {sweep_dir / PLOT_FILE}"
-        )
+        print(summary_text(results))
