@@ -1,0 +1,167 @@
+"""Threshold calibration from the suite's clean controls, checked on held-out splits.
+
+    python -m benchmarks.collapse_suite.calibrate            # full suite, writes thresholds
+    python -m benchmarks.collapse_suite.calibrate --dry-run  # print, write nothing
+    python -m benchmarks.collapse_suite.calibrate --quick    # the subset; never writes
+
+Procedure (the same for every dimension; nothing is tuned per case):
+
+1. Score every case of the suite with the detector. Dimension scores do not depend on the
+   thresholds, so one pass serves both calibration and check.
+2. Calibration split: the clean controls of the splits in CALIBRATION_SEEDS (seeds 0, 2, 4 of
+   every base dataset). Held-out split: the clean controls and defects of the other seeds.
+3. Per dimension d, over the calibration controls where d is evaluated:
+   threshold_d = Q_alpha(scores_d) - (MARGIN_POINTS + MARGIN_SPREAD x sd(scores_d)),
+   with alpha = FPR_BUDGET / (number of dimensions evaluated on the suite): a Bonferroni
+   split of the 5 % false-positive budget of the verdict ("any dimension fails") over the
+   dimensions. The margin allows for controls the calibration split did not contain.
+   Clipped to [0, 100].
+4. A dimension with fewer than MIN_CONTROLS calibration controls (training_stability: the
+   suite has no cascade) keeps its current threshold, and the file says so.
+5. Check: the verdict rule of the detector (collapse when any evaluated dimension is below its
+   threshold) with the new thresholds on the held-out split gives its FPR and FNR, recorded
+   with the thresholds.
+
+Defect cases are not used to set any threshold; they only measure the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.collapse_suite.catalog import CALIBRATION_SEEDS, build_cases, quick_cases
+from benchmarks.collapse_suite.metrics import Scored
+from benchmarks.collapse_suite.report import GOAL_FPR
+from benchmarks.collapse_suite.run import score_all
+
+MARGIN_POINTS = 2.0
+MARGIN_SPREAD = 0.5
+MIN_CONTROLS = 10
+PROCEDURE = (
+    "benchmarks/collapse_suite/calibrate.py: per dimension, the alpha-quantile of its scores on "
+    "the clean controls of the calibration splits (seeds 0, 2, 4 of every base dataset), "
+    "alpha = 0.05 / number of evaluated dimensions, minus (2 + 0.5 x their standard "
+    "deviation) points; dimensions without calibration controls keep their previous value"
+)
+
+
+@dataclass(frozen=True)
+class DimensionCalibration:
+    name: str
+    controls: int
+    quantile: float | None
+    spread: float | None
+    threshold: float
+    calibrated: bool
+
+
+def calibrate(
+    rows: list[Scored], dimensions: tuple[str, ...], current: dict[str, float]
+) -> list[DimensionCalibration]:
+    """New thresholds from the calibration split's clean controls (see the module docstring)."""
+    controls = [
+        r
+        for r in rows
+        if r.case.is_clean and r.case.seed in CALIBRATION_SEEDS and not r.synthos.error
+    ]
+    evaluated = [
+        d for d in dimensions if sum(d in r.synthos.scores for r in controls) >= MIN_CONTROLS
+    ]
+    alpha = GOAL_FPR / max(1, len(evaluated))
+    out = []
+    for name in dimensions:
+        scores = np.array([r.synthos.scores[name] for r in controls if name in r.synthos.scores])
+        if name not in evaluated:
+            out.append(DimensionCalibration(name, len(scores), None, None, current[name], False))
+            continue
+        quantile = float(np.quantile(scores, alpha))
+        spread = float(scores.std(ddof=1))
+        threshold = quantile - (MARGIN_POINTS + MARGIN_SPREAD * spread)
+        out.append(
+            DimensionCalibration(
+                name,
+                len(scores),
+                quantile,
+                spread,
+                round(float(np.clip(threshold, 0, 100)), 2),
+                True,
+            )
+        )
+    return out
+
+
+def verdict(row: Scored, thresholds: dict[str, float]) -> bool:
+    """The detector's rule: collapse when any evaluated dimension is below its threshold."""
+    return any(score < thresholds[name] for name, score in row.synthos.scores.items())
+
+
+def check(rows: list[Scored], thresholds: dict[str, float], seeds: set[int]) -> dict:
+    """FPR and FNR of the verdict with `thresholds` on the cases of `seeds`."""
+    chosen = [r for r in rows if r.case.seed in seeds and not r.synthos.error]
+    clean = [r for r in chosen if r.case.is_clean]
+    defects = [r for r in chosen if not r.case.is_clean]
+    false_alarms = [r.case.case_id for r in clean if verdict(r, thresholds)]
+    misses = [r.case.case_id for r in defects if not verdict(r, thresholds)]
+    return {
+        "controls": len(clean),
+        "defects": len(defects),
+        "fpr": len(false_alarms) / len(clean) if clean else None,
+        "fnr": len(misses) / len(defects) if defects else None,
+        "false_alarms": false_alarms,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.collapse_suite.calibrate")
+    parser.add_argument(
+        "--quick", action="store_true", help="try the procedure on the --quick subset (no write)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write thresholds")
+    parser.add_argument("--cache-dir", type=Path, help="where the text corpus is collected")
+    args = parser.parse_args(argv)
+    from synthos.analysis.collapse import CollapseConfig
+    from synthos.analysis.collapse.config import DIMENSIONS, THRESHOLDS_FILE
+
+    cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
+    rows = score_all(cases, sdmetrics=False)
+    config = CollapseConfig()
+    dims = calibrate(rows, DIMENSIONS, config.thresholds)
+    thresholds = {d.name: d.threshold for d in dims}
+    seeds = {r.case.seed for r in rows}
+    held_out = check(rows, thresholds, seeds - CALIBRATION_SEEDS)
+    calibration_split = check(rows, thresholds, seeds & CALIBRATION_SEEDS)
+    record = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m benchmarks.collapse_suite.calibrate "
+        + shlex.join(argv or sys.argv[1:]),
+        "cases": len(rows),
+        "dimensions": {
+            d.name: {
+                "controls": d.controls,
+                "quantile": d.quantile,
+                "sd": d.spread,
+                "calibrated": d.calibrated,
+            }
+            for d in dims
+        },
+        "check_held_out": held_out,
+        "check_calibration_split": calibration_split,
+    }
+    print(json.dumps({"thresholds": thresholds, **record}, indent=1))
+    if not (args.dry_run or args.quick):
+        config.thresholds = thresholds
+        config.save_thresholds(THRESHOLDS_FILE, procedure=PROCEDURE, calibration=record)
+        print(f"wrote {THRESHOLDS_FILE}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Run the collapse benchmark: every case through Synthos' detector and SDMetrics' QualityReport.
+
+    python -m benchmarks.collapse_suite            # full suite (a few minutes on 2 cores)
+    python -m benchmarks.collapse_suite --quick    # a subset, under a minute
+    python -m benchmarks.collapse_suite --no-sdmetrics
+
+Writes results.json (summary and every case), results.md (the tables) and
+auroc_by_family.png into --out (default benchmarks/collapse_suite/results[-quick]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.collapse_suite import report
+from benchmarks.collapse_suite.case import Case
+from benchmarks.collapse_suite.catalog import CALIBRATION_SEEDS, build_cases, quick_cases
+from benchmarks.collapse_suite.metrics import Scored
+from benchmarks.collapse_suite.sdmetrics_scorer import require_sdmetrics
+from benchmarks.collapse_suite.sdmetrics_scorer import score_case as score_baseline
+from benchmarks.collapse_suite.synthos_scorer import score_case as score_synthos
+
+SUITE_DIR = Path(__file__).resolve().parent
+
+
+def score_all(cases: list[Case], *, sdmetrics: bool, config=None) -> list[Scored]:
+    """Both detectors on every case, with a progress line every 25 cases on stderr."""
+    rows = []
+    start = time.perf_counter()
+    for i, case in enumerate(cases, 1):
+        baseline = score_baseline(case) if sdmetrics else None
+        rows.append(Scored(case, score_synthos(case, config), baseline))
+        if i % 25 == 0 or i == len(cases):
+            print(f"  {i}/{len(cases)} cases, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.collapse_suite", description=__doc__
+    )
+    parser.add_argument("--quick", action="store_true", help="a subset of bases and strengths")
+    parser.add_argument("--no-sdmetrics", action="store_true", help="skip the SDMetrics baseline")
+    parser.add_argument("--out", type=Path, help="output directory")
+    parser.add_argument("--cache-dir", type=Path, help="where the text corpus is collected")
+    return parser.parse_args(argv)
+
+
+def environment() -> dict:
+    """What the run was measured on."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        "load_average_at_start": None if load is None else [round(x, 2) for x in load],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from synthos.analysis.collapse import CollapseConfig
+    from synthos.analysis.collapse.config import DIMENSIONS, THRESHOLDS_FILE
+
+    if not args.no_sdmetrics:
+        require_sdmetrics()
+    out = args.out or SUITE_DIR / ("results-quick" if args.quick else "results")
+    out.mkdir(parents=True, exist_ok=True)
+    header = environment()
+    started = time.perf_counter()
+    cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
+    header["build_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"{len(cases)} cases built in {header['build_seconds']} s", file=sys.stderr)
+    rows = score_all(cases, sdmetrics=not args.no_sdmetrics)
+    thresholds = json.loads(THRESHOLDS_FILE.read_text())
+    header.update(
+        command="python -m benchmarks.collapse_suite " + shlex.join(argv or sys.argv[1:]),
+        suite_seconds=round(time.perf_counter() - started, 1),
+        thresholds=CollapseConfig().thresholds,
+        thresholds_procedure=thresholds.get("procedure"),
+    )
+    held_out = {r.case.seed for r in rows} - CALIBRATION_SEEDS
+    summary = report.summarise(rows, DIMENSIONS, held_out)
+    report.write_json(out / "results.json", header, summary, rows)
+    table = report.markdown(header, summary)
+    (out / "results.md").write_text(table)
+    report.plot_families(out / "auroc_by_family.png", summary)
+    print(table)
+    print(f"suite: {header['suite_seconds']} s; results in {out}", file=sys.stderr)
+    return 0
