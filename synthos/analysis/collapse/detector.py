@@ -1,0 +1,88 @@
+"""`detect_collapse`: prepare the data once, run every dimension, apply the verdict rules."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from . import verdict
+from .cascade import load_cascade
+from .config import DIMENSIONS, CollapseConfig
+from .dimensions import EVALUATORS
+from .inputs import Comparison, prepare
+from .result import CollapseResult, DimensionResult
+
+INPUT_NOTES = ("schema_mismatch", "incomparable_columns", "skipped_columns", "self_comparison")
+DataLike = Any  # a path, a pyarrow.Table or a pandas.DataFrame
+
+
+def detect_collapse(
+    candidate: DataLike,
+    reference: DataLike | None = None,
+    cascade: str | os.PathLike | dict[str, Any] | None = None,
+    *,
+    modality: str | None = None,
+    config: CollapseConfig | None = None,
+) -> CollapseResult:
+    """Score the eight dimensions of `candidate` (against `reference` and the cascade's
+    results where given) and decide whether it shows collapse."""
+    config = config or CollapseConfig()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
+    timings["collapse_prepare"] = round(time.perf_counter() - started, 3)
+    results = []
+    for name in DIMENSIONS:
+        lap = time.perf_counter()
+        results.append(_with_input_notes(EVALUATORS[name](cmp), cmp))
+        timings[f"collapse_{name}"] = round(time.perf_counter() - lap, 3)
+    overall = verdict.overall_score(results, config)
+    risk = verdict.risk_score(results, overall)
+    collapse = any(r.failed for r in results)
+    timings["collapse_detection"] = round(time.perf_counter() - started, 3)
+    return CollapseResult(
+        dimensions=results,
+        overall_score=overall,
+        collapse_detected=collapse,
+        risk_score=risk,
+        severity=verdict.severity(risk, collapse),
+        collapse_type=verdict.collapse_type(results),
+        root_causes=verdict.root_causes(results),
+        timings=timings,
+        sample_sizes=cmp.sample_sizes(),
+        dataset={**cmp.dataset, "sample_sizes": cmp.sample_sizes()},
+        notes=cmp.notes,
+    )
+
+
+def score_dimension(
+    name: str,
+    candidate: DataLike,
+    reference: DataLike | None = None,
+    cascade: str | os.PathLike | dict[str, Any] | None = None,
+    modality: str | None = None,
+    config: CollapseConfig | None = None,
+) -> DimensionResult:
+    """One dimension alone (same preparation as `detect_collapse`)."""
+    if name not in EVALUATORS:
+        raise ValueError(f"unknown dimension {name!r}; choose from {', '.join(DIMENSIONS)}")
+    cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
+    return _with_input_notes(EVALUATORS[name](cmp), cmp)
+
+
+def evaluate_prepared(
+    cmp: Comparison, names: tuple[str, ...] = DIMENSIONS
+) -> list[DimensionResult]:
+    """Dimensions on an already prepared comparison (`inputs.prepare`), for callers that
+    score many dimensions or thresholds on the same data."""
+    return [_with_input_notes(EVALUATORS[name](cmp), cmp) for name in names]
+
+
+def _with_input_notes(result: DimensionResult, cmp: Comparison) -> DimensionResult:
+    """Schema mismatches, self-comparison and dropped columns travel with every dimension's
+    evidence: they qualify what the score compared."""
+    notes = {k: v for k, v in cmp.notes.items() if k in INPUT_NOTES}
+    if notes:
+        result.evidence["inputs"] = notes
+    return result

@@ -1,0 +1,196 @@
+"""entropy_stability: has diversity been lost (mode collapse, variance shrinkage)?
+
+Per column (tabular; increments per channel for series): the entropy ratio candidate /
+reference (Miller-Madow corrected) over the levels, or for numbers over bins of a common
+width (a twentieth of the reference's 5-95 % range) anchored at each side's median, so a
+shift is not read as lost diversity; and the standard deviation ratio, whose noise
+allowance grows with the reference's kurtosis. A column's deficit is the larger
+shortfall below 1 beyond z standard errors, scored ``100 exp(-deficit / 0.15)``. Text:
+distinct-1/2/3 and unigram entropy on equal token budgets, with the holdout's own
+shortfall (twice it, at least 0.02) as the noise allowance. Support: k-NN coverage of
+the reference (Naeem et al. 2020) by the candidate against the coverage by an equal-
+sized real holdout; coverage lost only counts where it is not explained by lost
+precision (candidate rows off the reference support, as after a shift or broken
+correlations, which other dimensions own): mode collapse and shrinkage keep precision
+while losing coverage. Scored ``100 exp(-shortfall / 0.1)``. The dimension is the lower
+of the column part (mean of the worst quarter) and the support part; effective
+dimensionality is shown as evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import features, knn_support, neighbors
+from ..inputs import Comparison
+from ..stats import decay_score, entropy, frequencies, worst_share_mean
+from .base import missing_reference, not_evaluated, scored
+
+NAME = "entropy_stability"
+BINS = 20
+COLUMN_SCALE = 0.15
+COVERAGE_SCALE = 0.1
+
+
+def _entropy_deficit(
+    p_ref: np.ndarray, p_cand: np.ndarray, n: int, m: int, z: float
+) -> dict[str, Any]:
+    """Shortfall of the candidate's entropy relative to the reference's, beyond z standard
+    errors of the plug-in estimates (variance of -log p over n draws)."""
+    h_ref = entropy(p_ref) + (np.count_nonzero(p_ref) - 1) / (2 * m)
+    h_cand = entropy(p_cand) + (np.count_nonzero(p_cand) - 1) / (2 * n)
+    if h_ref <= 0:
+        return {"entropy_ratio": None, "deficit": 0.0}
+    nz = p_ref[p_ref > 0]
+    variance = max(float((nz * np.log(nz) ** 2).sum() - entropy(p_ref) ** 2), 0.0)
+    noise = z * math.sqrt(variance * (1 / n + 1 / m)) / h_ref
+    ratio = h_cand / h_ref
+    return {"entropy_ratio": ratio, "deficit": max(0.0, 1.0 - ratio - noise)}
+
+
+def _grid(x: np.ndarray, width: float) -> np.ndarray:
+    """Shares of `x` in bins of `width` anchored at its own median (shift does not count
+    as a loss of diversity; that is distribution_fidelity's business)."""
+    cells = np.floor((x - np.median(x)) / width).astype(np.int64)
+    return np.unique(cells, return_counts=True)[1] / x.size
+
+
+def _numeric_column(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
+    low, high = np.quantile(ref, [0.05, 0.95])
+    out: dict[str, Any] = {"deficit": 0.0}
+    if high > low:
+        width = (high - low) / BINS
+        out = _entropy_deficit(_grid(ref, width), _grid(cand, width), cand.size, ref.size, z)
+    s_ref, s_cand = float(np.std(ref)), float(np.std(cand))
+    if s_ref > 0:
+        # SE of log(std) is sqrt((kurtosis - 1) / 4n): heavy tails make spread noisy
+        kurtosis = float(np.mean((ref - ref.mean()) ** 4)) / s_ref**4
+        noise = z * math.sqrt(max(kurtosis - 1, 0.5) / 4 * (1 / cand.size + 1 / ref.size))
+        out["std_ratio"] = s_cand / s_ref
+        out["deficit"] = max(out["deficit"], 1.0 - s_cand / s_ref * math.exp(noise))
+    return out
+
+
+def _column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
+    z = cmp.config.z
+    out: dict[str, dict[str, Any]] = {}
+    if cmp.modality == "time_series":
+        cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
+        if cand.shape[0] >= 2 and ref.shape[0] >= 2:
+            for j, column in enumerate(cmp.numeric_columns):
+                out[column] = _numeric_column(cand[:, j], ref[:, j], z)
+    else:
+        for column in cmp.numeric_columns:
+            cand = features.values(cmp, side, column)
+            ref = features.values(cmp, "reference", column)
+            if cand.size >= 2 and ref.size >= 2:
+                out[column] = _numeric_column(cand, ref, z)
+        for column in cmp.categorical_columns:
+            ref = features.labels(cmp, "reference", column)
+            cand = features.labels(cmp, side, column)
+            levels = sorted(set(ref.tolist()) | set(cand.tolist()), key=str)
+            out[column] = _entropy_deficit(
+                frequencies(ref, levels), frequencies(cand, levels), cand.size, ref.size, z
+            )
+    for item in out.values():
+        item["score"] = decay_score(item["deficit"], COLUMN_SCALE)
+    return out
+
+
+def text_statistics(stream: list[str]) -> dict[str, float]:
+    total = max(1, len(stream))
+    out = {}
+    for n in (1, 2, 3):
+        grams = set(zip(*(stream[i:] for i in range(n)), strict=False))
+        out[f"distinct_{n}"] = len(grams) / max(1, total - n + 1)
+    counts = np.unique(np.asarray(stream, dtype=object), return_counts=True)[1]
+    out["unigram_entropy"] = entropy(counts / total)
+    return out
+
+
+def _text_scores(cmp: Comparison) -> dict[str, dict[str, Any]]:
+    budget = features.common_token_budget(cmp, ("candidate", "reference", "holdout"))
+    stats = {
+        side: text_statistics(features.token_stream(cmp, side, budget))
+        for side in ("candidate", "reference", "holdout")
+    }
+    out = {}
+    for key, ref in stats["reference"].items():
+        if ref <= 0:
+            continue
+        noise = max(0.02, 2 * abs(1 - stats["holdout"][key] / ref))
+        ratio = stats["candidate"][key] / ref
+        deficit = max(0.0, 1 - ratio - noise)
+        out[key] = {
+            "ratio": ratio,
+            "holdout_ratio": stats["holdout"][key] / ref,
+            "noise": noise,
+            "deficit": deficit,
+            "score": decay_score(deficit, COLUMN_SCALE),
+        }
+    return out
+
+
+def effective_dimensionality(rows: np.ndarray) -> float | None:
+    """exp(entropy of the covariance eigenvalue shares)."""
+    if rows.shape[0] < 3 or rows.shape[1] == 0:
+        return None
+    cov = np.cov(rows, rowvar=False).reshape(rows.shape[1], -1)
+    eigen = np.clip(np.linalg.eigvalsh(cov), 0, None)
+    return math.exp(entropy(eigen / eigen.sum())) if eigen.sum() > 0 else None
+
+
+def _support(cmp: Comparison) -> dict[str, Any]:
+    ref, cand, hold = knn_support.matched(cmp)
+    k = cmp.config.k
+    if ref.shape[0] <= k + 1 or cand.shape[0] < 2 or ref.shape[1] == 0:
+        return {}
+    cov = {
+        "candidate": neighbors.coverage(ref, cand, k),
+        "holdout": neighbors.coverage(ref, hold, k),
+    }
+    prec = {
+        "candidate": neighbors.precision(ref, cand, k),
+        "holdout": neighbors.precision(ref, hold, k),
+    }
+    z = cmp.config.z
+
+    def noise(p: float, n: int) -> float:
+        return z * math.sqrt(2 * max(p * (1 - p), 1e-4) / n)
+
+    coverage_loss = max(0.0, cov["holdout"] - cov["candidate"] - noise(cov["holdout"], len(ref)))
+    precision_loss = max(
+        0.0, prec["holdout"] - prec["candidate"] - noise(prec["holdout"], len(cand))
+    )
+    shortfall = max(0.0, coverage_loss - precision_loss)
+    return {
+        "coverage": cov,
+        "precision": prec,
+        "coverage_loss": coverage_loss,
+        "precision_loss": precision_loss,
+        "unexplained_coverage_loss": shortfall,
+        "k": k,
+        "rows": {"reference": ref.shape[0], "candidate": cand.shape[0]},
+        "effective_dimensionality": effective_dimensionality(cand),
+        "reference_effective_dimensionality": effective_dimensionality(ref),
+        "score": decay_score(shortfall, COVERAGE_SCALE),
+    }
+
+
+def evaluate(cmp: Comparison):
+    if not cmp.has_reference:
+        return missing_reference(cmp, NAME, "diversity is measured against real data")
+    columns = _text_scores(cmp) if cmp.modality == "text" else _column_scores(cmp, "candidate")
+    support = _support(cmp)
+    parts = []
+    if columns:
+        parts.append(worst_share_mean([c["score"] for c in columns.values()]))
+    if support:
+        parts.append(support["score"])
+    if not parts:
+        return not_evaluated(cmp, NAME, "too few rows for entropy or coverage")
+    evidence = {"statistics": columns, "support": support, "rule": "lower of columns and support"}
+    return scored(cmp, NAME, min(parts), evidence)

@@ -1,0 +1,251 @@
+"""generalization_gap: do models trained on the candidate do worse on real data?
+
+Two measurements, the dimension being the lower score:
+
+* Discriminator: gradient-boosted trees telling candidate rows from reference rows (equal
+  numbers, embedding features), cross-validated ROC AUC; the AUC beyond 0.5 plus z of its
+  null standard errors (Hanley-McNeil) is the excess, scored ``100 exp(-excess / 0.15)``.
+* Train-synthetic-test-real against train-real-test-real, both tested on the real holdout
+  with equal training sizes, compared row by row on the same test rows (paired, so the
+  noise allowance is small). Tabular: trees predicting the target column (the last column
+  unless `target_column` is set); log-loss for a categorical target (label noise shows as
+  misplaced confidence long before accuracy moves), squared error for a numeric one; the
+  gap relative to the real model's margin over chance (the prior, or the mean).
+  Text: an interpolated bigram language model's cross-entropy on the holdout, gap relative
+  to the real model's. Series: a ridge forecaster of the next increment from a window of
+  increments, the ratio of mean squared errors minus 1. Each gap counts beyond z standard
+  errors of the test metric, scored ``100 exp(-gap / 0.25)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from .. import features
+from ..inputs import Comparison
+from ..stats import auc_noise, decay_score
+from .base import missing_reference, not_evaluated, scored
+
+NAME = "generalization_gap"
+DISCRIMINATOR_SCALE = 0.15
+GAP_SCALE = 0.25
+BIGRAM_WEIGHT = 0.7
+TEST_TOKENS = 50_000
+PROBABILITY_FLOOR = 1e-3
+
+
+def _trees(classifier: bool, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    cls = HistGradientBoostingClassifier if classifier else HistGradientBoostingRegressor
+    return cls(max_iter=60, max_leaf_nodes=15, early_stopping=False, random_state=seed)
+
+
+def discriminator(cmp: Comparison) -> dict[str, Any] | None:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    seed, cap = cmp.config.seed, cmp.config.classifier_rows
+    ref = features.embedding(cmp, "reference")
+    cand = features.embedding(cmp, "candidate")
+    size = min(cap, ref.shape[0], cand.shape[0])
+    folds = cmp.config.cv_folds
+    if size < 5 * folds or ref.shape[1] == 0:
+        return None
+    x = np.vstack([features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)])
+    y = np.r_[np.ones(size), np.zeros(size)]
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    auc = float(np.mean(cross_val_score(_trees(True, seed), x, y, cv=splitter, scoring="roc_auc")))
+    noise = auc_noise(size, size, cmp.config.z)
+    return {
+        "auc": auc,
+        "noise": noise,
+        "rows_per_side": size,
+        "folds": folds,
+        "score": decay_score(auc - 0.5 - noise, DISCRIMINATOR_SCALE),
+    }
+
+
+def _design(cmp: Comparison, side: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    data = features.table(cmp, side)
+    blocks = []
+    for column in cmp.kinds:
+        if column == target:
+            continue
+        if cmp.kinds[column] == "numeric":
+            blocks.append(data.column(column).to_numpy(zero_copy_only=False).astype(np.float64))
+        else:
+            known = np.unique(features.labels(cmp, "reference", column))
+            levels = {v: i for i, v in enumerate(known)}
+            observed = features.labels(cmp, side, column)
+            blocks.append(np.array([levels.get(v, np.nan) for v in observed], dtype=np.float64))
+    x = np.column_stack(blocks) if blocks else np.zeros((data.num_rows, 0))
+    if cmp.kinds[target] == "numeric":
+        y = data.column(target).to_numpy(zero_copy_only=False).astype(np.float64)
+        keep = np.isfinite(y)
+        return x[keep], y[keep]
+    return x, features.labels(cmp, side, target).astype(str)
+
+
+def _row_losses(model: Any, classifier: bool, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row log-loss (probabilities floored at 1e-3) or squared error on the test rows."""
+    if not classifier:
+        return (model.predict(x) - y) ** 2
+    proba = model.predict_proba(x)
+    column = {label: i for i, label in enumerate(model.classes_)}
+    picked = np.array(
+        [proba[i, column[label]] if label in column else 0.0 for i, label in enumerate(y)]
+    )
+    return -np.log(np.maximum(picked, PROBABILITY_FLOOR))
+
+
+def _chance_losses(classifier: bool, y_train: np.ndarray, y_test: np.ndarray) -> np.ndarray:
+    """Losses of predicting without features: the training prior, or the training mean."""
+    if not classifier:
+        return (y_test - y_train.mean()) ** 2
+    labels, counts = np.unique(y_train, return_counts=True)
+    prior = dict(zip(labels, counts / counts.sum(), strict=True))
+    return -np.log(np.maximum([prior.get(v, 0.0) for v in y_test], PROBABILITY_FLOOR))
+
+
+def _tabular_transfer(cmp: Comparison) -> dict[str, Any] | None:
+    target = cmp.target_column
+    if target is None or len(cmp.kinds) < 2:
+        return None
+    classifier = cmp.kinds[target] == "categorical"
+    seed, cap, z = cmp.config.seed, cmp.config.classifier_rows, cmp.config.z
+    x_ref, y_ref = _design(cmp, "reference", target)
+    x_cand, y_cand = _design(cmp, "candidate", target)
+    x_test, y_test = _design(cmp, "holdout", target)
+    size = min(cap, y_ref.size, y_cand.size)
+    if size < 10 or y_test.size < 10:
+        return None
+    rng = np.random.default_rng(seed)
+    pick_ref = rng.choice(y_ref.size, size, replace=False)
+    pick_cand = rng.choice(y_cand.size, size, replace=False)
+    test = rng.choice(y_test.size, min(cap, y_test.size), replace=False)
+    x_test, y_test = x_test[test], y_test[test]
+    losses, scores = {}, {}
+    trainings = (
+        ("trtr", x_ref[pick_ref], y_ref[pick_ref]),
+        ("tstr", x_cand[pick_cand], y_cand[pick_cand]),
+    )
+    for name, x, y in trainings:
+        if classifier and len(set(y)) < 2:  # one class: it is all a model can predict
+            losses[name] = _chance_losses(True, y, y_test)
+            scores[name] = float(np.mean(y_test == y[0]))
+            continue
+        model = _trees(classifier, seed).fit(x, y)
+        losses[name] = _row_losses(model, classifier, x_test, y_test)
+        scores[name] = float(model.score(x_test, y_test))
+    chance = _chance_losses(classifier, y_ref[pick_ref], y_test)
+    paired = losses["tstr"] - losses["trtr"]
+    noise = z * float(np.std(paired)) / math.sqrt(paired.size)
+    margin = max(float(chance.mean() - losses["trtr"].mean()), 0.05 * float(chance.mean()), 1e-12)
+    gap = max(0.0, float(paired.mean()) - noise) / margin
+    return {
+        "target": target,
+        "loss": "log-loss" if classifier else "squared error",
+        "train_real_test_real": float(losses["trtr"].mean()),
+        "train_synthetic_test_real": float(losses["tstr"].mean()),
+        "chance": float(chance.mean()),
+        "noise": noise,
+        "relative_gap": gap,
+        ("accuracy" if classifier else "r2"): scores,
+        "train_rows": size,
+        "test_rows": int(y_test.size),
+        "score": decay_score(gap, GAP_SCALE),
+    }
+
+
+def _bigram_losses(train: list[str], test: list[str]) -> np.ndarray:
+    unigrams = Counter(train)
+    bigrams = Counter(itertools.pairwise(train))
+    contexts = Counter(train[:-1])
+    total, vocabulary = len(train), len(unigrams) + 1
+    losses = np.empty(len(test) - 1)
+    for i, (prev, word) in enumerate(itertools.pairwise(test)):
+        p = (unigrams[word] + 1) / (total + vocabulary)
+        if contexts[prev]:
+            p = BIGRAM_WEIGHT * bigrams[(prev, word)] / contexts[prev] + (1 - BIGRAM_WEIGHT) * p
+        losses[i] = -math.log(p)
+    return losses
+
+
+def _text_transfer(cmp: Comparison) -> dict[str, Any] | None:
+    budget = features.common_token_budget(cmp, ("candidate", "reference"))
+    test = features.token_stream(cmp, "holdout", TEST_TOKENS)
+    if budget < 100 or len(test) < 100:
+        return None
+    real = _bigram_losses(features.token_stream(cmp, "reference", budget), test)
+    synthetic = _bigram_losses(features.token_stream(cmp, "candidate", budget), test)
+    h_real, h_synth = float(real.mean()), float(synthetic.mean())
+    noise = cmp.config.z * float(np.std(synthetic - real)) / math.sqrt(real.size)
+    gap = max(0.0, h_synth - h_real - noise) / h_real
+    return {
+        "metric": "bigram cross-entropy (nats/token)",
+        "train_real_test_real": h_real,
+        "train_synthetic_test_real": h_synth,
+        "noise": noise,
+        "relative_gap": gap,
+        "train_tokens": budget,
+        "test_tokens": len(test),
+        "score": decay_score(gap, GAP_SCALE),
+    }
+
+
+def _windows(cmp: Comparison, side: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = features.embedding(cmp, side)
+    channels = len(cmp.numeric_columns)
+    # each window predicts the step that follows it, which is the last step of the next window
+    return rows[:-1], rows[1:, -channels:]
+
+
+def _series_transfer(cmp: Comparison) -> dict[str, Any] | None:
+    from sklearn.linear_model import Ridge
+
+    (x_ref, y_ref), (x_cand, y_cand) = _windows(cmp, "reference"), _windows(cmp, "candidate")
+    x_test, y_test = _windows(cmp, "holdout")
+    size = min(cmp.config.classifier_rows, y_ref.shape[0], y_cand.shape[0])
+    if size < 10 or y_test.shape[0] < 10:
+        return None
+    errors = {}
+    for name, x, y in (("trtr", x_ref, y_ref), ("tstr", x_cand, y_cand)):
+        model = Ridge(alpha=1.0).fit(x[-size:], y[-size:])
+        errors[name] = ((model.predict(x_test) - y_test) ** 2).mean(axis=1)
+    mse_real, mse_synth = float(errors["trtr"].mean()), float(errors["tstr"].mean())
+    if mse_real <= 0:
+        return None
+    diff = (errors["tstr"] - errors["trtr"]) / mse_real
+    noise = cmp.config.z * float(np.std(diff)) / math.sqrt(diff.size)
+    gap = max(0.0, mse_synth / mse_real - 1 - noise)
+    return {
+        "metric": "next-increment mean squared error (ridge on windows)",
+        "train_real_test_real": mse_real,
+        "train_synthetic_test_real": mse_synth,
+        "noise": noise,
+        "relative_gap": gap,
+        "train_windows": size,
+        "test_windows": int(y_test.shape[0]),
+        "score": decay_score(gap, GAP_SCALE * 2),
+    }
+
+
+def evaluate(cmp: Comparison):
+    if not cmp.has_reference:
+        return missing_reference(cmp, NAME, "models are tested on real data")
+    transfer = {
+        "text": _text_transfer,
+        "time_series": _series_transfer,
+        "tabular": _tabular_transfer,
+    }[cmp.modality](cmp)
+    detector = discriminator(cmp)
+    parts = {k: v for k, v in (("discriminator", detector), ("transfer", transfer)) if v}
+    if not parts:
+        return not_evaluated(cmp, NAME, "too few rows to train and test models")
+    score = min(p["score"] for p in parts.values())
+    return scored(cmp, NAME, score, {**parts, "rule": "lower of discriminator and transfer"})

@@ -1,0 +1,150 @@
+"""memorization: exact and near duplicates, and copies of reference rows.
+
+Exact duplicates and exact copies of reference rows are counted over every row (engine
+hashing, see `inputs`): the duplicate rate against the reference's at the same number of
+rows (it grows with rows drawn), the copy rate against the share of reference rows that
+have a twin in the reference (what a fresh real row meets). A series is judged on its
+windows of increments only (repeated values are normal in a series). Near copies use the
+distance to closest record (DCR) on the embedding, as the ratio nearest / second-nearest
+reference record (scale-free: a copy is far closer to one record than to the next, a row
+in a dense region is not): the share of candidate rows under the 5th percentile of an
+equal real holdout's ratios, against the holdout's own share; near duplicates within the
+candidate the same way with within-set neighbours. Each rate counts beyond the real
+data's own rate (the reference's duplicate rate, the holdout's share) plus z binomial
+standard errors; the dimension scores ``100 exp(-worst excess / 0.05)``: 5 % of rows
+memorised beyond what real data shows gives 37.
+
+Without a reference only the candidate's own duplicates are measured: the exact duplicate
+rate over every row and, on the sample, rows whose nearest other row is within 0.01 of the
+distance to the second nearest; real data's own rate is unknown there, so any
+duplication counts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import features, knn_support, neighbors
+from ..inputs import Comparison
+from ..stats import decay_score
+from .base import not_evaluated, scored
+
+NAME = "memorization"
+SCALE = 0.05
+DCR_QUANTILE = 0.05
+NEAR_RATIO = 0.01
+
+
+def _binomial_noise(p: float, n: int, z: float) -> float:
+    return z * math.sqrt(max(p * (1 - p), 1.0 / max(n, 1)) / max(n, 1))
+
+
+def distance_ratio(distances: np.ndarray) -> np.ndarray:
+    """Nearest over second-nearest distance (0 for an exact match): a copy sits much closer
+    to one record than to the next, whereas rows that are merely in a denser region (a
+    shrunken variance) are closer to all their neighbours alike."""
+    first, second = distances[:, 0], distances[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(second > 0, first / second, 0.0)
+    return np.where(first <= 0, 0.0, ratio)
+
+
+def _close_share(cand: np.ndarray, hold: np.ndarray, z: float) -> dict[str, Any]:
+    """Share of candidate distances at or under the holdout's 5th percentile, vs the
+    holdout's own share."""
+    cut = float(np.quantile(hold, DCR_QUANTILE))
+    share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
+    noise = math.sqrt(2) * _binomial_noise(share_h, hold.size, z)
+    return {
+        "cut": cut,
+        "candidate_share": share_c,
+        "holdout_share": share_h,
+        "excess": max(0.0, share_c - share_h - noise),
+        "candidate_median_ratio": float(np.median(cand)),
+        "holdout_median_ratio": float(np.median(hold)),
+    }
+
+
+def _exact_with_reference(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]:
+    z, counts = cmp.config.z, cmp.counts
+    n_c, n_r, n = counts["candidate_rows"], counts["reference_rows"], counts["matched_rows"]
+    dup = counts["candidate_matched_duplicate_rows"] / n
+    dup_base = counts["reference_matched_duplicate_rows"] / n
+    copy = counts["copied_reference_rows"] / n_c
+    copy_base = counts["reference_rows_in_duplicate_groups"] / n_r
+    evidence = {
+        "exact_duplicate_rate": counts["candidate_duplicate_rows"] / n_c,
+        "matched_duplicate_rate": {"candidate": dup, "reference": dup_base, "rows": n},
+        "exact_copy_rate": copy,
+        "reference_rows_with_a_twin": copy_base,
+        "rows_hashed": {"candidate": n_c, "reference": n_r},
+    }
+    excess = {
+        "exact_duplicates": max(0.0, dup - dup_base - _binomial_noise(dup_base, n, z)),
+        "exact_copies": max(0.0, copy - copy_base - _binomial_noise(copy_base, n_c, z)),
+    }
+    return evidence, excess
+
+
+def _with_reference(cmp: Comparison) -> dict[str, Any]:
+    z = cmp.config.z
+    evidence: dict[str, Any] = {}
+    excess: dict[str, float] = {}
+    if "copied_reference_rows" in cmp.counts:
+        evidence, excess = _exact_with_reference(cmp)
+    ref, cand, hold = knn_support.matched(cmp)
+    if ref.shape[0] >= 3 and cand.shape[0] >= 3 and ref.shape[1] > 0:
+        dcr = _close_share(
+            distance_ratio(neighbors.knn(ref, cand, 2)),
+            distance_ratio(neighbors.knn(ref, hold, 2)),
+            z,
+        )
+        near = _close_share(
+            distance_ratio(neighbors.nearest_other(cand, 2)),
+            distance_ratio(neighbors.nearest_other(hold, 2)),
+            z,
+        )
+        evidence.update(distance_to_closest_record=dcr, near_duplicates=near)
+        evidence["knn_rows"] = {"reference": ref.shape[0], "candidate": cand.shape[0]}
+        excess.update(near_copies=dcr["excess"], near_duplicates=near["excess"])
+    evidence["excess"] = excess
+    return evidence
+
+
+def _without_reference(cmp: Comparison) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"baseline": "none (no reference): any duplication counts"}
+    excess: dict[str, float] = {}
+    if "candidate_duplicate_rows" in cmp.counts:
+        n_c = cmp.counts["candidate_rows"]
+        excess["exact_duplicates"] = cmp.counts["candidate_duplicate_rows"] / n_c
+        evidence.update(exact_duplicate_rate=excess["exact_duplicates"], rows_hashed=n_c)
+    rows = features.subsample(
+        features.embedding(cmp, "candidate"), cmp.config.knn_rows, cmp.config.seed
+    )
+    if rows.shape[0] >= 4 and rows.shape[1] > 0:
+        rate = float(np.mean(distance_ratio(neighbors.nearest_other(rows, 2)) <= NEAR_RATIO))
+        evidence["near_duplicates"] = {
+            "rate": rate,
+            "rule": f"nearest other row within {NEAR_RATIO} x the distance to the second",
+            "rows": rows.shape[0],
+        }
+        excess["near_duplicates"] = rate
+    evidence["excess"] = excess
+    return evidence
+
+
+def evaluate(cmp: Comparison):
+    if cmp.has_reference:
+        evidence = _with_reference(cmp)
+    else:
+        evidence = _without_reference(cmp)
+        evidence["note"] = cmp.notes.get("self_comparison", "no reference dataset")
+    excess = evidence["excess"]
+    if not excess:
+        return not_evaluated(cmp, NAME, "too few rows to look for duplicates")
+    worst = max(excess, key=excess.get)
+    evidence["worst"] = worst
+    return scored(cmp, NAME, decay_score(excess[worst], SCALE), evidence)

@@ -1,0 +1,211 @@
+"""Modality views of the samples, computed once per comparison and shared by the dimensions.
+
+* values / labels: one column's finite numbers or string labels.
+* tokens: lower-cased word tokens per document (text), capped per document.
+* increments: first differences of the value columns along time (series). Levels of a
+  series drift (trend), so two real stretches differ in level while their increments share
+  one distribution; every series statistic works on increments.
+* embedding: rows as vectors for nearest neighbours and classifiers. Tabular rows are
+  standardised by the reference (the candidate when there is none) (categories one-hot
+  over its most frequent levels, scaled so a differing category counts like one standard
+  deviation); text as TF-IDF of hashed words reduced by truncated SVD fitted on equal
+  shares of every side; series as sliding windows of standardised increments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from synthos.analysis.strata import NULL
+
+from .inputs import Comparison
+
+TOKEN = re.compile(r"\w+", re.UNICODE)
+SIDES = ("candidate", "reference", "holdout")
+#: One-hot levels per categorical column in the embedding.
+EMBED_LEVELS = 16
+#: Dimensions of the text embedding.
+TEXT_COMPONENTS = 48
+
+
+def table(cmp: Comparison, side: str) -> pa.Table:
+    out = {"candidate": cmp.candidate, "reference": cmp.reference, "holdout": cmp.holdout}[side]
+    if out is None:
+        raise ValueError(f"no {side} in this comparison")
+    return out
+
+
+def _present(cmp: Comparison, side: str) -> bool:
+    return getattr(cmp, side) is not None
+
+
+def _cached(cmp: Comparison, key: tuple, build) -> Any:
+    if key not in cmp.cache:
+        cmp.cache[key] = build()
+    return cmp.cache[key]
+
+
+def values(cmp: Comparison, side: str, column: str) -> np.ndarray:
+    """Finite numbers of a numeric column."""
+    raw = table(cmp, side).column(column).to_numpy(zero_copy_only=False).astype(np.float64)
+    return raw[np.isfinite(raw)]
+
+
+def labels(cmp: Comparison, side: str, column: str) -> np.ndarray:
+    """Labels of a categorical column, missing values as their own label."""
+    raw = table(cmp, side).column(column).fill_null(NULL)
+    return np.asarray(raw.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def tokens(cmp: Comparison, side: str) -> list[list[str]]:
+    def build() -> list[list[str]]:
+        cap = cmp.config.max_tokens_per_doc
+        texts = table(cmp, side).column(cmp.text_column).to_pylist()
+        return [TOKEN.findall(text.lower())[:cap] if text else [] for text in texts]
+
+    return _cached(cmp, ("tokens", side), build)
+
+
+def token_stream(cmp: Comparison, side: str, budget: int | None = None) -> list[str]:
+    """The documents' tokens end to end, cut at `budget` tokens (equal budgets make
+    vocabulary statistics comparable)."""
+    out: list[str] = []
+    for doc in tokens(cmp, side):
+        out.extend(doc)
+        if budget is not None and len(out) >= budget:
+            return out[:budget]
+    return out
+
+
+def common_token_budget(cmp: Comparison, sides: tuple[str, ...]) -> int:
+    return min(sum(len(d) for d in tokens(cmp, s)) for s in sides)
+
+
+def token_counts(cmp: Comparison, side: str, budget: int | None = None) -> Counter:
+    return Counter(token_stream(cmp, side, budget))
+
+
+def increments(cmp: Comparison, side: str) -> np.ndarray:
+    """(steps - 1, channels) first differences of the value columns, rows with a missing
+    value dropped."""
+
+    def build() -> np.ndarray:
+        data = table(cmp, side)
+        columns = [
+            data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+            for c in cmp.numeric_columns
+        ]
+        if not columns or data.num_rows < 3:
+            return np.zeros((0, len(columns)))
+        diffs = np.diff(np.column_stack(columns), axis=0)
+        return diffs[np.all(np.isfinite(diffs), axis=1)]
+
+    return _cached(cmp, ("increments", side), build)
+
+
+def base_side(cmp: Comparison) -> str:
+    """The data every embedding is fitted on."""
+    return "reference" if cmp.has_reference else "candidate"
+
+
+def embedding(cmp: Comparison, side: str) -> np.ndarray:
+    """Rows of `side` as float32 vectors (see the module docstring)."""
+    return _cached(cmp, ("embedding", side), lambda: _embed(cmp, side))
+
+
+def window_length(cmp: Comparison) -> int:
+    n = increments(cmp, base_side(cmp)).shape[0]
+    return int(np.clip(n // 20, 4, 16))
+
+
+def _embed(cmp: Comparison, side: str) -> np.ndarray:
+    if cmp.modality == "text":
+        return _text_embedding(cmp, side)
+    if cmp.modality == "time_series":
+        return _series_windows(cmp, side)
+    return _tabular_embedding(cmp, side)
+
+
+def _tabular_embedding(cmp: Comparison, side: str) -> np.ndarray:
+    base = base_side(cmp)
+
+    def fit() -> dict[str, Any]:
+        spec: dict[str, Any] = {}
+        for column in cmp.numeric_columns:
+            x = values(cmp, base, column)
+            center = float(np.median(x)) if x.size else 0.0
+            scale = float(np.std(x)) if x.size else 1.0
+            spec[column] = (center, scale if scale > 0 else 1.0)
+        for column in cmp.categorical_columns:
+            names, counts = np.unique(labels(cmp, base, column), return_counts=True)
+            spec[column] = list(names[np.argsort(-counts, kind="stable")][:EMBED_LEVELS])
+        return spec
+
+    spec = _cached(cmp, ("tabular_spec",), fit)
+    data = table(cmp, side)
+    blocks = []
+    for column in cmp.numeric_columns:
+        center, scale = spec[column]
+        x = data.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
+        blocks.append(np.nan_to_num((x - center) / scale, nan=0.0, posinf=0.0, neginf=0.0)[:, None])
+    for column in cmp.categorical_columns:
+        observed = labels(cmp, side, column)
+        levels = spec[column]
+        onehot = np.stack([observed == level for level in levels], axis=1).astype(np.float64)
+        blocks.append(onehot / np.sqrt(2.0))
+    if not blocks:
+        return np.zeros((data.num_rows, 0), dtype=np.float32)
+    return np.hstack(blocks).astype(np.float32)
+
+
+def _text_embedding(cmp: Comparison, side: str) -> np.ndarray:
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.preprocessing import normalize
+
+    vectorizer = HashingVectorizer(
+        n_features=2**16, analyzer=lambda doc: doc, alternate_sign=False, norm=None
+    )
+
+    def fit():
+        from sklearn.decomposition import TruncatedSVD
+
+        # Fitted on equal shares of every side: a basis fitted on one side alone represents
+        # that side's own documents better than unseen ones, which a discriminator notices.
+        sides = [s for s in SIDES if _present(cmp, s)]
+        share = max(1, cmp.config.knn_rows // len(sides))
+        docs = [doc for s in sides for doc in tokens(cmp, s)[:share]]
+        counts = vectorizer.transform(docs)
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
+        weighted = tfidf.transform(counts)
+        components = max(2, min(TEXT_COMPONENTS, weighted.shape[0] - 1, weighted.shape[1] - 1))
+        svd = TruncatedSVD(components, random_state=cmp.config.seed).fit(weighted)
+        return tfidf, svd
+
+    tfidf, svd = _cached(cmp, ("text_spec",), fit)
+    weighted = tfidf.transform(vectorizer.transform(tokens(cmp, side)))
+    return normalize(svd.transform(weighted)).astype(np.float32)
+
+
+def _series_windows(cmp: Comparison, side: str) -> np.ndarray:
+    base = increments(cmp, base_side(cmp))
+    scale = np.std(base, axis=0) if base.size else np.ones(base.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    steps = increments(cmp, side) / scale
+    w = window_length(cmp)
+    if steps.shape[0] < w:
+        return np.zeros((0, w * steps.shape[1]), dtype=np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(steps, w, axis=0)
+    return windows.reshape(windows.shape[0], -1).astype(np.float32)
+
+
+def subsample(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """At most `size` rows, drawn without replacement (all rows when fewer)."""
+    if rows.shape[0] <= size:
+        return rows
+    pick = np.random.default_rng(seed).choice(rows.shape[0], size=size, replace=False)
+    return rows[np.sort(pick)]

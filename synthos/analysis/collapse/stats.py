@@ -1,0 +1,80 @@
+"""Statistics shared by the dimensions: noise allowances and the score scale.
+
+Every dimension measures a distance between candidate and reference, subtracts what
+sampling noise alone would produce at these sample sizes (``z`` standard errors, or the
+statistic's critical value at the matching level), and maps the excess to a score with
+``100 * exp(-excess / scale)``: 100 while the difference is within noise, falling as the
+defect grows. The noise allowance makes one threshold work from a hundred rows to millions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def decay_score(excess: float, scale: float) -> float:
+    """100 at no excess, 100/e at `scale`."""
+    return 100.0 * math.exp(-max(0.0, float(excess)) / scale)
+
+
+def two_sided_alpha(z: float) -> float:
+    return float(2.0 * stats.norm.sf(z))
+
+
+def ks_critical(n: int, m: int, z: float) -> float:
+    """Two-sample KS statistic that noise exceeds with probability alpha(z)."""
+    alpha = two_sided_alpha(z)
+    return math.sqrt(-math.log(alpha / 2.0) / 2.0) * math.sqrt((n + m) / (n * m))
+
+
+def worst_share_mean(scores: Sequence[float], share: float = 0.25) -> float:
+    """Mean of the lowest `share` of per-column scores (at least one): one broken column out
+    of many still shows, and a single noisy column does not decide alone on wide data."""
+    values = np.sort(np.asarray(list(scores), dtype=np.float64))
+    if values.size == 0:
+        return float("nan")
+    count = max(1, math.ceil(share * values.size))
+    return float(values[:count].mean())
+
+
+def finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return values[np.isfinite(values)]
+
+
+def frequencies(labels: Sequence, levels: Sequence) -> np.ndarray:
+    """Share of each level among `labels` (levels not present get 0)."""
+    index = {level: i for i, level in enumerate(levels)}
+    counts = np.zeros(len(levels), dtype=np.float64)
+    for label, count in zip(
+        *np.unique(np.asarray(labels, dtype=object), return_counts=True), strict=False
+    ):
+        if label in index:
+            counts[index[label]] += count
+    total = max(1, len(labels))
+    return counts / total
+
+
+def entropy(p: np.ndarray) -> float:
+    p = np.asarray(p, dtype=np.float64)
+    p = p[p > 0]
+    if p.size == 0:
+        return 0.0
+    p = p / p.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def tv_noise(p: np.ndarray, n: int, m: int, z: float) -> float:
+    """Allowance for the total variation distance of two samples of one distribution `p`:
+    z standard errors of each level's difference, halved and summed."""
+    se = np.sqrt(p * (1.0 - p) * (1.0 / n + 1.0 / m))
+    return float(0.5 * np.sum(np.minimum(z * se, np.maximum(p, 1.0 / max(n, 1)))))
+
+
+def auc_noise(n1: int, n2: int, z: float) -> float:
+    """z standard errors of the AUC of an uninformative classifier (Hanley-McNeil)."""
+    return z * math.sqrt((n1 + n2 + 1) / (12.0 * n1 * n2))
