@@ -1,6 +1,8 @@
 """The ``synthos`` command: the stages that need no training sweep.
 
     synthos diversity PATH --out DIR [--sample-size N] [--columns A B ...] [--seed S]
+    synthos detect --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] [--modality M]
+                   --out DIR
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -170,6 +172,67 @@ def _run_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# detect
+
+
+def _add_detect(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", required=True, help="the dataset to judge (any format)")
+    parser.add_argument("--reference", help="trusted real data the candidate should resemble")
+    parser.add_argument(
+        "--cascade", type=Path, help="a cascade's sweep directory (with cascade_results.json)"
+    )
+    parser.add_argument("--modality", help="text, tabular or time_series (default: inferred)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument(
+        "--thresholds", type=Path, help="a thresholds file (default: the calibrated one)"
+    )
+    parser.add_argument("--target", help="target column of the TSTR models (default: last)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
+    parser.add_argument("--validation-id", help="validation id in report.json")
+    parser.add_argument("--no-plot", action="store_true", help="do not write dimensions.png")
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    from synthos.analysis.collapse import CollapseConfig, detect_collapse
+    from synthos.analysis.collapse.plot import plot_dimensions
+    from synthos.report import empty_report, read_report, write_report
+    from synthos.report.schema import REPORT_FILE
+
+    options = {"seed": args.seed, "target_column": args.target}
+    try:
+        if args.thresholds:
+            config = CollapseConfig.from_thresholds_file(args.thresholds, **options)
+        else:
+            config = CollapseConfig(**options)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _UsageError(f"bad thresholds file {args.thresholds}: {exc}") from exc
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(
+            f"cannot create the output directory {out}: {exc.strerror or exc}"
+        ) from exc
+    result = detect_collapse(
+        args.candidate, args.reference, args.cascade, modality=args.modality, config=config
+    )
+    fields = result.to_report()
+    if (out / REPORT_FILE).is_file():  # a report of earlier stages keeps their fields
+        earlier = read_report(out / REPORT_FILE)
+        fields["timings"] = {**(earlier.get("timings") or {}), **fields["timings"]}
+        report = fields
+    else:
+        report = empty_report(args.validation_id or Path(args.candidate).stem, fields["dataset"])
+        report.update(fields)
+    report_path = write_report(out, report)
+    print(result.summary())
+    if not args.no_plot:
+        print(f"plot         {plot_dimensions(result, out / 'dimensions.png')}")
+    print(f"report       {report_path}")
+    return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "diversity": Subcommand(
         "diversity",
@@ -182,6 +245,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "aggregate a cascade's sweep directory into cascade_results.json and report.json",
         _add_aggregate,
         _run_aggregate,
+    ),
+    "detect": Subcommand(
+        "detect",
+        "collapse detection: eight dimension scores, verdict, severity, type, root causes",
+        _add_detect,
+        _run_detect,
     ),
 }
 

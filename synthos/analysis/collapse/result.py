@@ -105,11 +105,13 @@ class CollapseResult:
             f"severity {self.severity}"
             + (f", type {self.collapse_type})" if self.collapse_type else ")"),
             f"dataset      {self.dataset.get('path')} ({self.dataset.get('modality')}, "
-            f"{self.dataset.get('rows')} rows)",
+            f"{self.dataset.get('rows')} rows; "
+            f"{sum(d.evaluated for d in self.dimensions)} of {len(self.dimensions)} "
+            "dimensions evaluated)",
         ]
         for d in self.dimensions:
             if not d.evaluated:
-                status = f"not evaluated: {d.evidence.get('reason', '')}"
+                status = f"not evaluated ({str(d.evidence.get('reason', '')).split(':')[0]})"
                 lines.append(f"  {d.name:<25}     -  / {d.threshold:5.1f}  {status}")
             else:
                 status = "PASS" if d.passed else "FAIL"
