@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from serve import certs
-from serve.config import load_config
-from serve.server import TlsRequired, serve
+from serve.config import TlsRequired, check_tls, load_config
 from synthos.errors import SynthosError
 
 
@@ -62,15 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynthosError as exc:
         print(f"synthos-serve: {exc.message}", file=sys.stderr)
         return 2
+    try:
+        check_tls(config, args.insecure_dev)
+    except TlsRequired as exc:
+        print(f"synthos-serve: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        asyncio.run(serve(config, insecure_dev=args.insecure_dev))
-    except TlsRequired as exc:
-        print(f"synthos-serve: {exc}", file=sys.stderr)
-        return 2
+    from serve.server import serve  # the library (and its imports) only when serving
+
+    asyncio.run(serve(config, insecure_dev=args.insecure_dev))
     return 0
 
 

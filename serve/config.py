@@ -102,6 +102,18 @@ class ServerConfig:
         return dataclasses.replace(self, **changes)
 
 
+class TlsRequired(RuntimeError):
+    """Refusing to serve without mTLS (unless --insecure-dev)."""
+
+
+def check_tls(config: ServerConfig, insecure_dev: bool) -> None:
+    if not config.tls_enabled and not insecure_dev:
+        raise TlsRequired(
+            "refusing to start without TLS: set tls_cert, tls_key and tls_client_ca "
+            "(synthos-serve gen-certs DIR makes development ones) or pass --insecure-dev"
+        )
+
+
 def _config_error(message: str) -> SynthosError:
     return SynthosError(ErrorCode.DATA_VALUE, f"server configuration: {message}")
 
@@ -180,4 +192,11 @@ def load_config(
     return ServerConfig(**values)
 
 
-__all__ = ["ENV_PREFIX", "MAX_MESSAGE_BYTES", "ServerConfig", "load_config"]
+__all__ = [
+    "ENV_PREFIX",
+    "MAX_MESSAGE_BYTES",
+    "ServerConfig",
+    "TlsRequired",
+    "check_tls",
+    "load_config",
+]

@@ -24,6 +24,7 @@ name the server log entry of the failure; no stack trace ever reaches a client.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -36,7 +37,6 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from serve.generated import common_pb2
-from synthos.callbacks.jsonl import jsonable
 from synthos.errors import ErrorCode, SynthosError
 
 log = logging.getLogger("serve")
@@ -104,10 +104,10 @@ def ok() -> common_pb2.ErrorInfo:
 
 
 def struct_of(mapping: dict[str, Any] | None) -> struct_pb2.Struct:
-    """A Struct of a JSON-like dict (non-finite floats become null)."""
+    """A Struct of a JSON-like dict (anything JSON lacks becomes its str())."""
     message = struct_pb2.Struct()
     if mapping:
-        message.update(jsonable(mapping))
+        message.update(json.loads(json.dumps(mapping, default=str)))
     return message
 
 

@@ -18,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from serve.admission import Admission
-from serve.config import ServerConfig
+from serve.config import ServerConfig, check_tls
 from serve.generated import (
     collapse_engine_pb2,
     collapse_engine_pb2_grpc,
@@ -27,6 +27,7 @@ from serve.generated import (
 )
 from serve.jobs.cascades import CascadeJobs
 from serve.jobs.store import JobStore
+from serve.malformed import MalformedRequestInterceptor
 from serve.paths import DatasetPolicy
 from serve.services.collapse import CollapseService
 from serve.services.validation import ValidationService
@@ -37,17 +38,12 @@ SERVICE_NAMES = (
     validation_engine_pb2.DESCRIPTOR.services_by_name["ValidationEngine"].full_name,
     collapse_engine_pb2.DESCRIPTOR.services_by_name["CollapseEngine"].full_name,
 )
-INSECURE_WARNING = """
-************************************************************************************
-*  INSECURE DEVELOPMENT MODE: no TLS, no client authentication. Anyone who can     *
-*  reach {listen} can read your datasets and start training. Never use this   *
-*  outside a development machine.                                                  *
-************************************************************************************
-"""
-
-
-class TlsRequired(RuntimeError):
-    """Refusing to serve without mTLS (unless --insecure-dev)."""
+INSECURE_WARNING = (
+    "\n" + "*" * 78 + "\n"
+    "INSECURE DEVELOPMENT MODE: no TLS and no client authentication on {listen}.\n"
+    "Anyone who can reach it can read the datasets under the data roots and start\n"
+    "training. Never run this outside a development machine.\n" + "*" * 78
+)
 
 
 def server_credentials(config: ServerConfig) -> grpc.ServerCredentials:
@@ -62,11 +58,7 @@ def server_credentials(config: ServerConfig) -> grpc.ServerCredentials:
 
 class SynthosServer:
     def __init__(self, config: ServerConfig, insecure_dev: bool = False) -> None:
-        if not config.tls_enabled and not insecure_dev:
-            raise TlsRequired(
-                "refusing to start without TLS: set tls_cert, tls_key and tls_client_ca "
-                "(synthos-serve gen-certs DIR makes development ones) or pass --insecure-dev"
-            )
+        check_tls(config, insecure_dev)
         self.config = config
         self.insecure_dev = insecure_dev
         self.port = 0
@@ -87,10 +79,11 @@ class SynthosServer:
         )
         policy = DatasetPolicy(config.data_roots, config.s3_buckets)
         server = grpc.aio.server(
+            interceptors=[MalformedRequestInterceptor()],
             options=[
                 ("grpc.max_send_message_length", config.max_message_bytes),
                 ("grpc.max_receive_message_length", config.max_message_bytes),
-            ]
+            ],
         )
         validation_engine_pb2_grpc.add_ValidationEngineServicer_to_server(
             ValidationService(config, policy, self.admission, self.cascades), server

@@ -30,12 +30,12 @@ CASCADE_OVERRIDES = ("trainer=cpu", "logger=csv", "data.seq_len=64", "data.vocab
 class ServerThread:
     """SynthosServer on its own event loop in a daemon thread."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, insecure_dev: bool = False) -> None:
         self.config = config
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = SynthosServer(config)
+        self.server = SynthosServer(config, insecure_dev)
         self.port = self._run(self.server.start())
         self.target = f"127.0.0.1:{self.port}"
 
