@@ -18,7 +18,7 @@ import pytest
 
 from serve.certs import CertFiles, generate_certs
 from serve.client import SynthosClient
-from serve.config import ServerConfig
+from serve.config import ServerConfig, load_config
 from serve.server import SynthosServer
 from synthos.datamodules.sample_data import sample_table, sample_text
 from tests.conftest import ROOT
@@ -117,9 +117,9 @@ def client(server, certs):
 class ServerProcess:
     """`python -m serve --config FILE` as a subprocess, for restarts and signals."""
 
-    def __init__(self, config_file: Path, port: int, certs: CertFiles, log: Path) -> None:
+    def __init__(self, config_file: Path, certs: CertFiles, log: Path) -> None:
         self.config_file = config_file
-        self.target = f"127.0.0.1:{port}"
+        self.target = load_config(config_file).listen
         self.certs = certs
         self.log = log
         self.process: subprocess.Popen | None = None
