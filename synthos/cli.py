@@ -162,12 +162,22 @@ def _add_aggregate(parser: argparse.ArgumentParser) -> None:
         "--target-params", type=int, help="predict for this model size (default: the plan's)"
     )
     parser.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    parser.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="skip collapse detection on the cascade's dataset (prediction only)",
+    )
 
 
 def _run_aggregate(args: argparse.Namespace) -> int:
     from synthos.cascade.aggregate import aggregate_sweep, summary_text
 
-    results = aggregate_sweep(args.sweep_dir, target_params=args.target_params, level=args.level)
+    results = aggregate_sweep(
+        args.sweep_dir,
+        target_params=args.target_params,
+        level=args.level,
+        detect=not args.no_detect,
+    )
     print(summary_text(results))
     return 0
 

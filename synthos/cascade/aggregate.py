@@ -23,7 +23,7 @@ from synthos.cascade.prediction import (
     predict_scaling,
 )
 from synthos.cascade.wandb_summary import log_cascade_summary
-from synthos.errors import DataError, ErrorCode
+from synthos.errors import DataError, ErrorCode, SynthosError
 from synthos.report import empty_report, write_report
 from synthos.training import METRICS_FILE, write_json_atomic
 
@@ -80,8 +80,11 @@ def aggregate_sweep(
     level: float = 0.9,
     validation_id: str | None = None,
     dataset: dict[str, Any] | None = None,
+    detect: bool = True,
 ) -> dict[str, Any]:
-    """Build cascade_results.json, scaling_fit.png and the cascade part of report.json."""
+    """Build cascade_results.json, scaling_fit.png and the cascade part of report.json; then,
+    when the plan names the dataset (and `detect`), run collapse detection on it with the
+    cascade's results into the same report."""
     started = time.time()
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
@@ -148,8 +151,30 @@ def aggregate_sweep(
         "aggregate": round(time.time() - started, 3),
     }
     report_path = write_report(sweep_dir, report)
+    if detect and dataset.get("path"):
+        results["collapse"] = run_collapse_stage(
+            sweep_dir, dataset["path"], plan.get("reference_path")
+        )
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
+
+
+def run_collapse_stage(sweep_dir: Path, candidate: str, reference: str | None) -> dict[str, Any]:
+    """Collapse detection on the cascade's data into report.json. A failure is reported
+    (logged and returned) rather than raised: the cascade's prediction stands on its own."""
+    from synthos.analysis.collapse import detect_collapse
+
+    try:
+        result = detect_collapse(candidate, reference=reference, cascade=sweep_dir)
+    except SynthosError as exc:
+        log.warning("Collapse detection failed: %s", exc)
+        return {"status": "failed", "error": exc.to_dict()}
+    write_report(sweep_dir, result.to_report())
+    return {"status": "completed", "summary": result.summary()}
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def summary_text(results: dict[str, Any]) -> str:
@@ -167,8 +192,15 @@ def summary_text(results: dict[str, Any]) -> str:
             f"{prediction['upper']:.4g}]{caveat}"
         )
     sweep_dir = Path(results["sweep_dir"])
+    collapse = results.get("collapse")
+    if collapse is None:
+        detection = ""
+    elif collapse["status"] == "completed":
+        detection = collapse["summary"] + "\n"
+    else:
+        detection = f"collapse detection failed: {collapse['error']['message']}\n"
     return (
-        f"Cascade {results['validation_id']}: {results['models_completed']}/"
+        detection + f"Cascade {results['validation_id']}: {results['models_completed']}/"
         f"{results['models_total']} models finished; {outcome}\n"
         f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
         f"  plot:    {sweep_dir / PLOT_FILE}"
@@ -205,6 +237,7 @@ class AggregateOnMultirunEnd(Callback):
             "target_params": int(cascade.target_params),
             "level": float(cascade.level),
             "jobs": cascade_job_list(cascade.tiers).split(","),
+            "reference_path": _optional_str(config.data.get("reference_path")),
             "dataset": {
                 "path": str(config.data.path),
                 "modality": None,

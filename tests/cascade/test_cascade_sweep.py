@@ -85,6 +85,12 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
     assert prediction["lower"] <= prediction["predicted"] <= prediction["upper"]
     assert set(prediction["scaling"]) == {"a", "b", "c", "r2"}
     assert (sweep / "scaling_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Collapse detection ran on the cascade's dataset with its results.
+    dims = {d["name"]: d for d in report["dimensions"]}
+    assert len(dims) == 8 and report["dataset"]["modality"] == "text"
+    assert dims["training_stability"]["evaluated"], dims["training_stability"]
+    assert not dims["distribution_fidelity"]["evaluated"]  # no reference was given
+    assert isinstance(report["collapse_detected"], bool) and "verdict" in proc.stdout
 
     lines = [json.loads(line) for line in (sweep / "progress.jsonl").read_text().splitlines()]
     ends = [r for r in lines if r["event"] in ("model_finished", "model_failed")]
@@ -92,10 +98,10 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
     assert lines[-1]["progress_percent"] == pytest.approx(100.0)
 
     # The standalone aggregation over the same directory agrees.
-    again = aggregate_sweep(sweep)
+    again = aggregate_sweep(sweep, detect=False)
     assert again["prediction"]["predicted"] == pytest.approx(prediction["predicted"])
     cli = subprocess.run(
-        [sys.executable, "-m", "synthos.cli", "aggregate", str(sweep)],
+        [sys.executable, "-m", "synthos.cli", "aggregate", str(sweep), "--no-detect"],
         cwd=ROOT,
         capture_output=True,
         text=True,
