@@ -1,6 +1,6 @@
-"""CollapseEngine: DetectCollapse over `synthos.analysis.collapse`; LocalizeProblems and
-GenerateRecommendations answer UNIMPLEMENTED until the localizer and the recommender exist
-in the library."""
+"""CollapseEngine: DetectCollapse over `synthos.analysis.collapse` (imported at the first
+call); LocalizeProblems and GenerateRecommendations answer UNIMPLEMENTED until the localizer
+and the recommender exist in the library."""
 
 from __future__ import annotations
 
@@ -23,18 +23,10 @@ from synthos.report.schema import empty_report
 SERVER_OWNED = ("threads", "load_options")
 
 
-def _collapse_library() -> Any:
-    try:
-        from synthos.analysis import collapse
-    except ImportError as exc:
-        raise StageMissing(
-            "DetectCollapse", "collapse detector", "synthos.analysis.collapse"
-        ) from exc
-    return collapse
+def _collapse_config(request: c1.DetectCollapseRequest, config: ServerConfig) -> Any:
+    from synthos.analysis.collapse import CollapseConfig
 
-
-def _collapse_config(library: Any, request: c1.DetectCollapseRequest, config: ServerConfig):
-    allowed = {f.name for f in dataclasses.fields(library.CollapseConfig)} - set(SERVER_OWNED)
+    allowed = {f.name for f in dataclasses.fields(CollapseConfig)} - set(SERVER_OWNED)
     values: dict[str, Any] = {}
     if request.HasField("config"):
         for name, value in MessageToDict(request.config).items():
@@ -46,7 +38,7 @@ def _collapse_config(library: Any, request: c1.DetectCollapseRequest, config: Se
     if request.candidate.format:
         values["load_options"] = {"format": request.candidate.format}
     try:
-        return library.CollapseConfig(**values)
+        return CollapseConfig(**values)
     except (TypeError, ValueError) as exc:
         raise bad_request(f"invalid collapse config: {exc}", field="config") from exc
 
@@ -66,7 +58,8 @@ class CollapseService(c1_grpc.CollapseEngineServicer):
 
     @unary_rpc(c1.DetectCollapseResponse)
     async def DetectCollapse(self, request, context, correlation_id):
-        library = _collapse_library()
+        from synthos.analysis.collapse import detect_collapse
+
         candidate = self.policy.resolve(request.candidate.path)
         reference = (
             self.policy.resolve(request.reference.path)
@@ -76,10 +69,10 @@ class CollapseService(c1_grpc.CollapseEngineServicer):
         cascade = None
         if request.validation_id:
             cascade = self.cascades.get(check_validation_id(request.validation_id)).sweep_dir
-        detector_config = _collapse_config(library, request, self.config)
+        detector_config = _collapse_config(request, self.config)
         result = await self.admission.run(
             context,
-            lambda: library.detect_collapse(
+            lambda: detect_collapse(
                 candidate,
                 reference,
                 cascade,

@@ -4,7 +4,6 @@ and bad requests mapped to the right ErrorInfo and gRPC status."""
 from __future__ import annotations
 
 import concurrent.futures
-import importlib.util
 import io
 import math
 
@@ -18,8 +17,6 @@ from serve.errors import CORRELATION_HEADER, grpc_status_of
 from serve.generated import validation_engine_pb2 as v1
 from synthos.errors import ErrorCode, SynthosError
 from tests.serve.conftest import ServerThread, connect, server_config
-
-COLLAPSE_LIBRARY = importlib.util.find_spec("synthos.analysis.collapse") is not None
 
 
 def close(a, b) -> bool:
@@ -69,7 +66,6 @@ def test_analyze_diversity_equals_the_library(client, data_root, server):
     assert sample.equals(expected.sample_table)
 
 
-@pytest.mark.skipif(not COLLAPSE_LIBRARY, reason="synthos.analysis.collapse not in this build")
 def test_detect_collapse_equals_the_library(client, data_root):
     from synthos.analysis.collapse import CollapseConfig, detect_collapse
 
@@ -87,12 +83,6 @@ def test_detect_collapse_equals_the_library(client, data_root):
     assert response.risk_score == report["risk_score"]
     assert response.severity == report["severity"]
     assert response.report.overall_score == pytest.approx(report["overall_score"])
-
-
-@pytest.mark.skipif(COLLAPSE_LIBRARY, reason="the collapse library is present")
-def test_detect_collapse_is_unimplemented_without_its_library(client, data_root):
-    error = failure_of(client.detect_collapse, table_path(data_root))
-    assert error.status == grpc.StatusCode.UNIMPLEMENTED
 
 
 @pytest.mark.parametrize(
@@ -173,8 +163,9 @@ def test_malformed_requests_are_invalid_arguments(client, data_root):
     unknown_profile = failure_of(lambda: list(client.train_cascade(table_path(data_root), "huge")))
     assert unknown_profile.status == grpc.StatusCode.INVALID_ARGUMENT
     bad_config = failure_of(client.detect_collapse, table_path(data_root), config={"bogus": 1})
-    if COLLAPSE_LIBRARY:
-        assert bad_config.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_config.status == grpc.StatusCode.INVALID_ARGUMENT
+    bad_value = failure_of(client.detect_collapse, table_path(data_root), config={"k": 0})
+    assert bad_value.status == grpc.StatusCode.INVALID_ARGUMENT
     # Bytes that are not a request at all.
     raw = client.channel.unary_unary("/synthos.v1.ValidationEngine/GetCascadeStatus")
     with pytest.raises(grpc.RpcError) as garbage:
