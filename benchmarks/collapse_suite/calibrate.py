@@ -3,11 +3,13 @@
     python -m benchmarks.collapse_suite.calibrate            # full suite, writes thresholds
     python -m benchmarks.collapse_suite.calibrate --dry-run  # print, write nothing
     python -m benchmarks.collapse_suite.calibrate --quick    # the subset; never writes
+    python -m benchmarks.collapse_suite.calibrate --results RUN_DIR/results.json  # reuse scores
 
 Procedure (the same for every dimension; nothing is tuned per case):
 
-1. Score every case of the suite with the detector. Dimension scores do not depend on the
-   thresholds, so one pass serves both calibration and check.
+1. Score every case of the suite with the detector (or reuse the scores of a full run's
+   results.json). Dimension scores do not depend on the thresholds, so one pass serves both
+   calibration and check.
 2. Calibration split: the clean controls of the splits in CALIBRATION_SEEDS (seeds 0, 2, 4 of
    every base dataset). Held-out split: the clean controls and defects of the other seeds.
 3. Per dimension d, over the calibration controls where d is evaluated:
@@ -37,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.collapse_suite.case import CLEAN
 from benchmarks.collapse_suite.catalog import CALIBRATION_SEEDS, build_cases, quick_cases
-from benchmarks.collapse_suite.metrics import Scored
-from benchmarks.collapse_suite.report import GOAL_FPR
+from benchmarks.collapse_suite.report import GOAL_FPR, case_record
 from benchmarks.collapse_suite.run import score_all
 
 MARGIN_POINTS = 2.0
@@ -63,60 +65,70 @@ class DimensionCalibration:
     calibrated: bool
 
 
+def _scored(records: list[dict]) -> list[dict]:
+    return [r for r in records if not r["synthos"]["error"]]
+
+
+def _is_clean(record: dict) -> bool:
+    return record["family"] == CLEAN
+
+
 def calibrate(
-    rows: list[Scored], dimensions: tuple[str, ...], current: dict[str, float]
+    records: list[dict], dimensions: tuple[str, ...], current: dict[str, float]
 ) -> list[DimensionCalibration]:
-    """New thresholds from the calibration split's clean controls (see the module docstring)."""
-    controls = [
-        r
-        for r in rows
-        if r.case.is_clean and r.case.seed in CALIBRATION_SEEDS and not r.synthos.error
-    ]
-    evaluated = [
-        d for d in dimensions if sum(d in r.synthos.scores for r in controls) >= MIN_CONTROLS
-    ]
+    """New thresholds from the calibration split's clean controls (see the module docstring).
+    `records` are per-case records as in results.json (`report.case_record`)."""
+    controls = [r for r in _scored(records) if _is_clean(r) and r["seed"] in CALIBRATION_SEEDS]
+    per_dimension = {
+        name: np.array(
+            [r["synthos"]["scores"][name] for r in controls if name in r["synthos"]["scores"]]
+        )
+        for name in dimensions
+    }
+    evaluated = [name for name, scores in per_dimension.items() if len(scores) >= MIN_CONTROLS]
     alpha = GOAL_FPR / max(1, len(evaluated))
     out = []
-    for name in dimensions:
-        scores = np.array([r.synthos.scores[name] for r in controls if name in r.synthos.scores])
+    for name, scores in per_dimension.items():
         if name not in evaluated:
             out.append(DimensionCalibration(name, len(scores), None, None, current[name], False))
             continue
         quantile = float(np.quantile(scores, alpha))
         spread = float(scores.std(ddof=1))
-        threshold = quantile - (MARGIN_POINTS + MARGIN_SPREAD * spread)
+        threshold = float(np.clip(quantile - (MARGIN_POINTS + MARGIN_SPREAD * spread), 0, 100))
         out.append(
-            DimensionCalibration(
-                name,
-                len(scores),
-                quantile,
-                spread,
-                round(float(np.clip(threshold, 0, 100)), 2),
-                True,
-            )
+            DimensionCalibration(name, len(scores), quantile, spread, round(threshold, 2), True)
         )
     return out
 
 
-def verdict(row: Scored, thresholds: dict[str, float]) -> bool:
+def verdict(record: dict, thresholds: dict[str, float]) -> bool:
     """The detector's rule: collapse when any evaluated dimension is below its threshold."""
-    return any(score < thresholds[name] for name, score in row.synthos.scores.items())
+    return any(score < thresholds[name] for name, score in record["synthos"]["scores"].items())
 
 
-def check(rows: list[Scored], thresholds: dict[str, float], seeds: set[int]) -> dict:
+def check(records: list[dict], thresholds: dict[str, float], seeds: set[int]) -> dict:
     """FPR and FNR of the verdict with `thresholds` on the cases of `seeds`."""
-    chosen = [r for r in rows if r.case.seed in seeds and not r.synthos.error]
-    clean = [r for r in chosen if r.case.is_clean]
-    defects = [r for r in chosen if not r.case.is_clean]
-    false_alarms = [r.case.case_id for r in clean if verdict(r, thresholds)]
-    misses = [r.case.case_id for r in defects if not verdict(r, thresholds)]
+    chosen = [r for r in _scored(records) if r["seed"] in seeds]
+    clean = [r for r in chosen if _is_clean(r)]
+    defects = [r for r in chosen if not _is_clean(r)]
+    false_alarms = [r["case_id"] for r in clean if verdict(r, thresholds)]
+    misses = [r["case_id"] for r in defects if not verdict(r, thresholds)]
     return {
         "controls": len(clean),
         "defects": len(defects),
         "fpr": len(false_alarms) / len(clean) if clean else None,
         "fnr": len(misses) / len(defects) if defects else None,
         "false_alarms": false_alarms,
+        "misses": misses,
     }
+
+
+def case_records(args: argparse.Namespace) -> list[dict]:
+    """Per-case records: read from a results.json, or scored now."""
+    if args.results:
+        return json.loads(args.results.read_text())["cases"]
+    cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
+    return [case_record(row) for row in score_all(cases, sdmetrics=False)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,24 +137,26 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="try the procedure on the --quick subset (no write)"
     )
     parser.add_argument("--dry-run", action="store_true", help="print, do not write thresholds")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="reuse the dimension scores of a full run's results.json instead of scoring again",
+    )
     parser.add_argument("--cache-dir", type=Path, help="where the text corpus is collected")
     args = parser.parse_args(argv)
     from synthos.analysis.collapse import CollapseConfig
     from synthos.analysis.collapse.config import DIMENSIONS, THRESHOLDS_FILE
 
-    cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
-    rows = score_all(cases, sdmetrics=False)
+    records = case_records(args)
     config = CollapseConfig()
-    dims = calibrate(rows, DIMENSIONS, config.thresholds)
+    dims = calibrate(records, DIMENSIONS, config.thresholds)
     thresholds = {d.name: d.threshold for d in dims}
-    seeds = {r.case.seed for r in rows}
-    held_out = check(rows, thresholds, seeds - CALIBRATION_SEEDS)
-    calibration_split = check(rows, thresholds, seeds & CALIBRATION_SEEDS)
+    seeds = {r["seed"] for r in records}
     record = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m benchmarks.collapse_suite.calibrate "
         + shlex.join(argv or sys.argv[1:]),
-        "cases": len(rows),
+        "cases": len(records),
         "dimensions": {
             d.name: {
                 "controls": d.controls,
@@ -152,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             }
             for d in dims
         },
-        "check_held_out": held_out,
-        "check_calibration_split": calibration_split,
+        "check_held_out": check(records, thresholds, seeds - CALIBRATION_SEEDS),
+        "check_calibration_split": check(records, thresholds, seeds & CALIBRATION_SEEDS),
     }
     print(json.dumps({"thresholds": thresholds, **record}, indent=1))
     if not (args.dry_run or args.quick):

@@ -46,9 +46,17 @@ def quick_cases(cache_dir: Path | None = None) -> list[Case]:
     return build_cases(QUICK_BASES, QUICK_SEEDS, QUICK_STRENGTHS, cache_dir)
 
 
-def cases_for(base: BaseDataset, seeds: int, strengths: tuple[int, ...]) -> list[Case]:
-    """Clean controls for every seed and every applicable defect at `strengths`."""
+def cases_for(
+    base: BaseDataset,
+    seeds: int,
+    strengths: tuple[int, ...],
+    families: frozenset[str] | None = None,
+) -> list[Case]:
+    """Clean controls for every seed and every applicable defect at `strengths`; only those
+    of `families` ("clean" included) when given. A case is the same whichever others are
+    built with it."""
     splits = [split_base(base, seed) for seed in range(seeds)]
+    wanted = families or frozenset([CLEAN, *(d.family for d in DEFECTS)])
     cases = [
         Case(
             case_id=f"{base.name}/{CLEAN}/s{seed}",
@@ -63,8 +71,11 @@ def cases_for(base: BaseDataset, seeds: int, strengths: tuple[int, ...]) -> list
             expected_failing=frozenset(),
         )
         for seed, split in enumerate(splits)
+        if CLEAN in wanted
     ]
     for defect in defects_for(base):
+        if defect.family not in wanted:
+            continue
         family_index = DEFECTS.index(defect)
         for strength in strengths:
             seed = (family_index + strength) % seeds

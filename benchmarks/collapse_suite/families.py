@@ -26,6 +26,7 @@ ENTROPY = "entropy_stability"
 TAIL = "tail_preservation"
 MEMORIZATION = "memorization"
 SPECTRAL = "spectral_coherence"
+GENERALIZATION = "generalization_gap"
 
 #: Recursive resampling of tables: the sample's generations (intermediate generations of
 #: 100 rows, see recursive.TABLE_GENERATION_ROWS).
@@ -101,7 +102,7 @@ DEFECTS: tuple[Defect, ...] = (
         "tabular",
         tabular.label_noise,
         (0.1, 0.25, 0.4),
-        _set(CORRELATION),
+        _set(CORRELATION, GENERALIZATION),
         _has_label,
     ),
     Defect("mean_shift", "tabular", tabular.mean_shift, MEAN_SHIFTS, _set(DISTRIBUTION)),

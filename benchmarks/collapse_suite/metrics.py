@@ -57,9 +57,14 @@ def _has_baseline(row: Scored) -> bool:
 
 
 def dimension_aurocs(rows: list[Scored], dimensions: Iterable[str]) -> dict[str, dict]:
-    """Per dimension: defects that must fail it against clean controls, on 100 - score."""
+    """Per dimension: defects that must fail it against clean controls, on 100 - score; and
+    the same against every defect (how well the dimension alone flags any defect)."""
     out = {}
     for name in dimensions:
+        any_defect = [
+            r for r in rows if _ok(r) and not r.case.is_clean and name in r.synthos.scores
+        ]
+        all_clean = [r for r in rows if _ok(r) and r.case.is_clean and name in r.synthos.scores]
         positives = [
             r
             for r in rows
@@ -71,6 +76,10 @@ def dimension_aurocs(rows: list[Scored], dimensions: Iterable[str]) -> dict[str,
             "auroc": auroc(
                 (100 - r.synthos.scores[name] for r in positives),
                 (100 - r.synthos.scores[name] for r in negatives),
+            ),
+            "auroc_any_defect": auroc(
+                (100 - r.synthos.scores[name] for r in any_defect),
+                (100 - r.synthos.scores[name] for r in all_clean),
             ),
             "defects": len(positives),
             "controls": len(negatives),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from benchmarks.collapse_suite import metrics
@@ -81,11 +82,18 @@ def case_record(row: Scored) -> dict:
 
 def write_json(path: Path, header: dict, summary: dict, rows: list[Scored]) -> None:
     payload = {**header, "summary": summary, "cases": [case_record(r) for r in rows]}
-    path.write_text(json.dumps(payload, indent=1, allow_nan=False, default=_nan) + "\n")
+    path.write_text(json.dumps(_finite(payload), indent=1, allow_nan=False) + "\n")
 
 
-def _nan(value):
-    return None if value != value else value
+def _finite(value):
+    """NaN and infinities as None, recursively (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -134,14 +142,14 @@ def markdown(header: dict, summary: dict) -> str:
         + ", ".join(f"{k} {_fmt(v)}" for k, v in summary["overall"]["by_modality"].items())
         + ".",
         "",
-        "| dimension | AUROC | defects that must fail it | clean controls | failed (defects) "
-        "| failed (controls) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| dimension | AUROC | defects that must fail it | clean controls | failed (those "
+        "defects) | failed (controls) | AUROC vs any defect |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, d in summary["dimensions"].items():
         lines.append(
             f"| {name} | {_fmt(d['auroc'])} | {d['defects']} | {d['controls']} | "
-            f"{d['detected']} | {d['false_alarms']} |"
+            f"{d['detected']} | {d['false_alarms']} | {_fmt(d['auroc_any_defect'])} |"
         )
     lines += [
         "",
