@@ -60,6 +60,11 @@ class TextDataModule(SplitDataModule):
     Args:
         path: the dataset (anything `synthos.datamodules.loading.read_table` reads).
         text_column: column holding one document per row.
+        reference_path: real text to evaluate on (same text column): the model trains on
+            every candidate document and is validated and tested on held-out reference
+            documents; the tokenizer is trained on the remaining reference documents, so
+            every candidate evaluated against one reference shares one tokenizer and one
+            test set.
         vocab_size: BPE vocabulary size to train (the actual size may be smaller on tiny data;
             `task_spec()` reports the actual one).
         seq_len: tokens the model sees; sequences carry one more token for the shifted target.
@@ -82,6 +87,7 @@ class TextDataModule(SplitDataModule):
         self,
         path: str,
         text_column: str = "text",
+        reference_path: str | None = None,
         vocab_size: int = 4096,
         seq_len: int = 256,
         batch_size: int = 16,
@@ -112,6 +118,7 @@ class TextDataModule(SplitDataModule):
             raise ValueError("tokenizer_sample_docs and tokenizer_sample_bytes must be >= 1")
         self.path = str(path)
         self.text_column = text_column
+        self.reference_path = str(reference_path) if reference_path else None
         self.vocab_size = vocab_size
         self.seq_len = seq_len
         self.batch_size = batch_size
@@ -125,26 +132,38 @@ class TextDataModule(SplitDataModule):
         self.train_fraction = train_fraction
         self.subsample_seed = subsample_seed
         self._tokenizer_path = tokenizer_path
-        self._docs: list[str] | None = None
-        self._rows: np.ndarray | None = None
+        self._docs: dict[str, list[str]] | None = None
+        self._order: dict[str, tuple[str, np.ndarray]] = {}
+        #: Row numbers in the source file of each split; val/test (and the tokenizer's
+        #: documents) index the reference when one is given (see `split_sources`).
         self.split_rows: dict[str, np.ndarray] = {}
+        self.split_sources: dict[str, str] = {}
         self._tokenizer = None
         self.datasets: dict[str, PackedSequences] = {}
 
     # ---------------------------------------------------------------- documents and splits
 
     def _load_documents(self) -> None:
-        """Read the text column once; keep non-empty documents with their source row."""
+        """Read the text column(s) once and make the splits."""
         if self._docs is not None:
             return
+        docs, rows = {}, {}
+        docs["candidate"], rows["candidate"] = self._read_documents(self.path)
+        if self.reference_path is not None:
+            docs["reference"], rows["reference"] = self._read_documents(self.reference_path)
+        self._docs = docs
+        self._split(rows)
+
+    def _read_documents(self, path: str) -> tuple[list[str], np.ndarray]:
+        """The non-empty documents of one file with their row numbers there."""
         from synthos.datamodules.loading import read_table
 
-        table = read_table(self.path, columns=[self.text_column])
+        table = read_table(path, columns=[self.text_column])
         if self.text_column not in table.column_names:
             raise DataError(
                 f"no text column {self.text_column!r}; columns are {table.column_names}",
                 code=ErrorCode.DATA_SCHEMA,
-                path=self.path,
+                path=path,
                 column=self.text_column,
             )
         column = table.column(self.text_column)
@@ -158,7 +177,7 @@ class TextDataModule(SplitDataModule):
             raise DataError(
                 f"text column {self.text_column!r} has type {column.type}",
                 code=ErrorCode.DATA_SCHEMA,
-                path=self.path,
+                path=path,
                 column=self.text_column,
                 expected="a string column",
             )
@@ -166,7 +185,7 @@ class TextDataModule(SplitDataModule):
             raise DataError(
                 "the dataset has no rows",
                 code=ErrorCode.DATA_EMPTY,
-                path=self.path,
+                path=path,
                 column=self.text_column,
             )
         nulls = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
@@ -174,7 +193,7 @@ class TextDataModule(SplitDataModule):
             raise DataError(
                 f"text column {self.text_column!r} has {len(nulls)} missing value(s)",
                 code=ErrorCode.DATA_VALUE,
-                path=self.path,
+                path=path,
                 column=self.text_column,
                 row=int(nulls[0]),
                 expected="a string in every row",
@@ -185,39 +204,51 @@ class TextDataModule(SplitDataModule):
             raise DataError(
                 f"every value of text column {self.text_column!r} is empty",
                 code=ErrorCode.DATA_EMPTY,
-                path=self.path,
+                path=path,
                 column=self.text_column,
             )
-        self._docs = [texts[i] for i in rows]
-        self._rows = rows
-        self._split()
+        return [texts[i] for i in rows], rows
 
-    def _split(self) -> None:
-        """Seeded permutation of documents: the first ones to val, then test, the rest train."""
-        n = len(self._docs)
+    def _split(self, rows: dict[str, np.ndarray]) -> None:
+        """Seeded permutation of documents: the first ones to val, then test, the rest train
+        (and the tokenizer). With a reference, val/test/tokenizer come from its permutation
+        and train is every candidate document."""
+        held_source = "reference" if self.reference_path is not None else "candidate"
+        docs = self._docs[held_source]
+        n = len(docs)
         n_val = _count(n, self.val_fraction)
         n_test = _count(n, self.test_fraction)
         if n - n_val - n_test < 1:
             raise DataError(
-                f"{n} non-empty document(s) cannot be split into train/val/test",
+                f"{n} non-empty document(s) of the {held_source} cannot be split into "
+                "train/val/test",
                 code=ErrorCode.DATA_EMPTY,
-                path=self.path,
+                path=self.reference_path or self.path,
                 column=self.text_column,
                 expected=f"at least {n_val + n_test + 1} documents",
             )
         order = np.random.default_rng(self.seed).permutation(n)
         self._order = {
-            "val": order[:n_val],
-            "test": order[n_val : n_val + n_test],
-            "train": order[n_val + n_test :],
+            "val": (held_source, order[:n_val]),
+            "test": (held_source, order[n_val : n_val + n_test]),
+            "tokenizer": (held_source, order[n_val + n_test :]),
         }
-        # Row numbers in the source file, for reports and row-level analysis.
-        self.split_rows = {name: self._rows[idx] for name, idx in self._order.items()}
+        if self.reference_path is None:
+            self._order["train"] = self._order["tokenizer"]
+        else:
+            train = np.random.default_rng([self.seed, 2]).permutation(len(self._docs["candidate"]))
+            self._order["train"] = ("candidate", train)
+        self.split_sources = {name: self._order[name][0] for name in SPLITS}
+        self.split_rows = {
+            name: rows[self._order[name][0]][self._order[name][1]] for name in SPLITS
+        }
 
     def split_documents(self, split: str) -> list[str]:
-        """The documents of one split, in the seeded order used for training."""
+        """The documents of one split (train, val, test, or tokenizer: what the tokenizer is
+        trained on), in the seeded order used for training."""
         self._load_documents()
-        return [self._docs[i] for i in self._order[split]]
+        source, idx = self._order[split]
+        return [self._docs[source][i] for i in idx]
 
     # ---------------------------------------------------------------- tokenizer
 
@@ -236,6 +267,7 @@ class TextDataModule(SplitDataModule):
             source = [self.path]
         key = {
             "source": source,
+            "reference": self.reference_path,
             "text_column": self.text_column,
             "vocab_size": self.vocab_size,
             "sample_docs": self.tokenizer_sample_docs,
@@ -258,7 +290,7 @@ class TextDataModule(SplitDataModule):
         if path.exists():
             return self._load_existing(path)
         sample = bpe.sample_documents(
-            self.split_documents("train"),
+            self.split_documents("tokenizer"),
             max_docs=self.tokenizer_sample_docs,
             max_bytes=self.tokenizer_sample_bytes,
         )

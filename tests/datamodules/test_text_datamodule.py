@@ -99,6 +99,33 @@ def test_documents_split_without_leakage(jsonl, tmp_path, docs):
         assert tag(r) in train_text
 
 
+def test_reference_holds_out_real_documents_and_trains_on_every_candidate(tmp_path, docs):
+    # Candidate: the first 60 documents; reference: the other 60 (real text to test on).
+    cand = write_jsonl(tmp_path / "cand.jsonl", [{"text": d} for d in docs[:60]])
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"text": d} for d in docs[60:]])
+    dm = make(cand, tmp_path, reference_path=str(ref))
+    dm.setup()
+    assert dm.split_sources == {"train": "candidate", "val": "reference", "test": "reference"}
+    assert sorted(dm.split_rows["train"].tolist()) == list(range(60))
+    assert len(dm.split_rows["val"]) == len(dm.split_rows["test"]) == 6
+    eos = bpe.eos_id(dm.tokenizer)
+    for split in ("val", "test"):
+        pieces = split_stream(dm.datasets[split].tokens, eos)
+        decoded = [dm.tokenizer.decode(p[:-1].tolist()) for p in pieces]
+        assert decoded == [docs[60 + r] for r in dm.split_rows[split]]
+    train_text = dm.tokenizer.decode(dm.datasets["train"].tokens.tolist())
+    assert all(tag(i) in train_text for i in range(60))
+    assert not any(tag(60 + r) in train_text for r in dm.split_rows["test"])
+    # The tokenizer learns from the reference documents that are not held out, so two
+    # candidates against one reference share it.
+    other = write_jsonl(tmp_path / "other.jsonl", [{"text": d.upper()} for d in docs[:60]])
+    second = make(
+        other, tmp_path, reference_path=str(ref), tokenizer_path=str(tmp_path / "t2.json")
+    )
+    assert second.tokenizer.to_str() == dm.tokenizer.to_str()
+    np.testing.assert_array_equal(second.split_rows["test"], dm.split_rows["test"])
+
+
 def test_same_seed_same_everything_other_seed_other_split(jsonl, tmp_path):
     a = make(jsonl, tmp_path, tokenizer_path=str(tmp_path / "a" / "tokenizer.json"))
     b = make(jsonl, tmp_path, tokenizer_path=str(tmp_path / "b" / "tokenizer.json"))
