@@ -60,6 +60,10 @@ class CollapseConfig:
     weights: weight of each dimension in the overall score.
     seed: seed of every sample, split and model.
     threads: engine threads (default: all cores).
+    model_threads: threads of the models and nearest-neighbour searches (OpenMP, BLAS).
+        Their work items are small: on a busy machine, workers spin-waiting for a share
+        of the cores cost more than they gain (a tenfold slowdown measured on 2 shared
+        cores), so the default is 1.
     """
 
     thresholds: dict[str, float] = field(default_factory=load_thresholds)
@@ -79,6 +83,7 @@ class CollapseConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 1.0))
     seed: int = 0
     threads: int | None = None
+    model_threads: int = 1
     load_options: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:

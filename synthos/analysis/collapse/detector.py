@@ -6,6 +6,8 @@ import os
 import time
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from . import verdict
 from .cascade import load_cascade
 from .config import DIMENSIONS, CollapseConfig
@@ -33,10 +35,11 @@ def detect_collapse(
     cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
     timings["collapse_prepare"] = round(time.perf_counter() - started, 3)
     results = []
-    for name in DIMENSIONS:
-        lap = time.perf_counter()
-        results.append(_with_input_notes(EVALUATORS[name](cmp), cmp))
-        timings[f"collapse_{name}"] = round(time.perf_counter() - lap, 3)
+    with threadpool_limits(limits=config.model_threads):
+        for name in DIMENSIONS:
+            lap = time.perf_counter()
+            results.append(_with_input_notes(EVALUATORS[name](cmp), cmp))
+            timings[f"collapse_{name}"] = round(time.perf_counter() - lap, 3)
     overall = verdict.overall_score(results, config)
     risk = verdict.risk_score(results, overall)
     collapse = any(r.failed for r in results)
@@ -68,7 +71,8 @@ def score_dimension(
     if name not in EVALUATORS:
         raise ValueError(f"unknown dimension {name!r}; choose from {', '.join(DIMENSIONS)}")
     cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
-    return _with_input_notes(EVALUATORS[name](cmp), cmp)
+    with threadpool_limits(limits=cmp.config.model_threads):
+        return _with_input_notes(EVALUATORS[name](cmp), cmp)
 
 
 def evaluate_prepared(
@@ -76,7 +80,8 @@ def evaluate_prepared(
 ) -> list[DimensionResult]:
     """Dimensions on an already prepared comparison (`inputs.prepare`), for callers that
     score many dimensions or thresholds on the same data."""
-    return [_with_input_notes(EVALUATORS[name](cmp), cmp) for name in names]
+    with threadpool_limits(limits=cmp.config.model_threads):
+        return [_with_input_notes(EVALUATORS[name](cmp), cmp) for name in names]
 
 
 def _with_input_notes(result: DimensionResult, cmp: Comparison) -> DimensionResult:

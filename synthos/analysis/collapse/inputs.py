@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from synthos.analysis.columns import Column, classify, type_family
 from synthos.analysis.engine import Source, open_source, quote_ident
+from synthos.analysis.sampling import candidate_fraction, u64_threshold
 from synthos.errors import DataError, ErrorCode
 
 from .config import CollapseConfig
@@ -104,20 +105,23 @@ def prepare(
     ref_src = None
     try:
         if reference is not None:
-            ref_src = _open(reference, "reference", config)
-            why = _same_dataset(candidate, reference, cand_src, ref_src)
-            if why:
-                notes["self_comparison"] = (
-                    f"the reference is the candidate itself ({why}); it is ignored, so "
-                    "the dimensions that need a reference are not evaluated"
-                )
-                ref_src.close()
-                ref_src = None
+            same = _same_source(candidate, reference)
+            if same:
+                notes["self_comparison"] = _self_note(same)
+            else:
+                ref_src = _open(reference, "reference", config)
         return _build(cand_src, ref_src, candidate, cascade, modality, config, notes)
     finally:
         cand_src.close()
         if ref_src is not None:
             ref_src.close()
+
+
+def _self_note(why: str) -> str:
+    return (
+        f"the reference is the candidate itself ({why}); it is ignored, so the dimensions "
+        "that need a reference are not evaluated"
+    )
 
 
 def _open(data: Any, role: str, config: CollapseConfig) -> Source:
@@ -149,31 +153,17 @@ def _data_columns(source: Source) -> dict[str, str]:
     return {n: t for n, t in source.columns.items() if n not in _ENGINE_COLUMNS}
 
 
-def _hash_expr(columns: dict[str, str], names: list[str], numeric: set[str]) -> str:
+def _hash_expr(names: list[str], numeric: set[str]) -> str:
     parts = [f"CAST({quote_ident(n)} AS {'DOUBLE' if n in numeric else 'VARCHAR'})" for n in names]
     return f"hash({', '.join(parts)})"
 
 
-def _fingerprint(source: Source) -> tuple:
-    """Row count, distinct rows and an order-free sum of row hashes over every column."""
-    columns = _data_columns(source)
-    names = sorted(columns)
-    numeric = {n for n in names if type_family(columns[n]) in _NUMERIC_FAMILIES}
-    h = _hash_expr(columns, names, numeric)
-    (row,) = source.fetchall(f"SELECT count(*), sum(({h}) % 1000000007), bit_xor({h}) FROM {{src}}")
-    return (tuple(names), int(row[0]), int(row[1] or 0), int(row[2] or 0))
-
-
-def _same_dataset(cand: Any, ref: Any, cand_src: Source, ref_src: Source) -> str | None:
+def _same_source(cand: Any, ref: Any) -> str | None:
+    if cand is ref:
+        return "same object"
     paths = isinstance(cand, (str, os.PathLike)) and isinstance(ref, (str, os.PathLike))
     if paths and os.path.realpath(os.fspath(cand)) == os.path.realpath(os.fspath(ref)):
         return "same path"
-    if cand is ref:
-        return "same object"
-    if cand_src.num_rows != ref_src.num_rows:
-        return None
-    if _fingerprint(cand_src) == _fingerprint(ref_src):
-        return "identical content hash"
     return None
 
 
@@ -203,14 +193,24 @@ def _build(
             )
     else:
         common = list(cand_cols)
-    base_src = ref_src or cand_src
-    base_cols = ref_cols or cand_cols
     numeric_pair = {
         n
         for n in common
         if type_family(cand_cols[n]) in _NUMERIC_FAMILIES
-        and type_family(base_cols[n]) in _NUMERIC_FAMILIES
+        and type_family((ref_cols or cand_cols)[n]) in _NUMERIC_FAMILIES
     }
+    hash_cols = [n for n in common if type_family(cand_cols[n]) not in ("nested", "other")]
+    counts = {"candidate_rows": cand_src.num_rows, "reference_rows": None}
+    counts.update(_hash_rows(cand_src, ref_src, hash_cols, numeric_pair, config.seed))
+    identical = counts.pop("identical")
+    if ref_src is not None and identical and set(cand_cols) == set(ref_cols):
+        notes["self_comparison"] = _self_note("identical content hash")
+        notes.pop("schema_mismatch", None)
+        ref_src, ref_cols = None, None
+        counts = {k: v for k, v in counts.items() if k.startswith("candidate")}
+        counts["reference_rows"] = None
+    base_src = ref_src or cand_src
+    base_cols = ref_cols or cand_cols
     inference = _modality(candidate, cand_src, modality, config)
     time_column = config.time_column or (
         inference.column if inference.modality == "time_series" else None
@@ -230,15 +230,8 @@ def _build(
             )
 
     series = inference.modality == "time_series"
-    counts = {
-        "candidate_rows": cand_src.num_rows,
-        "reference_rows": ref_src.num_rows if ref_src is not None else None,
-    }
-    hash_cols = [n for n in common if type_family(base_cols[n]) not in ("nested", "other")]
-    if series:
-        notes["duplicates"] = "series rows are not hashed: copies are judged on windows"
-    else:
-        counts.update(_duplicate_counts(cand_src, ref_src, hash_cols, numeric_pair, config.seed))
+    if series:  # repeated values are normal in a series: copies are judged on windows
+        counts = {k: counts[k] for k in ("candidate_rows", "reference_rows")}
 
     cand_sample = _sample(cand_src, common, config, series)
     base_sample = _sample(base_src, common, config, series) if ref_src else cand_sample
@@ -331,49 +324,61 @@ def _schema_mismatch(cand: dict[str, str], ref: dict[str, str]) -> dict[str, Any
     return out
 
 
-def _duplicate_counts(
+#: Modulus of the order-free row-hash sum that fingerprints a dataset's content.
+_FINGERPRINT_MOD = 1_000_000_007
+
+
+def _hash_rows(
     cand: Source, ref: Source | None, names: list[str], numeric: set[str], seed: int
-) -> dict[str, int | None]:
-    """Exact duplicates over every row, hashed in the engine.
+) -> dict[str, Any]:
+    """Exact duplicates over every row, hashed in the engine (one pass per dataset).
 
     candidate_duplicate_rows: rows equal to an earlier row. copied_reference_rows: candidate
     rows equal to some reference row; its real-data baseline is
     reference_rows_in_duplicate_groups (reference rows equal to another reference row: what
     a fresh real row meets against a reference of this size). The duplicate rate grows with
-    the number of rows drawn, so both datasets are also counted at the same size (the larger
-    one hash-subsampled): matched_rows, candidate_/reference_matched_duplicate_rows.
+    the number of rows drawn, so both are also counted at the same size (the larger one
+    hash-subsampled): matched_rows, candidate_/reference_matched_duplicate_rows. identical:
+    same rows, same distinct rows, same order-free hash sum, every row found in the other.
     """
     if not names:
-        return {}
-    h = _hash_expr(cand.columns, names, numeric)
-    out: dict[str, int | None] = {}
-    (row,) = cand.fetchall(f"SELECT count(*), count(DISTINCT {h}) FROM {{src}}")
-    out["candidate_duplicate_rows"] = int(row[0]) - int(row[1])
+        return {"identical": False}
+    h = _hash_expr(names, numeric)
+    mod = _FINGERPRINT_MOD
     if ref is None:
-        return out
-    (row,) = ref.fetchall(f"SELECT count(*), count(*) - count(DISTINCT {h}) FROM {{src}}")
-    out["reference_rows"], out["reference_duplicate_rows"] = int(row[0]), int(row[1])
-    (row,) = ref.fetchall(
-        f"SELECT coalesce(sum(c) FILTER (WHERE c >= 2), 0) "
-        f"FROM (SELECT count(*) AS c FROM {{src}} GROUP BY {h})"
-    )
-    out["reference_rows_in_duplicate_groups"] = int(row[0])
-    hashes = ref.arrow(f"SELECT DISTINCT {h} AS h FROM {{src}}")
-    cand.register("__synthos_reference_hashes", hashes)
+        (row,) = cand.fetchall(f"SELECT count(*) - count(DISTINCT {h}) FROM {{src}}")
+        return {"candidate_duplicate_rows": int(row[0]), "identical": False}
+    groups = ref.arrow(f"SELECT h, count(*) AS c FROM (SELECT {h} AS h FROM {{src}}) GROUP BY h")
+    hashes = groups.column("h").to_numpy()
+    sizes = groups.column("c").to_numpy().astype(np.int64)
+    ref_rows = int(sizes.sum())
+    ref_sum = int(np.sum(((hashes % mod).astype(np.int64) * sizes) % mod)) % mod
+    cand.register("__synthos_reference_hashes", groups.select(["h"]))
     (row,) = cand.fetchall(
-        f"SELECT count(*) FROM {{src}} WHERE {h} IN (SELECT h FROM __synthos_reference_hashes)"
+        f"SELECT count(*), count(DISTINCT t.h), sum(t.h % {mod}) % {mod}, count(r.h) "
+        f"FROM (SELECT {h} AS h FROM {{src}}) t "
+        "LEFT JOIN __synthos_reference_hashes r ON t.h = r.h"
     )
-    out["copied_reference_rows"] = int(row[0])
-    n = min(cand.num_rows, ref.num_rows)
+    cand_rows, cand_distinct, cand_sum, copied = (int(v or 0) for v in row)
+    out: dict[str, Any] = {
+        "candidate_duplicate_rows": cand_rows - cand_distinct,
+        "reference_rows": ref_rows,
+        "reference_duplicate_rows": ref_rows - hashes.size,
+        "reference_rows_in_duplicate_groups": int(sizes[sizes >= 2].sum()),
+        "copied_reference_rows": copied,
+        "identical": (cand_rows, cand_distinct, cand_sum, copied)
+        == (ref_rows, hashes.size, ref_sum, ref_rows),
+    }
+    n = min(cand_rows, ref_rows)
     out["matched_rows"] = n
-    for role, source in (("candidate", cand), ("reference", ref)):
-        if source.num_rows > n:
+    for role, source, rows in (("candidate", cand, cand_rows), ("reference", ref, ref_rows)):
+        if rows > n:
             u = f"hash(__rid, {int(seed)}::BIGINT)"
-            query = (
+            thr = u64_threshold(candidate_fraction(n, rows))
+            (row,) = source.fetchall(
                 f"SELECT count(*) - count(DISTINCT h) FROM (SELECT {h} AS h FROM {{src}} "
-                f"ORDER BY {u}, __rid LIMIT {n})"
+                f"WHERE {u} <= {thr}::UBIGINT ORDER BY {u}, __rid LIMIT {n})"
             )
-            (row,) = source.fetchall(query)
             out[f"{role}_matched_duplicate_rows"] = int(row[0])
         else:
             out[f"{role}_matched_duplicate_rows"] = out[f"{role}_duplicate_rows"]
@@ -383,11 +388,18 @@ def _duplicate_counts(
 def _sample(source: Source, names: list[str], config: CollapseConfig, series: bool) -> pa.Table:
     select = ", ".join(quote_ident(n) for n in names)
     if series:
-        query = f"SELECT {select} FROM {{src}} ORDER BY __row LIMIT {int(config.series_rows)}"
+        table = source.arrow(
+            f"SELECT {select} FROM {{src}} ORDER BY __row LIMIT {int(config.series_rows)}"
+        )
     else:
         u = f"hash(__rid, {int(config.seed)}::BIGINT)"
-        query = f"SELECT {select} FROM {{src}} ORDER BY {u}, __rid LIMIT {int(config.sample_rows)}"
-    table = source.arrow(query)
+        thr = u64_threshold(candidate_fraction(config.sample_rows, source.num_rows))
+        # The hash filter spares sorting every row; its margin almost surely keeps enough
+        # rows, and the query without it runs when it did not.
+        ordered = f"ORDER BY {u}, __rid LIMIT {int(config.sample_rows)}"
+        table = source.arrow(f"SELECT {select} FROM {{src}} WHERE {u} <= {thr}::UBIGINT {ordered}")
+        if table.num_rows < min(config.sample_rows, source.num_rows):
+            table = source.arrow(f"SELECT {select} FROM {{src}} {ordered}")
     columns = [
         c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
     ]

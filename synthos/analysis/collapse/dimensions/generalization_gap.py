@@ -43,7 +43,7 @@ def _trees(classifier: bool, seed: int):
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     cls = HistGradientBoostingClassifier if classifier else HistGradientBoostingRegressor
-    return cls(max_iter=60, max_leaf_nodes=15, early_stopping=False, random_state=seed)
+    return cls(max_iter=40, max_leaf_nodes=15, early_stopping=False, random_state=seed)
 
 
 def discriminator(cmp: Comparison) -> dict[str, Any] | None:
