@@ -205,7 +205,7 @@ def plot_families(path: Path, summary: dict) -> None:
     }
     y = np.arange(len(families))
     height = 0.27
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(families) + 1.5))
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(families) + 2.2))
     for i, (label, values) in enumerate(series.items()):
         ax.barh(
             y + (i - 1) * height, [np.nan if v is None else v for v in values], height, label=label
@@ -214,9 +214,9 @@ def plot_families(path: Path, summary: dict) -> None:
     ax.axvline(GOAL_AUROC, color="black", lw=0.8, ls="--")
     ax.set_yticks(y, families)
     ax.invert_yaxis()
-    ax.set_xlim(0.3, 1.0)
-    ax.set_xlabel("AUROC: defective vs clean (higher is better)")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel("AUROC: defective vs clean (higher is better; dashed: goal 0.95)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
