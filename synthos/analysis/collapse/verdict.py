@@ -11,11 +11,11 @@
   high (< 85), critical (>= 85). A failure is never "none".
 * collapse_type: None without a failure; otherwise the first pattern that matches:
   "correlation_loss" when correlation_preservation fails while distribution_fidelity passes
-  (marginals intact, dependence broken: broken dependence also drags coverage and the
-  spectrum down); "mode_collapse" when entropy_stability fails together with
-  spectral_coherence or tail_preservation (diversity lost across the board, the signature
-  of recursive collapse); "distribution_shift" when distribution_fidelity fails while
-  tails and spectrum are kept (the data moved, its shape did not); else the type
+  (marginals intact, dependence broken; broken dependence also drags coverage and the
+  spectrum down); "distribution_shift" when distribution_fidelity fails while
+  spectral_coherence does not (the data moved, its structure did not); "mode_collapse"
+  when entropy_stability fails together with spectral_coherence or tail_preservation
+  (diversity lost across the board, the signature of recursive collapse); else the type
   (`COLLAPSE_TYPES`) of the failing dimension with the largest shortfall.
 * root_causes: one per failing dimension, percentage proportional to its shortfall
   (threshold - score), summing to 100; without a failure, empty.
@@ -91,13 +91,10 @@ def collapse_type(results: list[DimensionResult]) -> str | None:
     failed = set(shortfalls)
     if "correlation_preservation" in failed and "distribution_fidelity" in passed:
         return "correlation_loss"
+    if "distribution_fidelity" in failed and "spectral_coherence" not in failed:
+        return "distribution_shift"
     if "entropy_stability" in failed and failed & {"spectral_coherence", "tail_preservation"}:
         return "mode_collapse"
-    if "distribution_fidelity" in failed and not failed & {
-        "spectral_coherence",
-        "tail_preservation",
-    }:
-        return "distribution_shift"
     return COLLAPSE_TYPES[max(shortfalls, key=shortfalls.get)]
 
 

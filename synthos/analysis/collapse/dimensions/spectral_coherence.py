@@ -6,7 +6,8 @@ variance (at most 20): the mean ``|log(lambda_candidate / lambda_reference)|`` b
 larger of its sampling allowance ``z sqrt(2/n + 2/m)`` and the real holdout's own value,
 scored ``100 exp(-excess / 0.3)``; effective rank as evidence. Text, in addition: the Zipf
 slope of the rank-frequency curve on equal token budgets, allowed to differ by the larger
-of 0.05 and twice the holdout's difference, scored ``100 exp(-excess / 0.15)``. Series:
+of 0.05 and twice the holdout's difference (over the reference's ranks with two or more
+tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series:
 Welch's power spectral density of each channel's increments along time (never along the
 row order of a table), as shares of total power; the total variation distance beyond the
 larger of 0.05 and 1.5 x the holdout's, scored ``100 exp(-excess / 0.15)``. The dimension
@@ -72,25 +73,31 @@ def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
     }
 
 
-def zipf_slope(counts: list[int]) -> float | None:
-    freq = np.sort(np.asarray([c for c in counts if c >= 2], dtype=np.float64))[::-1][:ZIPF_RANKS]
-    if freq.size < 5:
-        return None
-    ranks = np.arange(1, freq.size + 1)
-    return float(np.polyfit(np.log(ranks), np.log(freq), 1)[0])
+def zipf_slope(counts: list[int], ranks: int) -> float:
+    """Slope of log frequency on log rank over ranks 1..`ranks`; ranks past the vocabulary
+    count half a token, so a vocabulary cut short bends the curve down as it should."""
+    freq = np.sort(np.asarray(counts, dtype=np.float64))[::-1][:ranks]
+    freq = np.r_[freq, np.full(ranks - freq.size, 0.5)]
+    return float(np.polyfit(np.log(np.arange(1, ranks + 1)), np.log(freq), 1)[0])
 
 
 def _zipf(cmp: Comparison) -> dict[str, Any] | None:
     budget = features.common_token_budget(cmp, features.SIDES)
-    slopes = {
-        side: zipf_slope(list(features.token_counts(cmp, side, budget).values()))
-        for side in features.SIDES
+    counts = {
+        side: list(features.token_counts(cmp, side, budget).values()) for side in features.SIDES
     }
-    if any(v is None for v in slopes.values()):
+    ranks = min(ZIPF_RANKS, sum(c >= 2 for c in counts["reference"]))
+    if ranks < 5:
         return None
+    slopes = {side: zipf_slope(c, ranks) for side, c in counts.items()}
     allowance = max(0.05, 2 * abs(slopes["holdout"] - slopes["reference"]))
     excess = abs(slopes["candidate"] - slopes["reference"]) - allowance
-    return {"slopes": slopes, "allowance": allowance, "score": decay_score(excess, 0.15)}
+    return {
+        "slopes": slopes,
+        "ranks": ranks,
+        "allowance": allowance,
+        "score": decay_score(excess, 0.15),
+    }
 
 
 def _psd(x: np.ndarray, nperseg: int) -> np.ndarray:
