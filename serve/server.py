@@ -64,6 +64,7 @@ class SynthosServer:
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._stopped: asyncio.Event | None = None
+        self._stopping: asyncio.Future | None = None
 
     async def start(self) -> int:
         """Bind, start serving and resume interrupted cascades; returns the bound port."""
@@ -116,8 +117,14 @@ class SynthosServer:
         return self.port
 
     async def stop(self) -> None:
-        if self._server is None or self._stopped.is_set():
+        """Shut down once, however often it is asked (a second SIGTERM waits for the first)."""
+        if self._server is None:
             return
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._shutdown())
+        await self._stopping
+
+    async def _shutdown(self) -> None:
         log.info("shutting down: stopping cascades, then %gs grace", self.config.shutdown_grace_s)
         await self.health.enter_graceful_shutdown()
         await self.cascades.shutdown()
@@ -135,7 +142,6 @@ async def serve(config: ServerConfig, insecure_dev: bool = False) -> None:
     server = SynthosServer(config, insecure_dev)
     await server.start()
     loop = asyncio.get_running_loop()
-    stopping: list[asyncio.Task] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stopping.append(loop.create_task(server.stop())))
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.stop()))
     await server.wait()

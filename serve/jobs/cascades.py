@@ -154,10 +154,6 @@ class CascadeJobs:
         )
 
     @property
-    def running(self) -> int:
-        return len(self._running)
-
-    @property
     def closing(self) -> bool:
         return self._closing
 
@@ -278,23 +274,30 @@ class CascadeJobs:
 
     async def _launch(self, record: JobRecord) -> None:
         spec = CascadeSpec.from_dict(record.spec)
-        sweep_dir = Path(record.sweep_dir)
-        job = RunningJob(record.validation_id, sweep_dir)
+        job = RunningJob(record.validation_id, Path(record.sweep_dir))
         job.read_progress()
+        # Registered before the first await, so a concurrent submit joins instead of
+        # launching a second process, and counts against the limit.
+        self._running[record.validation_id] = job
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.logs_dir / f"{record.validation_id}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("WANDB_MODE", "disabled")
-        with open(log_path, "ab") as log_file:
-            job.process = await asyncio.create_subprocess_exec(
-                *self.command(spec, record.validation_id),
-                cwd=str(self.train_script.parent),
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
+        try:
+            with open(log_path, "ab") as log_file:
+                job.process = await asyncio.create_subprocess_exec(
+                    *self.command(spec, record.validation_id),
+                    cwd=str(self.train_script.parent),
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except BaseException:
+            self._running.pop(record.validation_id, None)
+            job.finished.set()
+            raise
         record.state = JobState.RUNNING
         record.attempts += 1
         record.pid = job.process.pid
@@ -303,7 +306,6 @@ class CascadeJobs:
         record.exit_code = None
         record.failure = None
         self.store.put(record)
-        self._running[record.validation_id] = job
         log.info(
             "cascade %s started (pid %d, attempt %d, log %s)",
             record.validation_id,
@@ -311,6 +313,7 @@ class CascadeJobs:
             record.attempts,
             log_path,
         )
+        # The task is kept on the job: the event loop holds only weak references.
         job.monitor = asyncio.create_task(
             self._monitor(job), name=f"cascade-{record.validation_id}"
         )
@@ -357,7 +360,7 @@ class CascadeJobs:
             record.failure = SynthosError(
                 ErrorCode.MODEL_DIVERGED if exit_code == 0 else ErrorCode.INTERNAL,
                 f"the cascade process exited with status {exit_code} without a report; "
-                "the server log has its output",
+                f"its output is in the server's logs/{job.validation_id}.log",
                 {"exit_code": exit_code},
             ).to_dict()
         self.store.put(record)
