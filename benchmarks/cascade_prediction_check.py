@@ -1,7 +1,7 @@
 """Honest check of the cascade's prediction against a model it never saw.
 
 For each dataset it trains one held-out model larger than every tier (Resonance NN, d_model
-256, 8 blocks; the tier-3 data budget and steps), then runs the quick cascade on the same
+192, 6 blocks: about 3x the quick profile's largest tier; the tier-3 data budget and steps), then runs the quick cascade on the same
 data with `cascade.target_params` set to that model's parameter count, and compares:
 
 * the cascade's prediction (scaling law over the 18 models, bootstrap interval);
@@ -50,7 +50,7 @@ DATASETS = {
     ],
 }
 
-HELDOUT_MODEL = ["model=resonance_mini", "model.net.d_model=256", "model.net.n_layers=8"]
+HELDOUT_MODEL = ["model=resonance_mini", "model.net.d_model=192", "model.net.n_layers=6"]
 
 
 def _tier3_budget(profile: str) -> list[str]:
