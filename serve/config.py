@@ -16,7 +16,6 @@ Relative paths in the file are taken relative to the file's directory.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import types
 import typing
@@ -97,9 +96,6 @@ class ServerConfig:
     @property
     def storage(self) -> Path:
         return Path(self.storage_dir)
-
-    def replace(self, **changes: Any) -> ServerConfig:
-        return dataclasses.replace(self, **changes)
 
 
 class TlsRequired(RuntimeError):
