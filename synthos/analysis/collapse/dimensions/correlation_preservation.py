@@ -1,15 +1,16 @@
 """correlation_preservation: is the dependence between columns (or along time) kept?
 
-Tabular: Pearson and Spearman for numeric pairs, bias-corrected Cramer's V for every pair
-with a categorical column (numbers binned at the reference's octiles). Series: the
+Tabular: Pearson and Spearman for numeric pairs, bias-corrected Cramer's V for every
+pair with a categorical column (numbers binned at the reference's octiles). Series: the
 autocorrelation of each channel's increments at lags 1..24 and the correlation between
 channels. Text: Cramer's V between adjacent tokens (the reference's 500 most frequent
 tokens, the rest as one), on equal token budgets.
 
 A pair's excess is ``|r_candidate - r_reference|`` beyond z standard errors. Per column:
-``ratio = sum(excess) / sum(max(|r_ref|, |r_cand|, 0.05))`` over its pairs, scored
-``100 exp(-3 ratio)`` (breaking all of a column's dependence scores about 5); the dimension
-is the mean of the worst quarter of columns.
+``ratio = sum(excess) / sum(max(|r_ref|, |r_cand|, 0.05))`` over its pairs, scored ``100
+exp(-3 ratio)`` (breaking all of a column's dependence scores about 5); the dimension is
+the column aggregate (`stats.aggregate_columns`: half the worst column, half the mean of
+the worst quarter).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from synthos.analysis.correlations import codes, cramers_v
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import decay_score, worst_share_mean
+from ..stats import aggregate_columns, decay_score
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "correlation_preservation"
@@ -146,7 +147,7 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
         c: decay_score(excess[c] / strength[c], 1 / 3) for c in strength if strength[c] > 0
     }
     worst.sort(key=lambda item: -item["excess"])
-    return worst_share_mean(list(per_column.values())), {
+    return aggregate_columns(list(per_column.values())), {
         "column_scores": per_column,
         "pairs_compared": len(worst),
         "largest_changes": worst[:10],

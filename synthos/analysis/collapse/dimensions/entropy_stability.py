@@ -13,7 +13,7 @@ sized real holdout; coverage lost only counts where it is not explained by lost
 precision (candidate rows off the reference support, as after a shift or broken
 correlations, which other dimensions own): mode collapse and shrinkage keep precision
 while losing coverage. Scored ``100 exp(-shortfall / 0.1)``. The dimension is the lower
-of the column part (mean of the worst quarter) and the support part; effective
+of the column part (`stats.aggregate_columns`) and the support part; effective
 dimensionality is shown as evidence.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import features, knn_support, neighbors
 from ..inputs import Comparison
-from ..stats import decay_score, entropy, frequencies, worst_share_mean
+from ..stats import aggregate_columns, decay_score, entropy, frequencies
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "entropy_stability"
@@ -187,7 +187,7 @@ def evaluate(cmp: Comparison):
     support = _support(cmp)
     parts = []
     if columns:
-        parts.append(worst_share_mean([c["score"] for c in columns.values()]))
+        parts.append(aggregate_columns([c["score"] for c in columns.values()]))
     if support:
         parts.append(support["score"])
     if not parts:

@@ -1,17 +1,17 @@
 """spectral_coherence: is the structure seen in a spectrum kept?
 
-Tabular (and the text embedding): the covariance eigen-spectrum of the embedding (fitted on
-the reference), paired by rank over the components that hold 99 % of the reference's
-variance (at most 20): the mean ``|log(lambda_candidate / lambda_reference)|`` beyond the
-larger of its sampling allowance ``z sqrt(2/n + 2/m)`` and the real holdout's own value,
-scored ``100 exp(-excess / 0.3)``; effective rank as evidence. Text, in addition: the Zipf
-slope of the rank-frequency curve on equal token budgets, allowed to differ by the larger
-of 0.05 and twice the holdout's difference (over the reference's ranks with two or more
-tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series:
-Welch's power spectral density of each channel's increments along time (never along the
-row order of a table), as shares of total power; the total variation distance beyond the
-larger of 0.05 and 1.5 x the holdout's, scored ``100 exp(-excess / 0.15)``. The dimension
-is the mean of the worst quarter of its parts.
+Tabular (and the text embedding): the covariance eigen-spectrum of the embedding (fitted
+on the reference), paired by rank over the components that hold 99 % of the reference's
+variance (at most 20): the mean ``|log(lambda_candidate / lambda_reference)|`` beyond
+the larger of its sampling allowance ``z sqrt(2/n + 2/m)`` and the real holdout's own
+value, scored ``100 exp(-excess / 0.3)``; effective rank as evidence. Text, in addition:
+the Zipf slope of the rank-frequency curve on equal token budgets, allowed to differ by
+the larger of 0.05 and twice the holdout's difference (over the reference's ranks with
+two or more tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series: Welch's
+power spectral density of each channel's increments along time (never along the row
+order of a table), as shares of total power; the total variation distance beyond the
+larger of 0.05 and 1.5 x the holdout's, scored ``100 exp(-excess / 0.15)``. The
+dimension is the column aggregate of its parts (`stats.aggregate_columns`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import decay_score, entropy, worst_share_mean
+from ..stats import aggregate_columns, decay_score, entropy
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "spectral_coherence"
@@ -150,5 +150,5 @@ def evaluate(cmp: Comparison):
                 parts["zipf"] = zipf
     if not parts:
         return not_evaluated(cmp, NAME, "too little data for a spectrum")
-    score = worst_share_mean([p["score"] for p in parts.values()])
+    score = aggregate_columns([p["score"] for p in parts.values()])
     return scored(cmp, NAME, score, {"parts": parts})

@@ -1,21 +1,22 @@
 """tail_preservation: are rare categories and extreme quantiles kept?
 
 A tail is a mass: the share of rows beyond a cut. For each tail the candidate's mass is
-set against the reference's, allowing z binomial standard errors of noise, and the loss is
-the share of the *detectable* mass that is gone: ``(p_ref - p_cand - noise) / (p_ref -
-noise)``, clipped to [0, 1]. A tail no larger than its noise cannot be seen at these sample
-sizes and is skipped (listed as evidence), rather than being counted as kept. Each part
-scores ``100 (1 - mean loss of its tails)``.
+set against the reference's, allowing z binomial standard errors of noise, and the loss
+is the share of the *detectable* mass that is gone: ``(p_ref - p_cand - noise) / (p_ref
+- noise)``, clipped to [0, 1]. A tail no larger than its noise cannot be seen at these
+sample sizes and is skipped (listed as evidence), rather than being counted as kept.
+Each part scores ``100 (1 - mean loss of its tails)``.
 
 Parts. Numbers (tabular columns, series increments): the reference's 1 %, 5 %, 95 % and
 99 % quantiles, mass strictly beyond each (values clipped onto a cut are not tail).
 Categories: the reference's rare levels (under 5 % each) together. Pooled over columns:
-the share of rows with any cell beyond its cut (any rare level), which sees a defect shared
-by many columns long before any one column can, without correlated columns inflating the
-evidence. Text: the share of tokens outside the reference's head vocabulary (its most
-frequent tokens holding 80 % of its mass) on equal token budgets, and documents longer than
-the reference's 95 % length quantile, both against the real holdout. The dimension is the
-lower of the pooled score and the mean of the worst quarter of the other parts.
+the share of rows with any cell beyond its cut (any rare level), which sees a defect
+shared by many columns long before any one column can, without correlated columns
+inflating the evidence. Text: the share of tokens outside the reference's head
+vocabulary (its most frequent tokens holding 80 % of its mass) on equal token budgets,
+and documents longer than the reference's 95 % length quantile, both against the real
+holdout. The dimension is the lower of the pooled score and the column aggregate of the
+other parts.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import frequencies, worst_share_mean
+from ..stats import aggregate_columns, frequencies
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "tail_preservation"
@@ -194,7 +195,7 @@ def evaluate(cmp: Comparison):
         return not_evaluated(
             cmp, NAME, "no tail is larger than its sampling noise at these sample sizes"
         )
-    score = min([worst_share_mean(scores)] * bool(scores) + ([pooled["score"]] if pooled else []))
+    score = min([aggregate_columns(scores)] * bool(scores) + ([pooled["score"]] if pooled else []))
     worst = sorted(parts, key=lambda c: parts[c]["score"])[:5]
     evidence = {"parts": parts, "worst_parts": worst, "pooled": pooled}
     return scored(cmp, NAME, score, evidence)
