@@ -90,6 +90,17 @@ def test_train_cascade_streams_progress_and_predictions_equal_the_report(server,
     assert predictions.models_completed == results["models_completed"] == 5
     assert [m.job for m in predictions.models] == [j["job"] for j in results["jobs"]]
 
+    # DetectCollapse reads the cascade of a validation id, as the library does.
+    from synthos.analysis.collapse import CollapseConfig, detect_collapse
+
+    verdict = client.detect_collapse(str(text_data), validation_id="served")
+    local = detect_collapse(str(text_data), cascade=sweep, config=CollapseConfig(threads=1))
+    stability = local.dimension("training_stability")
+    served = {d.name: d for d in verdict.dimensions}["training_stability"]
+    assert served.evaluated and stability.evaluated
+    assert served.score == stability.score
+    assert verdict.risk_score == local.risk_score
+
     # A later subscriber gets the same records from where it asks, then the end.
     again = list(client.watch_cascade("served", from_sequence=2))
     assert [m.sequence for m in again] == [m.sequence for m in messages[2:]]
