@@ -194,6 +194,17 @@ def test_a_restarted_server_still_has_the_job_and_resumes_it(certs, data_root, t
             replay = remote.watch_cascade("restart-me")
             assert first_progress(iter(replay)) == before
             replay.cancel()
+
+        # A crash leaves the cascade running on its own; the next start replaces it.
+        orphans = set(cascade_processes("restart-me"))
+        process.process.kill()
+        process.process.wait(30)
+        assert orphans and orphans <= set(cascade_processes("restart-me"))
+        process.start()
+        with connect(process.target, certs) as remote:
+            job = remote.cascade_status("restart-me").job
+            assert (job.state, job.attempts) == (STATE.JOB_STATE_RUNNING, 3)
+            assert not orphans & set(cascade_processes("restart-me"))
             assert remote.cancel_cascade("restart-me").job.state == STATE.JOB_STATE_CANCELLED
     finally:
         if process.process.poll() is None:
