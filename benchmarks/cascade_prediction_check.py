@@ -1,8 +1,9 @@
 """Honest check of the cascade's prediction against a model it never saw.
 
 For each dataset it trains one held-out model larger than every tier (Resonance NN, d_model
-192, 6 blocks: about 3x the quick profile's largest tier; the tier-3 data budget and steps), then runs the quick cascade on the same
-data with `cascade.target_params` set to that model's parameter count, and compares:
+192, 6 blocks: about 3x the quick profile's largest tier; the tier-3 data budget and steps),
+then runs the quick cascade on the same data with `cascade.target_params` set to that
+model's parameter count, and compares:
 
 * the cascade's prediction (scaling law over the 18 models, bootstrap interval);
 * the simplest baseline: the mean of the largest tier;
