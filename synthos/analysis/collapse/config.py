@@ -60,10 +60,11 @@ class CollapseConfig:
     weights: weight of each dimension in the overall score.
     seed: seed of every sample, split and model.
     threads: engine threads (default: all cores).
-    model_threads: threads of the models and nearest-neighbour searches (OpenMP, BLAS).
-        Their work items are small: on a busy machine, workers spin-waiting for a share
-        of the cores cost more than they gain (a tenfold slowdown measured on 2 shared
-        cores), so the default is 1.
+    model_threads: OpenMP and BLAS threads while detecting (models, nearest neighbours,
+        linear algebra). The work items are small: on a busy machine, pool threads
+        spin-waiting for a share of the cores cost more than they gain (ten- to
+        thirtyfold slowdowns of the boosted trees measured on 2 shared cores), so the
+        default is 1. The engine's threads are `threads`.
     """
 
     thresholds: dict[str, float] = field(default_factory=load_thresholds)
@@ -73,7 +74,7 @@ class CollapseConfig:
     holdout_fraction: float = 0.5
     knn_rows: int = 4_000
     k: int = 5
-    classifier_rows: int = 4_000
+    classifier_rows: int = 3_000
     cv_folds: int = 3
     z: float = 3.0
     target_column: str | None = None

@@ -32,10 +32,10 @@ def detect_collapse(
     config = config or CollapseConfig()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
-    timings["collapse_prepare"] = round(time.perf_counter() - started, 3)
-    results = []
     with threadpool_limits(limits=config.model_threads):
+        cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
+        timings["collapse_prepare"] = round(time.perf_counter() - started, 3)
+        results = []
         for name in DIMENSIONS:
             lap = time.perf_counter()
             results.append(_with_input_notes(EVALUATORS[name](cmp), cmp))
@@ -70,8 +70,9 @@ def score_dimension(
     """One dimension alone (same preparation as `detect_collapse`)."""
     if name not in EVALUATORS:
         raise ValueError(f"unknown dimension {name!r}; choose from {', '.join(DIMENSIONS)}")
-    cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
-    with threadpool_limits(limits=cmp.config.model_threads):
+    config = config or CollapseConfig()
+    with threadpool_limits(limits=config.model_threads):
+        cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
         return _with_input_notes(EVALUATORS[name](cmp), cmp)
 
 

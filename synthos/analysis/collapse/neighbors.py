@@ -34,24 +34,29 @@ def nearest_other(rows: np.ndarray, k: int = 1) -> np.ndarray:
     return knn(rows, rows, k + 1)[:, 1:]
 
 
-def coverage(reference: np.ndarray, other: np.ndarray, k: int) -> float:
-    """Share of reference rows whose k-NN ball (radius: distance to their k-th nearest other
-    reference row) holds at least one row of `other` (Naeem et al. 2020)."""
-    radius = nearest_other(reference, k)[:, -1]
+def support_radius(reference: np.ndarray, k: int) -> np.ndarray:
+    """Each reference row's distance to its k-th nearest other reference row: the radius
+    of its k-NN ball, the local extent of the reference's support."""
+    return nearest_other(reference, k)[:, -1]
+
+
+def coverage(reference: np.ndarray, radius: np.ndarray, other: np.ndarray) -> float:
+    """Share of reference rows whose k-NN ball holds at least one row of `other` (Naeem et
+    al. 2020)."""
     nearest = knn(other, reference, 1)[:, 0]
     return float(np.mean(nearest <= radius))
 
 
-def precision(reference: np.ndarray, other: np.ndarray, k: int, search: int = 10) -> float:
+def precision(
+    reference: np.ndarray, radius: np.ndarray, other: np.ndarray, search: int = 10
+) -> float:
     """Share of `other` rows inside at least one reference row's k-NN ball (Kynkaanniemi et
     al. 2019), checked against each row's `search` nearest reference rows."""
-    radius = nearest_other(reference, k)[:, -1]
     faiss = _faiss()
     base = np.ascontiguousarray(reference, dtype=np.float32)
     index = faiss.IndexFlatL2(base.shape[1])
     index.add(base)
-    squared, ids = index.search(
-        np.ascontiguousarray(other, dtype=np.float32), min(search, len(base))
-    )
+    queries = np.ascontiguousarray(other, dtype=np.float32)
+    squared, ids = index.search(queries, min(search, len(base)))
     inside = np.sqrt(np.maximum(squared, 0.0)) <= radius[ids]
     return float(np.mean(inside.any(axis=1)))

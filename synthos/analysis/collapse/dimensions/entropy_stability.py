@@ -148,13 +148,14 @@ def _support(cmp: Comparison) -> dict[str, Any]:
     k = cmp.config.k
     if ref.shape[0] <= k + 1 or cand.shape[0] < 2 or ref.shape[1] == 0:
         return {}
+    radius = neighbors.support_radius(ref, k)
     cov = {
-        "candidate": neighbors.coverage(ref, cand, k),
-        "holdout": neighbors.coverage(ref, hold, k),
+        "candidate": neighbors.coverage(ref, radius, cand),
+        "holdout": neighbors.coverage(ref, radius, hold),
     }
     prec = {
-        "candidate": neighbors.precision(ref, cand, k),
-        "holdout": neighbors.precision(ref, hold, k),
+        "candidate": neighbors.precision(ref, radius, cand),
+        "holdout": neighbors.precision(ref, radius, hold),
     }
     z = cmp.config.z
 

@@ -37,13 +37,19 @@ GAP_SCALE = 0.25
 BIGRAM_WEIGHT = 0.7
 TEST_TOKENS = 50_000
 PROBABILITY_FLOOR = 1e-3
+TREES = 40
 
 
-def _trees(classifier: bool, seed: int):
+def _trees(classifier: bool, seed: int, classes: int = 2):
+    """Boosted trees with a budget of about 40 trees: a multiclass model grows one tree per
+    class and round, so it gets fewer rounds."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     cls = HistGradientBoostingClassifier if classifier else HistGradientBoostingRegressor
-    return cls(max_iter=40, max_leaf_nodes=15, early_stopping=False, random_state=seed)
+    rounds = max(10, TREES // classes) if classes > 2 else TREES
+    return cls(
+        max_iter=rounds, max_leaf_nodes=15, max_bins=32, early_stopping=False, random_state=seed
+    )
 
 
 def discriminator(cmp: Comparison) -> dict[str, Any] | None:
@@ -139,7 +145,7 @@ def _tabular_transfer(cmp: Comparison) -> dict[str, Any] | None:
             losses[name] = _chance_losses(True, y, y_test)
             scores[name] = float(np.mean(y_test == y[0]))
             continue
-        model = _trees(classifier, seed).fit(x, y)
+        model = _trees(classifier, seed, len(set(y)) if classifier else 2).fit(x, y)
         losses[name] = _row_losses(model, classifier, x_test, y_test)
         scores[name] = float(model.score(x_test, y_test))
     chance = _chance_losses(classifier, y_ref[pick_ref], y_test)
