@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         "check_calibration_split": check(records, thresholds, seeds & CALIBRATION_SEEDS),
     }
     print(json.dumps({"thresholds": thresholds, **record}, indent=1))
+    for split in ("check_held_out", "check_calibration_split"):
+        record[split]["misses"] = len(record[split]["misses"])
     if not (args.dry_run or args.quick):
         config.thresholds = thresholds
         config.save_thresholds(THRESHOLDS_FILE, procedure=PROCEDURE, calibration=record)

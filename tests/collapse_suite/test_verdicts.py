@@ -23,7 +23,9 @@ CLEAR_DEFECTS = [
     "wine/variance_shrinkage",
     "iris/correlation_breaking",
     "digits/mean_shift",
-    "elnino/smoothing",
+    "co2_seasonal/smoothing",
+    "co2_seasonal/periodicity_loss",
+    "penguins/tail_truncation",
     "stdlib_docs/repetition",
     "stdlib_docs/memorized_copies",
 ]
