@@ -88,9 +88,9 @@ def run_detector(candidate: Path, reference: Path) -> dict:
 def neighbour_searches(candidate: Path, reference: Path) -> dict[str, float]:
     """The detector's nearest-neighbour searches through FAISS and through exact sklearn."""
     from sklearn.neighbors import NearestNeighbors
-    from threadpoolctl import threadpool_limits
 
     from synthos.analysis.collapse import CollapseConfig, knn_support, neighbors, prepare
+    from synthos.analysis.collapse.detector import thread_limits
 
     cmp = prepare(candidate, reference, config=CollapseConfig())
     ref, cand, hold = knn_support.matched(cmp)
@@ -115,7 +115,7 @@ def neighbour_searches(candidate: Path, reference: Path) -> dict[str, float]:
 
     out = {"rows": {"reference": int(ref.shape[0]), "candidate": int(cand.shape[0])}}
     for name, fn in (("faiss", with_faiss), ("sklearn", with_sklearn)):
-        with threadpool_limits(limits=cmp.config.model_threads):  # as the detector runs
+        with thread_limits(cmp.config.model_threads):  # as the detector runs
             started = time.perf_counter()
             fn()
             out[name] = time.perf_counter() - started

@@ -32,7 +32,7 @@ def detect_collapse(
     config = config or CollapseConfig()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with threadpool_limits(limits=config.model_threads):
+    with thread_limits(config.model_threads):
         cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
         timings["collapse_prepare"] = round(time.perf_counter() - started, 3)
         results = []
@@ -71,7 +71,7 @@ def score_dimension(
     if name not in EVALUATORS:
         raise ValueError(f"unknown dimension {name!r}; choose from {', '.join(DIMENSIONS)}")
     config = config or CollapseConfig()
-    with threadpool_limits(limits=config.model_threads):
+    with thread_limits(config.model_threads):
         cmp = prepare(candidate, reference, load_cascade(cascade), modality=modality, config=config)
         return _with_input_notes(EVALUATORS[name](cmp), cmp)
 
@@ -81,8 +81,18 @@ def evaluate_prepared(
 ) -> list[DimensionResult]:
     """Dimensions on an already prepared comparison (`inputs.prepare`), for callers that
     score many dimensions or thresholds on the same data."""
-    with threadpool_limits(limits=cmp.config.model_threads):
+    with thread_limits(cmp.config.model_threads):
         return [_with_input_notes(EVALUATORS[name](cmp), cmp) for name in names]
+
+
+def thread_limits(threads: int):
+    """Cap OpenMP and BLAS pools while detecting. threadpoolctl caps only the libraries
+    loaded when it is entered, so the ones detection uses (FAISS and scikit-learn each bring
+    their own OpenMP runtime) are loaded first."""
+    import faiss  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
+    return threadpool_limits(limits=threads)
 
 
 def _with_input_notes(result: DimensionResult, cmp: Comparison) -> DimensionResult:
