@@ -14,8 +14,9 @@ The reference sample is split into the part the candidate is compared with and a
 distance-to-closest-record, coverage, discriminator and TSTR statistics. For a series the
 holdout is the last stretch of the reference, so both parts stay contiguous.
 
-A dataset is never compared with itself: the same file, or the same content (row count,
-distinct rows and an order-free sum of row hashes over all columns), means no reference.
+A dataset is never compared with itself: the same object or file, or the same content
+(the same columns, row count, distinct rows and order-free sum of row hashes, every row
+found in the other), means no reference.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def _build(
         counts["reference_rows"] = None
     base_src = ref_src or cand_src
     base_cols = ref_cols or cand_cols
-    inference = _modality(candidate, cand_src, modality, config)
+    inference = _modality(candidate, cand_src, modality)
     time_column = config.time_column or (
         inference.column if inference.modality == "time_series" else None
     )
@@ -287,14 +288,22 @@ def _build(
     )
 
 
-def _modality(candidate: Any, source: Source, override: str | None, config: CollapseConfig):
+def _modality(candidate: Any, source: Source, override: str | None):
+    """The modality and its special column (text or time). An override sets the modality;
+    the inference still names the column when it agrees."""
+    import dataclasses
+
     from synthos.datamodules.modality import infer_modality
 
-    if override is not None:
-        return infer_modality("<candidate>", override)
     preview = source.arrow("SELECT * EXCLUDE (__rid, __row) FROM {src} ORDER BY __row LIMIT 2000")
     path = os.fspath(candidate) if isinstance(candidate, (str, os.PathLike)) else "<table>"
-    return infer_modality(path, preview=preview)
+    found = infer_modality(path, preview=preview)
+    if override is None:
+        return found
+    chosen = infer_modality(path, override)
+    if chosen.modality == found.modality:
+        return dataclasses.replace(found, overridden=True)
+    return chosen
 
 
 def _longest_string_column(source: Source, names: list[str]) -> str | None:

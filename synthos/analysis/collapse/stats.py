@@ -50,14 +50,12 @@ def finite(values: np.ndarray) -> np.ndarray:
 def frequencies(labels: Sequence, levels: Sequence) -> np.ndarray:
     """Share of each level among `labels` (levels not present get 0)."""
     index = {level: i for i, level in enumerate(levels)}
-    counts = np.zeros(len(levels), dtype=np.float64)
-    for label, count in zip(
-        *np.unique(np.asarray(labels, dtype=object), return_counts=True), strict=False
-    ):
+    found, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
+    shares = np.zeros(len(levels), dtype=np.float64)
+    for label, count in zip(found, counts, strict=True):
         if label in index:
-            counts[index[label]] += count
-    total = max(1, len(labels))
-    return counts / total
+            shares[index[label]] += count
+    return shares / max(1, len(labels))
 
 
 def entropy(p: np.ndarray) -> float:
