@@ -154,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     seeds = {r["seed"] for r in records}
     record = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python -m benchmarks.collapse_suite.calibrate "
-        + shlex.join(argv or sys.argv[1:]),
+        "command": " ".join(
+            [
+                "python -m benchmarks.collapse_suite.calibrate",
+                *map(shlex.quote, argv or sys.argv[1:]),
+            ]
+        ),
         "cases": len(records),
         "dimensions": {
             d.name: {

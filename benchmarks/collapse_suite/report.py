@@ -110,6 +110,9 @@ def markdown(header: dict, summary: dict) -> str:
     above = goals["above_sdmetrics_every_family"]
     lines = [
         f"Command: `{header['command']}`  ",
+        f"Date: {header['date']}; machine: {header['machine']}; load average at start: "
+        f"{header['load_average_at_start']}; suite time {header['suite_seconds']} s; detector "
+        f"(last commit of synthos/analysis/collapse): {header['detector']}  ",
         f"Cases: {summary['cases']} ({errors['controls']} clean controls, {errors['defects']} "
         f"defects); detector crashes: {len(summary['crashed'])}; thresholds: "
         f"{header['thresholds_procedure']}",

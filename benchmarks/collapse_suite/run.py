@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -54,10 +55,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def detector_version() -> str:
+    """The last commit of the detector package, marked when its files differ from it (the
+    working tree may be shared with someone editing the detector)."""
+    package = ":/synthos/analysis/collapse"
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=SUITE_DIR, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("log", "-1", "--format=%h", "--", package) or "unknown"
+    changed = git("status", "--porcelain", "--", package)
+    return f"{commit} (with uncommitted changes)" if changed else commit
+
+
 def environment() -> dict:
     """What the run was measured on."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
+        "detector": detector_version(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
@@ -82,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = score_all(cases, sdmetrics=not args.no_sdmetrics)
     thresholds = json.loads(THRESHOLDS_FILE.read_text())
     header.update(
-        command="python -m benchmarks.collapse_suite " + shlex.join(argv or sys.argv[1:]),
+        command=" ".join(
+            ["python -m benchmarks.collapse_suite", *map(shlex.quote, argv or sys.argv[1:])]
+        ),
         suite_seconds=round(time.perf_counter() - started, 1),
         thresholds=CollapseConfig().thresholds,
         thresholds_procedure=thresholds.get("procedure"),
