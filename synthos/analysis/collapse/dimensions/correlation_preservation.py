@@ -76,6 +76,8 @@ def _series_pairs(cmp: Comparison, side: str) -> dict[tuple[str, str, str], tupl
     names = cmp.numeric_columns
     n = steps.shape[0]
     out: dict[tuple[str, str, str], tuple[float, int]] = {}
+    if n < 10:
+        return out
     lags = min(MAX_LAG, n // 4)
     for j, column in enumerate(names):
         x = steps[:, j] - steps[:, j].mean()
@@ -84,8 +86,9 @@ def _series_pairs(cmp: Comparison, side: str) -> dict[tuple[str, str, str], tupl
             continue
         for lag in range(1, lags + 1):
             out[(column, f"lag{lag}", "autocorrelation")] = (float(x[:-lag] @ x[lag:]) / denom, n)
-    if len(names) >= 2 and n >= 10:
-        matrix = np.corrcoef(steps, rowvar=False)
+    if len(names) >= 2:
+        with np.errstate(divide="ignore", invalid="ignore"):  # a constant channel: NaN
+            matrix = np.corrcoef(steps, rowvar=False)
         for (i, a), (j, b) in combinations(enumerate(names), 2):
             if np.isfinite(matrix[i, j]):
                 out[(a, b, "pearson")] = (float(matrix[i, j]), n)

@@ -32,6 +32,8 @@ from .base import missing_reference, not_evaluated, scored
 NAME = "entropy_stability"
 BINS = 20
 COLUMN_SCALE = 0.15
+#: Fewer values than this say nothing about spread or entropy.
+MIN_ROWS = 20
 COVERAGE_SCALE = 0.1
 
 
@@ -79,18 +81,20 @@ def _column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
-        if cand.shape[0] >= 2 and ref.shape[0] >= 2:
+        if min(cand.shape[0], ref.shape[0]) >= MIN_ROWS:
             for j, column in enumerate(cmp.numeric_columns):
                 out[column] = _numeric_column(cand[:, j], ref[:, j], z)
     else:
         for column in cmp.numeric_columns:
             cand = features.values(cmp, side, column)
             ref = features.values(cmp, "reference", column)
-            if cand.size >= 2 and ref.size >= 2:
+            if min(cand.size, ref.size) >= MIN_ROWS:
                 out[column] = _numeric_column(cand, ref, z)
         for column in cmp.categorical_columns:
             ref = features.labels(cmp, "reference", column)
             cand = features.labels(cmp, side, column)
+            if min(cand.size, ref.size) < MIN_ROWS:
+                continue
             levels = sorted(set(ref.tolist()) | set(cand.tolist()), key=str)
             out[column] = _entropy_deficit(
                 frequencies(ref, levels), frequencies(cand, levels), cand.size, ref.size, z
