@@ -22,7 +22,8 @@ Procedure (the same for every dimension; nothing is tuned per case):
    suite has no cascade) keeps its current threshold, and the file says so.
 5. Check: the verdict rule of the detector (collapse when any evaluated dimension is below its
    threshold) with the new thresholds on the held-out split gives its FPR and FNR, recorded
-   with the thresholds.
+   with the thresholds. The same procedure per modality is recorded too, for information
+   (the detector reads one threshold per dimension).
 
 Defect cases are not used to set any threshold; they only measure the result.
 """
@@ -123,6 +124,23 @@ def check(records: list[dict], thresholds: dict[str, float], seeds: set[int]) ->
     }
 
 
+def by_modality(records: list[dict], dimensions: tuple[str, ...], current: dict[str, float]):
+    """The same procedure run on each modality alone, with its held-out check: what
+    thresholds per modality would give. Recorded for information; the detector reads one
+    threshold per dimension."""
+    held_out = {r["seed"] for r in records} - CALIBRATION_SEEDS
+    out = {}
+    for modality in sorted({r["modality"] for r in records}):
+        subset = [r for r in records if r["modality"] == modality]
+        thresholds = {d.name: d.threshold for d in calibrate(subset, dimensions, current)}
+        result = check(subset, thresholds, held_out)
+        out[modality] = {
+            "thresholds": thresholds,
+            "check_held_out": {k: result[k] for k in ("controls", "defects", "fpr", "fnr")},
+        }
+    return out
+
+
 def case_records(args: argparse.Namespace) -> list[dict]:
     """Per-case records: read from a results.json, or scored now."""
     if args.results:
@@ -172,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "check_held_out": check(records, thresholds, seeds - CALIBRATION_SEEDS),
         "check_calibration_split": check(records, thresholds, seeds & CALIBRATION_SEEDS),
+        "by_modality_for_information": by_modality(records, DIMENSIONS, config.thresholds),
     }
     print(json.dumps({"thresholds": thresholds, **record}, indent=1))
     for split in ("check_held_out", "check_calibration_split"):
