@@ -9,7 +9,8 @@
   standardised by the reference (the candidate when there is none) (categories one-hot
   over its most frequent levels, scaled so a differing category counts like one standard
   deviation); text as TF-IDF of hashed words reduced by truncated SVD fitted on equal
-  shares of every side; series as sliding windows of standardised increments.
+  shares of every side; series as windows of standardised increments, half a window apart
+  (`effective_rows` discounts their overlap in noise allowances).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _embed(cmp: Comparison, side: str) -> np.ndarray:
     if cmp.modality == "text":
         return _text_embedding(cmp, side)
     if cmp.modality == "time_series":
-        return _series_windows(cmp, side)
+        return series_windows(cmp, side, window_stride(cmp))
     return _tabular_embedding(cmp, side)
 
 
@@ -191,7 +192,9 @@ def _text_embedding(cmp: Comparison, side: str) -> np.ndarray:
     return normalize(svd.transform(weighted)).astype(np.float32)
 
 
-def _series_windows(cmp: Comparison, side: str) -> np.ndarray:
+def series_windows(cmp: Comparison, side: str, stride: int = 1) -> np.ndarray:
+    """Sliding windows of increments, standardised by the base side's spread, flattened
+    (oldest step first), every `stride` steps."""
     base = increments(cmp, base_side(cmp))
     scale = np.std(base, axis=0) if base.size else np.ones(base.shape[1])
     scale = np.where(scale > 0, scale, 1.0)
@@ -199,8 +202,22 @@ def _series_windows(cmp: Comparison, side: str) -> np.ndarray:
     w = window_length(cmp)
     if steps.shape[0] < w:
         return np.zeros((0, w * steps.shape[1]), dtype=np.float32)
-    windows = np.lib.stride_tricks.sliding_window_view(steps, w, axis=0)
-    return windows.reshape(windows.shape[0], -1).astype(np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(steps, w, axis=0)[::stride]
+    # sliding_window_view puts the window axis last: (windows, channels, w) -> steps first
+    return np.swapaxes(windows, 1, 2).reshape(windows.shape[0], -1).astype(np.float32)
+
+
+def window_stride(cmp: Comparison) -> int:
+    """Stride of the series embedding: half a window, so neighbouring rows share half
+    their steps rather than all but one."""
+    return max(1, window_length(cmp) // 2)
+
+
+def effective_rows(cmp: Comparison, rows: int) -> float:
+    """Rows' worth of independent evidence: overlapping series windows count for less."""
+    if cmp.modality != "time_series":
+        return float(rows)
+    return max(1.0, rows * window_stride(cmp) / window_length(cmp))
 
 
 def subsample(rows: np.ndarray, size: int, seed: int) -> np.ndarray:

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+#: Fewer rows than this say nothing about a spread, an entropy or a spectrum.
+MIN_ROWS = 20
+
 
 def decay_score(excess: float, scale: float) -> float:
     """100 at no excess, 100/e at `scale`."""
@@ -72,6 +75,13 @@ def tv_noise(p: np.ndarray, n: int, m: int, z: float) -> float:
     z standard errors of each level's difference, halved and summed."""
     se = np.sqrt(p * (1.0 - p) * (1.0 / n + 1.0 / m))
     return float(0.5 * np.sum(np.minimum(z * se, np.maximum(p, 1.0 / max(n, 1)))))
+
+
+def binomial_noise(p: float, n: float, z: float) -> float:
+    """z standard errors of a proportion estimated from n draws; the variance is floored at
+    1/n, so a share of exactly 0 or 1 on few draws still carries its uncertainty."""
+    n = max(float(n), 1.0)
+    return z * math.sqrt(max(p * (1 - p), 1.0 / n) / n)
 
 
 def auc_noise(n1: int, n2: int, z: float) -> float:

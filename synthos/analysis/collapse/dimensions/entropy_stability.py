@@ -26,14 +26,19 @@ import numpy as np
 
 from .. import features, knn_support, neighbors
 from ..inputs import Comparison
-from ..stats import aggregate_columns, decay_score, entropy, frequencies
+from ..stats import (
+    MIN_ROWS,
+    aggregate_columns,
+    binomial_noise,
+    decay_score,
+    entropy,
+    frequencies,
+)
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "entropy_stability"
 BINS = 20
 COLUMN_SCALE = 0.15
-#: Fewer values than this say nothing about spread or entropy.
-MIN_ROWS = 20
 COVERAGE_SCALE = 0.1
 
 
@@ -150,7 +155,7 @@ def effective_dimensionality(rows: np.ndarray) -> float | None:
 def _support(cmp: Comparison) -> dict[str, Any]:
     ref, cand, hold = knn_support.matched(cmp)
     k = cmp.config.k
-    if ref.shape[0] <= k + 1 or cand.shape[0] < 2 or ref.shape[1] == 0:
+    if ref.shape[0] <= k + 1 or cand.shape[0] < MIN_ROWS or ref.shape[1] == 0:
         return {}
     radius = neighbors.support_radius(ref, k)
     cov = {
@@ -163,8 +168,8 @@ def _support(cmp: Comparison) -> dict[str, Any]:
     }
     z = cmp.config.z
 
-    def noise(p: float, n: int) -> float:
-        return z * math.sqrt(2 * max(p * (1 - p), 1e-4) / n)
+    def noise(p: float, rows: int) -> float:
+        return math.sqrt(2) * binomial_noise(p, features.effective_rows(cmp, rows), z)
 
     coverage_loss = max(0.0, cov["holdout"] - cov["candidate"] - noise(cov["holdout"], len(ref)))
     precision_loss = max(

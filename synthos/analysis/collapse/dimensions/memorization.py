@@ -29,17 +29,13 @@ import numpy as np
 
 from .. import features, knn_support, neighbors
 from ..inputs import Comparison
-from ..stats import decay_score
+from ..stats import binomial_noise, decay_score
 from .base import not_evaluated, scored
 
 NAME = "memorization"
 SCALE = 0.05
 DCR_QUANTILE = 0.05
 NEAR_RATIO = 0.01
-
-
-def _binomial_noise(p: float, n: int, z: float) -> float:
-    return z * math.sqrt(max(p * (1 - p), 1.0 / max(n, 1)) / max(n, 1))
 
 
 def distance_ratio(distances: np.ndarray) -> np.ndarray:
@@ -52,12 +48,12 @@ def distance_ratio(distances: np.ndarray) -> np.ndarray:
     return np.where(first <= 0, 0.0, ratio)
 
 
-def _close_share(cand: np.ndarray, hold: np.ndarray, z: float) -> dict[str, Any]:
+def _close_share(cand: np.ndarray, hold: np.ndarray, z: float, rows: float) -> dict[str, Any]:
     """Share of candidate distances at or under the holdout's 5th percentile, vs the
     holdout's own share."""
     cut = float(np.quantile(hold, DCR_QUANTILE))
     share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
-    noise = math.sqrt(2) * _binomial_noise(share_h, hold.size, z)
+    noise = math.sqrt(2) * binomial_noise(share_h, rows, z)
     return {
         "cut": cut,
         "candidate_share": share_c,
@@ -83,8 +79,8 @@ def _exact_with_reference(cmp: Comparison) -> tuple[dict[str, Any], dict[str, fl
         "rows_hashed": {"candidate": n_c, "reference": n_r},
     }
     excess = {
-        "exact_duplicates": max(0.0, dup - dup_base - _binomial_noise(dup_base, n, z)),
-        "exact_copies": max(0.0, copy - copy_base - _binomial_noise(copy_base, n_c, z)),
+        "exact_duplicates": max(0.0, dup - dup_base - binomial_noise(dup_base, n, z)),
+        "exact_copies": max(0.0, copy - copy_base - binomial_noise(copy_base, n_c, z)),
     }
     return evidence, excess
 
@@ -97,15 +93,18 @@ def _with_reference(cmp: Comparison) -> dict[str, Any]:
         evidence, excess = _exact_with_reference(cmp)
     ref, cand, hold = knn_support.matched(cmp)
     if ref.shape[0] >= 3 and cand.shape[0] >= 3 and ref.shape[1] > 0:
+        rows = features.effective_rows(cmp, hold.shape[0])
         dcr = _close_share(
             distance_ratio(neighbors.knn(ref, cand, 2)),
             distance_ratio(neighbors.knn(ref, hold, 2)),
             z,
+            rows,
         )
         near = _close_share(
             distance_ratio(neighbors.nearest_other(cand, 2)),
             distance_ratio(neighbors.nearest_other(hold, 2)),
             z,
+            rows,
         )
         evidence.update(distance_to_closest_record=dcr, near_duplicates=near)
         evidence["knn_rows"] = {"reference": ref.shape[0], "candidate": cand.shape[0]}

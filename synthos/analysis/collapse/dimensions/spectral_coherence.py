@@ -10,8 +10,9 @@ the larger of 0.05 and twice the holdout's difference (over the reference's rank
 two or more tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series: Welch's
 power spectral density of each channel's increments along time (never along the row
 order of a table), as shares of total power; the total variation distance beyond the
-larger of 0.05 and 1.5 x the holdout's, scored ``100 exp(-excess / 0.15)``. The
-dimension is the column aggregate of its parts (`stats.aggregate_columns`).
+largest of 0.05, 1.5 x the holdout's and 0.6 sqrt(1/K1 + 1/K2) for K1, K2 Welch segments
+(the estimates' own sampling error), scored ``100 exp(-excess / 0.15)``. The dimension
+is the column aggregate of its parts (`stats.aggregate_columns`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import aggregate_columns, decay_score, entropy
+from ..stats import MIN_ROWS, aggregate_columns, decay_score, entropy
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "spectral_coherence"
@@ -39,9 +40,11 @@ def _eigenvalues(rows: np.ndarray) -> np.ndarray:
     return np.sort(np.clip(np.linalg.eigvalsh(cov), 0.0, None))[::-1]
 
 
-def _spectrum_distance(ref: np.ndarray, other: np.ndarray) -> float:
+def _spectrum_distance(ref: np.ndarray, other: np.ndarray, rank: int) -> float:
+    """Mean |log ratio| of paired eigenvalues over the components holding 99 % of the
+    reference's variance, at most `rank` (a sample of n rows has n - 1 nonzero ones)."""
     share = np.cumsum(ref) / ref.sum()
-    count = int(min(MAX_COMPONENTS, np.searchsorted(share, VARIANCE_SHARE) + 1, ref.size))
+    count = int(min(MAX_COMPONENTS, np.searchsorted(share, VARIANCE_SHARE) + 1, ref.size, rank))
     floor = 1e-6 * ref[0]
     return float(np.mean(np.abs(np.log((other[:count] + floor) / (ref[:count] + floor)))))
 
@@ -56,7 +59,11 @@ def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
         return None
     n = features.embedding(cmp, "candidate").shape[0]
     m = features.embedding(cmp, "reference").shape[0]
-    distance, holdout = _spectrum_distance(ref, cand), _spectrum_distance(ref, hold)
+    h = features.embedding(cmp, "holdout").shape[0]
+    if min(n, m, h) < MIN_ROWS:
+        return None
+    rank = min(n, m, h) - 2
+    distance, holdout = _spectrum_distance(ref, cand, rank), _spectrum_distance(ref, hold, rank)
     allowance = max(cmp.config.z * math.sqrt(2 / n + 2 / m), holdout)
 
     def rank(values: np.ndarray) -> float:
@@ -108,21 +115,31 @@ def _psd(x: np.ndarray, nperseg: int) -> np.ndarray:
     return power / total if total > 0 else power
 
 
+def _welch_segments(steps: int, nperseg: int) -> int:
+    """Half-overlapping segments Welch averages over."""
+    return max(1, 2 * steps // nperseg - 1)
+
+
 def _series(cmp: Comparison) -> dict[str, dict[str, Any]]:
     steps = {side: features.increments(cmp, side) for side in features.SIDES}
     shortest = min(s.shape[0] for s in steps.values())
     if shortest < 16:
         return {}
-    nperseg = int(min(256, shortest // 4))
+    nperseg = int(min(256, shortest // 8 if shortest >= 128 else shortest // 4))
+    segments = {side: _welch_segments(s.shape[0], nperseg) for side, s in steps.items()}
+    # Each bin's Welch estimate has relative error ~ 1/sqrt(segments), so two estimates of
+    # one spectrum differ by about 0.4 sqrt(1/K1 + 1/K2) in total variation.
+    sampling = 0.6 * math.sqrt(1 / segments["candidate"] + 1 / segments["reference"])
     out = {}
     for j, column in enumerate(cmp.numeric_columns):
         psd = {side: _psd(s[:, j], nperseg) for side, s in steps.items()}
         tv_c = float(0.5 * np.abs(psd["candidate"] - psd["reference"]).sum())
         tv_h = float(0.5 * np.abs(psd["holdout"] - psd["reference"]).sum())
-        allowance = max(0.05, 1.5 * tv_h)
+        allowance = max(0.05, 1.5 * tv_h, sampling)
         out[column] = {
             "psd_tv": tv_c,
             "holdout_psd_tv": tv_h,
+            "sampling_allowance": sampling,
             "allowance": allowance,
             "segment_steps": nperseg,
             "peak_frequency_bin": {
