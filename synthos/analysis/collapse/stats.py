@@ -2,7 +2,8 @@
 
 Every dimension measures a distance between candidate and reference, subtracts what
 sampling noise alone would produce at these sample sizes (``z`` standard errors, or the
-statistic's critical value at the matching level), and maps the excess to a score with
+statistic's critical value at the matching level; Bonferroni-adjusted where a dimension
+tests every column or pair), and maps the excess to a score with
 ``100 * exp(-excess / scale)``: 100 while the difference is within noise, falling as the
 defect grows. The noise allowance makes one threshold work from a hundred rows to millions.
 """
@@ -26,6 +27,12 @@ def decay_score(excess: float, scale: float) -> float:
 
 def two_sided_alpha(z: float) -> float:
     return float(2.0 * stats.norm.sf(z))
+
+
+def adjusted_z(z: float, tests: int) -> float:
+    """The z of the same family-wise error rate over `tests` comparisons (Bonferroni): a
+    table of many columns must not fail because one of them is noisy by chance."""
+    return float(stats.norm.isf(two_sided_alpha(z) / (2 * max(1, tests))))
 
 
 def ks_critical(n: int, m: int, z: float) -> float:

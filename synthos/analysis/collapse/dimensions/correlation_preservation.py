@@ -27,7 +27,7 @@ from synthos.analysis.correlations import codes, cramers_v
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import aggregate_columns, decay_score
+from ..stats import adjusted_z, aggregate_columns, decay_score
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "correlation_preservation"
@@ -126,7 +126,7 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
     if cmp.modality == "text":
         budget = features.common_token_budget(cmp, (side, "reference"))
     ref, cand = _pairs(cmp, "reference", budget), _pairs(cmp, side, budget)
-    z = cmp.config.z
+    z = adjusted_z(cmp.config.z, len(ref))
     excess: dict[str, float] = defaultdict(float)
     strength: dict[str, float] = defaultdict(float)
     worst: list[dict[str, Any]] = []

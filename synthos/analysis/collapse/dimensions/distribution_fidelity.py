@@ -19,7 +19,15 @@ from scipy import stats as sps
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import aggregate_columns, decay_score, finite, frequencies, ks_critical, tv_noise
+from ..stats import (
+    adjusted_z,
+    aggregate_columns,
+    decay_score,
+    finite,
+    frequencies,
+    ks_critical,
+    tv_noise,
+)
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "distribution_fidelity"
@@ -48,7 +56,7 @@ def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[st
 
 
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
-    z = cmp.config.z
+    z = adjusted_z(cmp.config.z, len(cmp.kinds))
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")

@@ -28,6 +28,7 @@ from .. import features, knn_support, neighbors
 from ..inputs import Comparison
 from ..stats import (
     MIN_ROWS,
+    adjusted_z,
     aggregate_columns,
     binomial_noise,
     decay_score,
@@ -82,7 +83,7 @@ def _numeric_column(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, An
 
 
 def _column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
-    z = cmp.config.z
+    z = adjusted_z(cmp.config.z, len(cmp.kinds))
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import aggregate_columns, frequencies
+from ..stats import adjusted_z, aggregate_columns, frequencies
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "tail_preservation"
@@ -127,7 +127,7 @@ def _pooled(cmp: Comparison) -> dict[str, Any] | None:
 
 
 def _columns(cmp: Comparison) -> dict[str, dict[str, Any]]:
-    z = cmp.config.z
+    z = adjusted_z(cmp.config.z, len(cmp.kinds) * len(QUANTILES))
     out: dict[str, dict[str, Any] | None] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, "candidate"), features.increments(cmp, "reference")
