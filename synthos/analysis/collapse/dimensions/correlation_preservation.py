@@ -6,7 +6,8 @@ autocorrelation of each channel's increments at lags 1..24 and the correlation b
 channels. Text: Cramer's V between adjacent tokens (the reference's 500 most frequent
 tokens, the rest as one), on equal token budgets.
 
-A pair's excess is ``|r_candidate - r_reference|`` beyond z standard errors. Per column:
+A pair's excess is ``|r_candidate - r_reference|`` beyond z standard errors (Bonferroni
+over the pairs; for text at least twice the real holdout's own difference). Per column:
 ``ratio = sum(excess) / sum(max(|r_ref|, |r_cand|, 0.05))`` over its pairs, scored ``100
 exp(-3 ratio)`` (breaking all of a column's dependence scores about 5); the dimension is
 the column aggregate (`stats.aggregate_columns`: half the worst column, half the mean of
@@ -122,9 +123,12 @@ def _standard_error(kind: str, r_cand: float, r_ref: float, n: int, m: int) -> f
 
 
 def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
-    budget = None
+    budget, null = None, {}
     if cmp.modality == "text":
-        budget = features.common_token_budget(cmp, (side, "reference"))
+        # Tokens come in documents, not one by one: the analytic standard error understates
+        # the noise, so the real holdout's own difference (twice it) bounds it from below.
+        budget = features.common_token_budget(cmp, features.SIDES)
+        null = _pairs(cmp, "holdout", budget)
     ref, cand = _pairs(cmp, "reference", budget), _pairs(cmp, side, budget)
     z = adjusted_z(cmp.config.z, len(ref))
     excess: dict[str, float] = defaultdict(float)
@@ -132,7 +136,10 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
     worst: list[dict[str, Any]] = []
     for key in ref.keys() & cand.keys():
         (r_ref, m), (r_cand, n) = ref[key], cand[key]
-        over = max(0.0, abs(r_cand - r_ref) - z * _standard_error(key[2], r_cand, r_ref, n, m))
+        allowance = z * _standard_error(key[2], r_cand, r_ref, n, m)
+        if key in null:
+            allowance = max(allowance, 2 * abs(null[key][0] - r_ref))
+        over = max(0.0, abs(r_cand - r_ref) - allowance)
         weight = max(abs(r_ref), abs(r_cand), FLOOR)
         for column in key[:1] if key[2] == "autocorrelation" else key[:2]:
             excess[column] += over
