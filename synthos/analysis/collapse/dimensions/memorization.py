@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import features, knn_support, neighbors
+from .. import features, neighbors
 from ..inputs import Comparison
 from ..stats import binomial_noise, decay_score
 from .base import not_evaluated, scored
@@ -48,17 +48,30 @@ def distance_ratio(distances: np.ndarray) -> np.ndarray:
     return np.where(first <= 0, 0.0, ratio)
 
 
-def _close_share(cand: np.ndarray, hold: np.ndarray, z: float, rows: float) -> dict[str, Any]:
-    """Share of candidate distances at or under the holdout's 5th percentile, vs the
-    holdout's own share."""
+def _close_share(
+    cand: np.ndarray, hold: np.ndarray, z: float, n_cand: float, n_hold: float
+) -> dict[str, Any]:
+    """How many candidate ratios fall unusually low, against the real holdout, at two cuts:
+    the holdout's 5th percentile (its own share there is the baseline), and below every
+    holdout ratio, where a candidate row lands with probability 1 / (holdout rows + 1) when
+    both come from one distribution (exchangeability). The second cut sees a few percent of
+    copies that the first, coarse on small holdouts, cannot. The excess is the larger of the
+    two, each beyond the binomial noise of its baseline."""
     cut = float(np.quantile(hold, DCR_QUANTILE))
     share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
-    noise = math.sqrt(2) * binomial_noise(share_h, rows, z)
+    noise = math.hypot(binomial_noise(share_h, n_hold, z), binomial_noise(share_h, n_cand, z))
+    excess = max(0.0, share_c - share_h - noise)
+    floor = float(hold.min())
+    below = float(np.mean(cand < floor))
+    if floor > 0:  # holdout ties at 0 are real duplicates, which hashing judges
+        chance = 1.0 / (hold.size + 1)
+        excess = max(excess, below - chance - binomial_noise(chance, n_cand, z))
     return {
         "cut": cut,
         "candidate_share": share_c,
         "holdout_share": share_h,
-        "excess": max(0.0, share_c - share_h - noise),
+        "candidate_share_below_holdout_minimum": below,
+        "excess": excess,
         "candidate_median_ratio": float(np.median(cand)),
         "holdout_median_ratio": float(np.median(hold)),
     }
@@ -91,20 +104,25 @@ def _with_reference(cmp: Comparison) -> dict[str, Any]:
     excess: dict[str, float] = {}
     if "copied_reference_rows" in cmp.counts:
         evidence, excess = _exact_with_reference(cmp)
-    ref, cand, hold = knn_support.matched(cmp)
-    if ref.shape[0] >= 3 and cand.shape[0] >= 3 and ref.shape[1] > 0:
-        rows = features.effective_rows(cmp, hold.shape[0])
+    # Distance ratios do not depend on how densely a set is sampled, so the candidate keeps
+    # all its sampled rows (a near-duplicate pair survives subsampling only if both do).
+    seed, cap = cmp.config.seed, cmp.config.knn_rows
+    ref = features.subsample(features.embedding(cmp, "reference"), cap, seed)
+    cand = features.subsample(features.embedding(cmp, "candidate"), cap, seed + 1)
+    hold = features.subsample(features.embedding(cmp, "holdout"), cap, seed + 2)
+    if min(ref.shape[0], cand.shape[0], hold.shape[0]) >= 3 and ref.shape[1] > 0:
+        sizes = (features.effective_rows(cmp, len(cand)), features.effective_rows(cmp, len(hold)))
         dcr = _close_share(
             distance_ratio(neighbors.knn(ref, cand, 2)),
             distance_ratio(neighbors.knn(ref, hold, 2)),
             z,
-            rows,
+            *sizes,
         )
         near = _close_share(
             distance_ratio(neighbors.nearest_other(cand, 2)),
             distance_ratio(neighbors.nearest_other(hold, 2)),
             z,
-            rows,
+            *sizes,
         )
         evidence.update(distance_to_closest_record=dcr, near_duplicates=near)
         evidence["knn_rows"] = {"reference": ref.shape[0], "candidate": cand.shape[0]}
