@@ -28,6 +28,7 @@ from .inputs import Comparison
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 SIDES = ("candidate", "reference", "holdout")
+FULL_REFERENCE = "full_reference"
 #: One-hot levels per categorical column in the embedding.
 EMBED_LEVELS = 16
 #: Dimensions of the text embedding.
@@ -35,6 +36,14 @@ TEXT_COMPONENTS = 48
 
 
 def table(cmp: Comparison, side: str) -> pa.Table:
+    """A side's sample; "full_reference" is the reference with its holdout (in time order for
+    a series), for statistics that need every real row they can get and no null baseline."""
+    if side == FULL_REFERENCE:
+        if cmp.reference is None or cmp.holdout is None:
+            raise ValueError("no reference in this comparison")
+        return _cached(
+            cmp, (FULL_REFERENCE,), lambda: pa.concat_tables([cmp.reference, cmp.holdout])
+        )
     out = {"candidate": cmp.candidate, "reference": cmp.reference, "holdout": cmp.holdout}[side]
     if out is None:
         raise ValueError(f"no {side} in this comparison")
@@ -107,6 +116,42 @@ def increments(cmp: Comparison, side: str) -> np.ndarray:
         return diffs[np.all(np.isfinite(diffs), axis=1)]
 
     return _cached(cmp, ("increments", side), build)
+
+
+def levels(cmp: Comparison, side: str) -> np.ndarray | None:
+    """(steps, channels) values of a series whose levels are stationary, else None.
+
+    Levels of a drifting series differ between any two stretches, so they are only
+    compared when the reference's own two stretches (reference and holdout) agree on every
+    channel's level distribution (two-sample KS within its critical value)."""
+    if not _cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
+        return None
+
+    def build() -> np.ndarray:
+        data = table(cmp, side)
+        columns = [
+            data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+            for c in cmp.numeric_columns
+        ]
+        rows = np.column_stack(columns)
+        return rows[np.all(np.isfinite(rows), axis=1)]
+
+    return _cached(cmp, ("levels", side), build)
+
+
+def _stationary_levels(cmp: Comparison) -> bool:
+    from scipy.stats import ks_2samp
+
+    from .stats import adjusted_z, ks_critical
+
+    if cmp.modality != "time_series" or not cmp.has_reference or not cmp.numeric_columns:
+        return False
+    z = adjusted_z(cmp.config.z, len(cmp.numeric_columns))
+    for column in cmp.numeric_columns:
+        a, b = values(cmp, "reference", column), values(cmp, "holdout", column)
+        if min(a.size, b.size) < 20 or ks_2samp(a, b).statistic > ks_critical(a.size, b.size, z):
+            return False
+    return True
 
 
 def base_side(cmp: Comparison) -> str:

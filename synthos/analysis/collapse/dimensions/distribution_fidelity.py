@@ -3,9 +3,10 @@
 Tabular: per numeric column the two-sample KS statistic beyond its critical value at the
 noise level z (Wasserstein-1 over the reference's standard deviation as evidence); per
 categorical column the total variation distance of level shares beyond its noise
-allowance. Series: the same on each channel's increments. Text: total variation of the
-token unigram distribution (the reference's 1000 most frequent tokens and the rest as
-one bucket) on equal token budgets, and KS of document lengths. Each column scores ``100
+allowance. Series: the same on each channel's increments. (Levels are not compared: two
+real stretches of a drifting series differ in level.) Text: total variation of the token
+unigram distribution (the reference's 1000 most frequent tokens and the rest as one
+bucket) on equal token budgets, and KS of document lengths. Each column scores ``100
 exp(-excess / 0.1)``; the dimension is the column aggregate (`stats.aggregate_columns`:
 half the worst column, half the mean of the worst quarter).
 """

@@ -64,7 +64,7 @@ def _close_share(
     floor = float(hold.min())
     below = float(np.mean(cand < floor))
     if floor > 0:  # holdout ties at 0 are real duplicates, which hashing judges
-        chance = 1.0 / (hold.size + 1)
+        chance = 1.0 / (n_hold + 1)  # overlapping series windows: fewer effective rows
         excess = max(excess, below - chance - binomial_noise(chance, n_cand, z))
     return {
         "cut": cut,

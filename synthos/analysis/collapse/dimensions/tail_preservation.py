@@ -5,13 +5,14 @@ set against the reference's, allowing z binomial standard errors of noise, and t
 is the share of the *detectable* mass that is gone: ``(p_ref - p_cand - noise) / (p_ref
 - noise)``, clipped to [0, 1]. A tail no larger than its noise cannot be seen at these
 sample sizes and is skipped (listed as evidence), rather than being counted as kept.
-Each part scores ``100 (1 - mean loss of its tails)``.
+Each part scores ``100 (1 - loss of its worst tail)``.
 
-Parts. Numbers (tabular columns, series increments): the reference's 1 %, 5 %, 95 % and
-99 % quantiles, mass strictly beyond each (values clipped onto a cut are not tail).
-Categories: the reference's rare levels (under 5 % each) together. Pooled over columns:
-the share of rows with any cell beyond its cut (any rare level), which sees a defect
-shared by many columns long before any one column can, without correlated columns
+Parts. Numbers (tabular columns; series increments, and levels when stationary): the
+reference's 1 %, 5 %, 95 % and 99 % quantiles, mass strictly beyond each and beyond both
+cuts of a pair (1 % and 99 %, 5 % and 95 %) together (values clipped onto a cut are not
+tail). Categories: the reference's rare levels (under 5 % each) together. Pooled over
+columns: the share of rows with any cell beyond its cut (any rare level), which sees a
+defect shared by many columns long before any one column can, without correlated columns
 inflating the evidence. Text: the share of tokens outside the reference's head
 vocabulary (its most frequent tokens holding 80 % of its mass) on equal token budgets,
 and documents longer than the reference's 95 % length quantile, both against the real
@@ -35,6 +36,9 @@ NAME = "tail_preservation"
 QUANTILES = (0.01, 0.05, 0.95, 0.99)
 RARE_SHARE = 0.05
 HEAD_MASS = 0.8
+#: Tables and series: tails are cut on the whole reference sample (holdout included), as
+#: small tails need every real row; text compares with the holdout as its baseline.
+REFERENCE = features.FULL_REFERENCE
 
 
 def tail_point(p_ref: float, p_cand: float, n: int, m: int, z: float) -> dict[str, Any]:
@@ -47,11 +51,11 @@ def tail_point(p_ref: float, p_cand: float, n: int, m: int, z: float) -> dict[st
 
 
 def part(points: dict[str, dict[str, Any]], **extra: Any) -> dict[str, Any] | None:
-    """A part's score from its detectable tails; None when no tail is detectable."""
+    """A part's score from its worst detectable tail; None when no tail is detectable."""
     losses = [p["loss"] for p in points.values() if p["loss"] is not None]
     if not losses:
         return None
-    loss = float(np.mean(losses))
+    loss = float(np.max(losses))  # the worst tail: the extremes go first, the rest stays
     return {"tails": points, **extra, "loss": loss, "score": 100 * (1 - loss)}
 
 
@@ -61,15 +65,36 @@ def _beyond(x: np.ndarray, cut: Any, low: bool) -> np.ndarray:
         return x < cut if low else x > cut
 
 
-def numeric_tails(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any] | None:
+def _tail_points(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, dict[str, Any]]:
+    """Tails of a column (1-D) or of a row's cells (2-D, any cell counts) at each quantile,
+    one-sided and both sides together (twice the mass: a smaller loss becomes visible)."""
+    pooled = ref.ndim == 2
+
+    def mass(x: np.ndarray, beyond: np.ndarray) -> float:
+        return float((beyond.any(axis=1) if pooled else beyond).mean())
+
+    cuts = {
+        q: np.nanquantile(ref, q, axis=0) if pooled else float(np.quantile(ref, q))
+        for q in QUANTILES
+    }
+    sides = {f"q{q:g}": ((q,),) for q in QUANTILES}
+    sides.update({f"q{q:g}|q{1 - q:g}": ((q,), (1 - q,)) for q in QUANTILES if q < 0.5})
     points = {}
-    for q in QUANTILES:
-        cut = float(np.quantile(ref, q))
-        p_ref = float(np.mean(_beyond(ref, cut, q < 0.5)))
-        if 0 < p_ref < 0.5:  # discrete values may leave nothing beyond a quantile
-            p_cand = float(np.mean(_beyond(cand, cut, q < 0.5)))
-            points[f"q{q:g}"] = {"cut": cut, **tail_point(p_ref, p_cand, cand.size, ref.size, z)}
-    return part(points)
+    for name, groups in sides.items():
+        qs = [q for group in groups for q in group]
+
+        def beyond(x: np.ndarray, qs: list[float] = qs) -> np.ndarray:
+            hits = [_beyond(x, cuts[q], q < 0.5) for q in qs]
+            return np.logical_or.reduce(hits)
+
+        p_ref = mass(ref, beyond(ref))
+        if 0 < p_ref < (1 if pooled else 0.5):  # discrete values may leave no tail
+            points[name] = tail_point(p_ref, mass(cand, beyond(cand)), len(cand), len(ref), z)
+    return points
+
+
+def numeric_tails(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any] | None:
+    return part(_tail_points(cand, ref, z))
 
 
 def _rare_levels(ref: np.ndarray) -> np.ndarray:
@@ -102,25 +127,20 @@ def _matrix(cmp: Comparison, side: str) -> np.ndarray:
 
 def _pooled(cmp: Comparison) -> dict[str, Any] | None:
     z = cmp.config.z
-    cand, ref = _matrix(cmp, "candidate"), _matrix(cmp, "reference")
+    cand, ref = _matrix(cmp, "candidate"), _matrix(cmp, REFERENCE)
     points: dict[str, Any] = {}
     n, m = cand.shape[0], ref.shape[0]
     if cand.shape[1] > 1 and n >= 2 and m >= 2:
-        for q in QUANTILES:
-            cut = np.nanquantile(ref, q, axis=0)
-            p_ref = float(_beyond(ref, cut, q < 0.5).any(axis=1).mean())
-            p_cand = float(_beyond(cand, cut, q < 0.5).any(axis=1).mean())
-            if 0 < p_ref < 1:
-                points[f"q{q:g}"] = tail_point(p_ref, p_cand, n, m, z)
+        points.update(_tail_points(cand, ref, z))
     if cmp.modality == "tabular" and len(cmp.categorical_columns) > 1:
         rare = {
-            c: _rare_levels(features.labels(cmp, "reference", c)) for c in cmp.categorical_columns
+            c: _rare_levels(features.labels(cmp, REFERENCE, c)) for c in cmp.categorical_columns
         }
         hits = {
             side: np.any([np.isin(features.labels(cmp, side, c), rare[c]) for c in rare], axis=0)
-            for side in ("candidate", "reference")
+            for side in ("candidate", REFERENCE)
         }
-        p_ref = float(hits["reference"].mean())
+        p_ref = float(hits[REFERENCE].mean())
         if 0 < p_ref < 1:
             points["rare_levels"] = tail_point(p_ref, float(hits["candidate"].mean()), n, m, z)
     return part(points)
@@ -130,20 +150,24 @@ def _columns(cmp: Comparison) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, len(cmp.kinds) * len(QUANTILES))
     out: dict[str, dict[str, Any] | None] = {}
     if cmp.modality == "time_series":
-        cand, ref = features.increments(cmp, "candidate"), features.increments(cmp, "reference")
+        cand, ref = features.increments(cmp, "candidate"), features.increments(cmp, REFERENCE)
         if cand.shape[0] >= 2 and ref.shape[0] >= 2:
             for j, column in enumerate(cmp.numeric_columns):
                 out[column] = numeric_tails(cand[:, j], ref[:, j], z)
+        cand, ref = features.levels(cmp, "candidate"), features.levels(cmp, REFERENCE)
+        if cand is not None and ref is not None and min(len(cand), len(ref)) >= 2:
+            for j, column in enumerate(cmp.numeric_columns):
+                out[f"{column} (level)"] = numeric_tails(cand[:, j], ref[:, j], z)
     else:
         for column in cmp.numeric_columns:
             cand = features.values(cmp, "candidate", column)
-            ref = features.values(cmp, "reference", column)
+            ref = features.values(cmp, REFERENCE, column)
             if cand.size >= 2 and ref.size >= 2:
                 out[column] = numeric_tails(cand, ref, z)
         for column in cmp.categorical_columns:
             out[column] = categorical_tails(
                 features.labels(cmp, "candidate", column),
-                features.labels(cmp, "reference", column),
+                features.labels(cmp, REFERENCE, column),
                 z,
             )
     return {c: p for c, p in out.items() if p is not None}
