@@ -187,3 +187,15 @@ def strength_fnr(rows: list[Scored]) -> dict[str, float]:
         if cases:
             out[str(strength)] = sum(not r.synthos.collapse_detected for r in cases) / len(cases)
     return out
+
+
+def detection_by_family_and_modality(rows: list[Scored]) -> dict[str, dict[str, list[int]]]:
+    """family -> modality -> [detected, cases] at the default thresholds."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        if r.case.is_clean or not _ok(r):
+            continue
+        cell = out.setdefault(r.case.family, {}).setdefault(r.case.modality, [0, 0])
+        cell[0] += bool(r.synthos.collapse_detected)
+        cell[1] += 1
+    return out

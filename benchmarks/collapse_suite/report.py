@@ -35,6 +35,7 @@ def summarise(rows: list[Scored], dimensions: tuple[str, ...], held_out_seeds: s
         "errors": errors,
         "errors_held_out": metrics.error_rates(held_out),
         "fnr_by_strength": metrics.strength_fnr(rows),
+        "detected_by_family_and_modality": metrics.detection_by_family_and_modality(rows),
         "overall": whole,
         "families": families,
         "timings": metrics.timings(rows),
@@ -166,6 +167,17 @@ def markdown(header: dict, summary: dict) -> str:
             f"| {f['scorable_by_sdmetrics']} | {_fmt(f['synthos'])} | {_fmt(f['sdmetrics'])} "
             f"| {_pct(f['fnr'])} |"
         )
+    modalities = ("tabular", "text", "time_series")
+    lines += [
+        "",
+        "Defects detected at the default thresholds (detected / cases):",
+        "",
+        "| defect family | " + " | ".join(modalities) + " |",
+        "|---|" + "---:|" * len(modalities),
+    ]
+    for family, cells in summary["detected_by_family_and_modality"].items():
+        shown = [f"{cells[m][0]}/{cells[m][1]}" if m in cells else "-" for m in modalities]
+        lines.append(f"| {family} | " + " | ".join(shown) + " |")
     lines += [
         "",
         "| modality | cases | Synthos s/case (mean, median) | SDMetrics s/case (mean, median) |",
