@@ -36,6 +36,7 @@ NAME = "memorization"
 SCALE = 0.05
 DCR_QUANTILE = 0.05
 NEAR_RATIO = 0.01
+MIN_HOLDOUT_FOR_MINIMUM = 100
 
 
 def distance_ratio(distances: np.ndarray) -> np.ndarray:
@@ -56,14 +57,16 @@ def _close_share(
     holdout ratio, where a candidate row lands with probability 1 / (holdout rows + 1) when
     both come from one distribution (exchangeability). The second cut sees a few percent of
     copies that the first, coarse on small holdouts, cannot. The excess is the larger of the
-    two, each beyond the binomial noise of its baseline."""
+    two, each beyond the binomial noise of its baseline (the second needs 100 holdout rows)."""
     cut = float(np.quantile(hold, DCR_QUANTILE))
     share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
     noise = math.hypot(binomial_noise(share_h, n_hold, z), binomial_noise(share_h, n_cand, z))
     excess = max(0.0, share_c - share_h - noise)
     floor = float(hold.min())
     below = float(np.mean(cand < floor))
-    if floor > 0:  # holdout ties at 0 are real duplicates, which hashing judges
+    # Holdout ties at 0 are real duplicates, which hashing judges; on a small holdout the
+    # minimum is itself too erratic to stand for the lowest 1 / (rows + 1) of ratios.
+    if floor > 0 and n_hold >= MIN_HOLDOUT_FOR_MINIMUM:
         chance = 1.0 / (n_hold + 1)  # overlapping series windows: fewer effective rows
         excess = max(excess, below - chance - binomial_noise(chance, n_cand, z))
     return {
