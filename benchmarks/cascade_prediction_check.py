@@ -34,22 +34,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: name -> the data overrides of `train.py` (DATA is replaced by the data directory).
+#: name -> the data overrides of `train.py`; bundled tables other than the default one are
+#: written first and passed by path (see `data_overrides`).
 DATASETS = {
     "text": ["data=text_sample"],
     "breast_cancer": ["data=tabular_sample"],
     "tabular_pair": ["data=tabular_pair"],
-    "digits": [
-        "data=tabular_sample",
-        "data.path=${synthos.sample:table,${paths.data_dir},digits}",
-        "data.target_column=digit",
-    ],
-    "wine": [
-        "data=tabular_sample",
-        "data.path=${synthos.sample:table,${paths.data_dir},wine}",
-        "data.target_column=cultivar",
-    ],
+    "digits": [],
+    "wine": [],
+    "diabetes": [],
 }
+
+
+def data_overrides(name: str, data_dir: Path) -> list[str]:
+    if DATASETS[name]:
+        return DATASETS[name]
+    from synthos.datamodules.sample_data import TABLE_TARGET, sample_table
+
+    path = sample_table(data_dir, name)
+    return ["data=tabular_sample", f"data.path={path}", f"data.target_column={TABLE_TARGET[name]}"]
+
 
 HELDOUT_MODEL = ["model=resonance_mini", "model.net.d_model=192", "model.net.n_layers=6"]
 
@@ -83,7 +87,7 @@ def _run(cmd: list[str], log: Path) -> float:
 
 
 def check_dataset(name: str, profile: str, out: Path, data_dir: Path) -> dict:
-    data = DATASETS[name]
+    data = data_overrides(name, data_dir)
     work = out / name
     work.mkdir(parents=True, exist_ok=True)
     common = ["trainer=cpu", "logger=csv", f"paths.data_dir={data_dir}"]
