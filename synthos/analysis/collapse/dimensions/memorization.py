@@ -9,15 +9,15 @@ distance to closest record (DCR) on the embedding, as the ratio nearest / second
 reference record (scale-free: a copy is far closer to one record than to the next, a row
 in a dense region is not): the share of candidate rows under the 5th percentile of an
 equal real holdout's ratios, against the holdout's own share; near duplicates within the
-candidate the same way with within-set neighbours. Each rate counts beyond the real
-data's own rate (the reference's duplicate rate, the holdout's share) plus z binomial
-standard errors; the dimension scores ``100 exp(-worst excess / 0.05)``: 5 % of rows
-memorised beyond what real data shows gives 37.
+candidate the same way with within-set neighbours, against as many real rows. Each rate
+counts beyond the real data's own rate (the reference's duplicate rate, the holdout's
+share) plus z binomial standard errors; the dimension scores ``100 exp(-worst excess /
+0.05)``: 5 % of rows memorised beyond what real data shows gives 37.
 
-Without a reference only the candidate's own duplicates are measured: the exact duplicate
-rate over every row and, on the sample, rows whose nearest other row is within 0.01 of the
-distance to the second nearest; real data's own rate is unknown there, so any
-duplication counts.
+Without a reference only the candidate's own duplicates are measured: the exact
+duplicate rate over every row and, on the sample, rows whose nearest other row is within
+0.01 of the distance to the second nearest; real data's own rate is unknown there, so
+any duplication counts.
 """
 
 from __future__ import annotations
@@ -50,14 +50,21 @@ def distance_ratio(distances: np.ndarray) -> np.ndarray:
 
 
 def _close_share(
-    cand: np.ndarray, hold: np.ndarray, z: float, n_cand: float, n_hold: float
+    cand: np.ndarray,
+    hold: np.ndarray,
+    z: float,
+    n_cand: float,
+    n_hold: float,
+    independent: bool,
 ) -> dict[str, Any]:
     """How many candidate ratios fall unusually low, against the real holdout, at two cuts:
     the holdout's 5th percentile (its own share there is the baseline), and below every
     holdout ratio, where a candidate row lands with probability 1 / (holdout rows + 1) when
     both come from one distribution (exchangeability). The second cut sees a few percent of
     copies that the first, coarse on small holdouts, cannot. The excess is the larger of the
-    two, each beyond the binomial noise of its baseline (the second needs 100 holdout rows)."""
+    two, each beyond the binomial noise of its baseline. The second cut needs 100 holdout
+    rows and `independent` ratios: distances to a fixed reference are, but within one set
+    they are not (close pairs come in twos), so within-set ratios use the first cut only."""
     cut = float(np.quantile(hold, DCR_QUANTILE))
     share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
     noise = math.hypot(binomial_noise(share_h, n_hold, z), binomial_noise(share_h, n_cand, z))
@@ -66,7 +73,7 @@ def _close_share(
     below = float(np.mean(cand < floor))
     # Holdout ties at 0 are real duplicates, which hashing judges; on a small holdout the
     # minimum is itself too erratic to stand for the lowest 1 / (rows + 1) of ratios.
-    if floor > 0 and n_hold >= MIN_HOLDOUT_FOR_MINIMUM:
+    if independent and floor > 0 and n_hold >= MIN_HOLDOUT_FOR_MINIMUM:
         chance = 1.0 / (n_hold + 1)  # overlapping series windows: fewer effective rows
         excess = max(excess, below - chance - binomial_noise(chance, n_cand, z))
     return {
@@ -120,12 +127,22 @@ def _with_reference(cmp: Comparison) -> dict[str, Any]:
             distance_ratio(neighbors.knn(ref, hold, 2)),
             z,
             *sizes,
+            independent=True,
         )
+        # Within-set neighbours depend on the set's size (a natural near twin is likelier
+        # among more rows), so the candidate is matched with an equal share of real rows.
+        real = features.embedding(cmp, features.FULL_REFERENCE)
+        size = min(len(cand), len(real))
+        own = features.subsample(cand, size, seed + 3)
+        real = features.subsample(real, size, seed + 4)
+        rows = features.effective_rows(cmp, size)
         near = _close_share(
-            distance_ratio(neighbors.nearest_other(cand, 2)),
-            distance_ratio(neighbors.nearest_other(hold, 2)),
+            distance_ratio(neighbors.nearest_other(own, 2)),
+            distance_ratio(neighbors.nearest_other(real, 2)),
             z,
-            *sizes,
+            rows,
+            rows,
+            independent=False,
         )
         evidence.update(distance_to_closest_record=dcr, near_duplicates=near)
         evidence["knn_rows"] = {"reference": ref.shape[0], "candidate": cand.shape[0]}
