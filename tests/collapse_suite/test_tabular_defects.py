@@ -120,7 +120,6 @@ def test_mean_shift_moves_every_feature_by_reference_sds(split_of):
 
 
 def test_integer_columns_stay_integer(split_of):
-    pytest.importorskip("palmerpenguins")
     base, split = split_of("penguins")
     injected = tabular.variance_shrinkage(split, base, 0.6, _rng())
     assert injected.candidate.dtypes.equals(split.holdout.dtypes)
