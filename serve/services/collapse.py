@@ -20,7 +20,7 @@ from serve.paths import DatasetPolicy
 from synthos.report.schema import empty_report
 
 #: CollapseConfig fields a client may not set (the server decides them).
-SERVER_OWNED = ("threads", "load_options")
+SERVER_OWNED = ("threads", "model_threads", "load_options")
 
 
 def _collapse_config(request: c1.DetectCollapseRequest, config: ServerConfig) -> Any:
