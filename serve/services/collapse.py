@@ -10,13 +10,12 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 
 from serve import convert
-from serve.admission import Admission
 from serve.config import ServerConfig
 from serve.errors import StageMissing, bad_request, unary_rpc
 from serve.generated import collapse_engine_pb2 as c1
 from serve.generated import collapse_engine_pb2_grpc as c1_grpc
-from serve.jobs.cascades import CascadeJobs, check_validation_id
-from serve.paths import DatasetPolicy
+from serve.jobs.cascades import check_validation_id
+from serve.services.base import ServiceBase
 from synthos.report.schema import empty_report
 
 #: CollapseConfig fields a client may not set (the server decides them).
@@ -43,19 +42,7 @@ def _collapse_config(request: c1.DetectCollapseRequest, config: ServerConfig) ->
         raise bad_request(f"invalid collapse config: {exc}", field="config") from exc
 
 
-class CollapseService(c1_grpc.CollapseEngineServicer):
-    def __init__(
-        self,
-        config: ServerConfig,
-        policy: DatasetPolicy,
-        admission: Admission,
-        cascades: CascadeJobs,
-    ) -> None:
-        self.config = config
-        self.policy = policy
-        self.admission = admission
-        self.cascades = cascades
-
+class CollapseService(ServiceBase, c1_grpc.CollapseEngineServicer):
     @unary_rpc(c1.DetectCollapseResponse)
     async def DetectCollapse(self, request, context, correlation_id):
         from synthos.analysis.collapse import detect_collapse

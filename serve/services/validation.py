@@ -10,7 +10,6 @@ import grpc
 import pyarrow.parquet as pq
 
 from serve import convert
-from serve.admission import Admission
 from serve.config import ServerConfig
 from serve.errors import (
     FailedPrecondition,
@@ -23,9 +22,9 @@ from serve.errors import (
 )
 from serve.generated import validation_engine_pb2 as v1
 from serve.generated import validation_engine_pb2_grpc as v1_grpc
-from serve.jobs.cascades import FAMILIES, CascadeJobs, CascadeSpec, check_validation_id, quote
+from serve.jobs.cascades import FAMILIES, CascadeSpec, check_validation_id, quote
 from serve.jobs.store import JobRecord, JobState
-from serve.paths import DatasetPolicy
+from serve.services.base import ServiceBase
 from synthos.errors import SynthosError
 
 DATAMODULE = {
@@ -95,18 +94,9 @@ def _diversity_response(result: Any, include_sample: bool) -> v1.AnalyzeDiversit
     return response
 
 
-class ValidationService(v1_grpc.ValidationEngineServicer):
-    def __init__(
-        self,
-        config: ServerConfig,
-        policy: DatasetPolicy,
-        admission: Admission,
-        cascades: CascadeJobs,
-    ) -> None:
-        self.config = config
-        self.policy = policy
-        self.admission = admission
-        self.cascades = cascades
+class ValidationService(ServiceBase, v1_grpc.ValidationEngineServicer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._cancellations: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ analysis
