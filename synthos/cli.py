@@ -130,13 +130,7 @@ def _run_diversity(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
-    out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _UsageError(
-            f"cannot create the output directory {out}: {exc.strerror or exc}"
-        ) from exc
+    out = _output_dir(args.out)
     result = analyze_diversity(args.path, config, sample_path=out / "sample.parquet")
     (out / "diversity.json").write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
     if not args.no_plot:
@@ -217,13 +211,7 @@ def _run_detect(args: argparse.Namespace) -> int:
             config = CollapseConfig(**options)
     except (OSError, ValueError, KeyError) as exc:
         raise _UsageError(f"bad thresholds file {args.thresholds}: {exc}") from exc
-    out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _UsageError(
-            f"cannot create the output directory {out}: {exc.strerror or exc}"
-        ) from exc
+    out = _output_dir(args.out)
     result = detect_collapse(
         args.candidate, args.reference, args.cascade, modality=args.modality, config=config
     )
@@ -241,6 +229,17 @@ def _run_detect(args: argparse.Namespace) -> int:
         print(f"plot         {plot_dimensions(result, out / 'dimensions.png')}")
     print(f"report       {report_path}")
     return 0
+
+
+def _output_dir(out: Path) -> Path:
+    """Create the output directory, or say in one line why it cannot be."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(
+            f"cannot create the output directory {out}: {exc.strerror or exc}"
+        ) from exc
+    return out
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
