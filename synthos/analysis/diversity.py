@@ -303,7 +303,12 @@ class _Analysis:
                 expected="one of " + ", ".join(repr(c) for c in available[:20]),
             )
         if not wanted:
-            raise DataError("no columns to analyse", code=ErrorCode.DATA_SCHEMA, path=self.src.path)
+            raise DataError(
+                "no columns to analyse",
+                code=ErrorCode.DATA_SCHEMA,
+                path=self.src.path,
+                expected="at least one column besides the excluded ones",
+            )
         for name in self.config.strata_columns or []:
             if name not in wanted:
                 wanted.append(name)

@@ -160,6 +160,7 @@ def engine_errors(path: str) -> Iterator[None]:
             f"a value cannot be converted: {_first_line(exc)}",
             code=ErrorCode.DATA_VALUE,
             path=path,
+            expected="values of one type per column",
         ) from exc
     except duckdb.Error as exc:
         if _DAMAGE.search(str(exc)):
@@ -250,7 +251,12 @@ def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source
     table = _as_arrow_table(data)
     if table is not None:
         if table.num_rows == 0:
-            raise DataError("dataset has zero rows", code=ErrorCode.DATA_EMPTY, path="<table>")
+            raise DataError(
+                "dataset has zero rows",
+                code=ErrorCode.DATA_EMPTY,
+                path="<table>",
+                expected="at least one row",
+            )
         table = _plain_dictionaries(table)
         rids = pa.array(range(table.num_rows), type=pa.int64())
         con.register("__synthos_input", table.append_column("__rid", rids))

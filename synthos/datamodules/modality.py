@@ -161,7 +161,12 @@ def infer_modality(
             expected="at least one column",
         )
     if preview.num_rows == 0:
-        raise DataError("the dataset has no rows", code=ErrorCode.DATA_EMPTY, path=path)
+        raise DataError(
+            "the dataset has no rows",
+            code=ErrorCode.DATA_EMPTY,
+            path=path,
+            expected="at least one row",
+        )
     preview = preview.slice(0, preview_rows)
     names = [n for n in schema.names if n in preview.column_names]
 

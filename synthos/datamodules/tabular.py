@@ -202,6 +202,7 @@ class TabularVocab:
                     code=ErrorCode.DATA_SCHEMA,
                     path=path,
                     column=c.name,
+                    expected=f"the columns the tokenizer was fit on: {self.names}",
                 )
             column = table.column(c.name)
             out[:, 1 + 2 * j] = self.column_token[c.name]
@@ -592,7 +593,12 @@ class TabularDataModule(SplitDataModule):
             )
         table = read_table(path, columns=columns)
         if table.num_rows == 0:
-            raise DataError(f"the {role} has no rows", code=ErrorCode.DATA_EMPTY, path=path)
+            raise DataError(
+                f"the {role} has no rows",
+                code=ErrorCode.DATA_EMPTY,
+                path=path,
+                expected="at least one row",
+            )
         return table.select(columns)
 
     def _load(self) -> None:

@@ -165,6 +165,7 @@ class TextDataModule(SplitDataModule):
                 code=ErrorCode.DATA_SCHEMA,
                 path=path,
                 column=self.text_column,
+                expected=f"a column named {self.text_column!r}",
             )
         column = table.column(self.text_column)
         if pa.types.is_dictionary(column.type):
@@ -187,6 +188,7 @@ class TextDataModule(SplitDataModule):
                 code=ErrorCode.DATA_EMPTY,
                 path=path,
                 column=self.text_column,
+                expected="at least one row",
             )
         nulls = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
         if len(nulls):
@@ -206,6 +208,7 @@ class TextDataModule(SplitDataModule):
                 code=ErrorCode.DATA_EMPTY,
                 path=path,
                 column=self.text_column,
+                expected="at least one non-blank document",
             )
         return [texts[i] for i in rows], rows
 

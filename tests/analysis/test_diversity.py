@@ -165,6 +165,21 @@ def test_sample_keeps_rare_stratum_and_tails(result: DiversityResult, planted: p
         assert tail["sampled_above"] >= min(per_tail, tail["rows_above"])
 
 
+def test_rare_oversampling_factor_is_configurable(planted: pa.Table):
+    r = analyze_diversity(
+        planted,
+        sample_size=SAMPLE,
+        seed=0,
+        strata_columns=["segment"],
+        rare_oversample=6.0,
+        **FAST,
+    )
+    alloc = {s["key"]["segment"]: s["sampled"] for s in r.strata["strata"]}
+    assert alloc["rare"] == math.ceil(6.0 * SAMPLE * 100 / N_ROWS)  # twice the default x3
+    assert r.sample_table.num_rows == SAMPLE
+    assert r.to_dict()["config"]["rare_oversample"] == 6.0
+
+
 def test_sample_rows_are_the_dataset_rows(result: DiversityResult, planted: pa.Table):
     sample = result.sample_table
     rows = sample.column("__row").to_numpy()

@@ -34,6 +34,7 @@ def expect_error(code: ErrorCode, path, call=read_table, **kwargs) -> DataError:
     assert error.code.category == "data" and not error.retryable
     assert str(path) in error.details["path"], error.details
     assert str(path) in str(error)
+    assert error.details["expected"], "every data error says what was expected"
     # Errors cross process boundaries intact (DDP, launchers).
     clone = pickle.loads(pickle.dumps(error))
     assert clone.code == error.code and clone.details == error.details

@@ -104,15 +104,26 @@ def describe(fmt: str) -> str:
 def detect(src: Source, options: LoadOptions) -> Detection:
     """Sniff `src`. Raises DATA_EMPTY for an empty file, DATA_FORMAT when unrecognisable."""
     if src.size == 0:
-        raise DataError("file is empty (0 bytes)", code=ErrorCode.DATA_EMPTY, path=src.display)
+        raise DataError(
+            "file is empty (0 bytes)",
+            code=ErrorCode.DATA_EMPTY,
+            path=src.display,
+            expected="a file with a header or at least one record",
+        )
     raw, compression, head = read_head(src)
     if not raw:
-        raise DataError("file is empty (0 bytes)", code=ErrorCode.DATA_EMPTY, path=src.display)
+        raise DataError(
+            "file is empty (0 bytes)",
+            code=ErrorCode.DATA_EMPTY,
+            path=src.display,
+            expected="a file with a header or at least one record",
+        )
     if compression and not head:
         raise DataError(
             f"{compression}-compressed file decompresses to nothing",
             code=ErrorCode.DATA_EMPTY,
             path=src.display,
+            expected="at least one record after decompression",
         )
     complete = compression is None and len(raw) >= src.size
     return sniff(

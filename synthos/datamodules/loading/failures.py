@@ -106,7 +106,21 @@ def guard(
             code=code,
             path=path,
             row=row,
+            expected=expected_for(code, what),
         ) from exc
+
+
+_EXPECTED = {
+    ErrorCode.DATA_NOT_FOUND: "an existing file or object",
+    ErrorCode.DATA_ACCESS: "a readable file (permissions, reachable storage)",
+    ErrorCode.DATA_ENCODING: "UTF-8 text",
+    ErrorCode.DATA_TOO_LARGE: "data that fits in memory",
+}
+
+
+def expected_for(code: ErrorCode, what: str) -> str:
+    """What a reader expected when a foreign exception of class `code` hit it on `what`."""
+    return _EXPECTED.get(code, f"a complete, well-formed {what}")
 
 
 _ROW_RE = re.compile(r"\brow #?(\d+)", re.IGNORECASE)

@@ -108,6 +108,7 @@ class DatasetLoader:
                     f"all {len(sources)} files are empty",
                     code=ErrorCode.DATA_EMPTY,
                     path=os.fspath(path),
+                    expected="at least one non-empty part file",
                 )
             return non_empty
         return sources
@@ -147,7 +148,8 @@ class DatasetLoader:
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of `batch_rows` rows (the last may be shorter), in file order.
 
-        Memory stays bounded whatever the file size (except Excel, which is size-capped).
+        Memory stays bounded whatever the file size, except for Excel (size-capped) and
+        legacy Feather v1 (no record batches), which are read whole.
         The schema is fixed by the first rows; a later value that does not fit raises
         DATA_SCHEMA (pass `column_types` to fix types up front). The path is resolved and
         the first file opened before this returns, so a missing file raises here.
@@ -387,7 +389,9 @@ def _next_part(parts: Iterator[_Part], required: bool = True) -> _Part | None:
         return next(parts)
     except StopIteration:
         if required:
-            raise DataError("dataset has no files", code=ErrorCode.DATA_EMPTY) from None
+            raise DataError(
+                "dataset has no files", code=ErrorCode.DATA_EMPTY, expected="at least one file"
+            ) from None
         return None
 
 

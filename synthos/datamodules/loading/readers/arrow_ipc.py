@@ -1,9 +1,11 @@
 """Arrow IPC: the file format (also Feather v2), the stream format, and legacy Feather v1.
 
 The IPC file format has a footer listing its record batches, so the schema and row count
-come without reading data and batches are read one at a time (local files memory-mapped,
-zero-copy). The stream format is read message by message. Every batch is validated in
-full, so corrupt offsets become a `DataError` instead of a crash later on.
+come without reading data and batches are read one at a time (plain reads, not a memory
+map: see `open_random`). The stream format is read message by message. Legacy Feather v1
+has no record batches, so a v1 file is read whole (memory grows with the file; convert it
+to v2). Every batch is validated in full, so corrupt offsets become a `DataError` instead
+of a crash later on.
 """
 
 from __future__ import annotations

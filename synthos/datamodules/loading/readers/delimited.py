@@ -19,7 +19,7 @@ import pyarrow.types as pat
 from synthos.errors import DataError, ErrorCode
 
 from ..batches import check_unique_names
-from ..failures import TypeConflict, classify, short
+from ..failures import TypeConflict, classify, expected_for, short
 from ..source import open_stream
 from .base import FormatReader
 from .text import encoding_error, is_utf8
@@ -175,13 +175,19 @@ class DelimitedReader(FormatReader):
                 expected="balanced quotes (or raise max_record_bytes)",
             )
         if "empty csv" in text.lower():
-            return DataError(f"empty {name} file", code=ErrorCode.DATA_EMPTY, path=self.path)
+            return DataError(
+                f"empty {name} file",
+                code=ErrorCode.DATA_EMPTY,
+                path=self.path,
+                expected="a header row",
+            )
         code = classify(exc, ErrorCode.DATA_FORMAT)
         return DataError(
             f"malformed {name}: {short(text)} (row {rows_done} or later)",
             code=code,
             path=self.path,
             row=rows_done,
+            expected=expected_for(code, f"{name} file"),
         )
 
 

@@ -136,7 +136,12 @@ class ExcelReader(FormatReader):
         titles = [sheet.title for sheet in sheets]
         if wanted is None:
             if not sheets:
-                raise DataError("workbook has no sheets", code=ErrorCode.DATA_EMPTY, path=self.path)
+                raise DataError(
+                    "workbook has no sheets",
+                    code=ErrorCode.DATA_EMPTY,
+                    path=self.path,
+                    expected="a worksheet with a header row",
+                )
             return sheets[0]
         if isinstance(wanted, int):
             if 0 <= wanted < len(sheets):

@@ -28,7 +28,7 @@ import pyarrow.json as pajson
 from synthos.errors import DataError, ErrorCode
 
 from ..batches import check_unique_names
-from ..failures import classify, short
+from ..failures import classify, expected_for, short
 from ..source import open_stream
 from .base import FormatReader
 from .text import LineBlock, is_utf8, iter_line_blocks
@@ -126,7 +126,7 @@ class JsonReader(FormatReader):
             if by_key:
                 key_value, _ = walker.value(index, "a string key")
                 if not isinstance(key_value, str):
-                    raise walker.error("expected a string key", index)
+                    raise walker.error("a record key is not a string", index, "a string key")
                 key = key_value
                 walker.expect(":", "':' after the key")
             value, text = walker.value(index, "a JSON object")
@@ -242,6 +242,7 @@ class JsonReader(FormatReader):
             code=code,
             path=self.path,
             row=block.first_line,
+            expected=expected_for(code, "JSON record"),
         )
 
     # -- reader interface -----------------------------------------------------------
@@ -329,13 +330,14 @@ class _Walker:
         pos = self.pos if pos is None else pos
         return self.base_bytes + len(self.buf[:pos].encode("utf-8"))
 
-    def error(self, message: str, row: int | None, pos: int | None = None) -> DataError:
+    def error(self, message: str, row: int | None, expected: str) -> DataError:
         return DataError(
             message,
             code=ErrorCode.DATA_FORMAT,
             path=self.path,
             row=row,
-            byte_offset=self.byte_offset(pos),
+            byte_offset=self.byte_offset(),
+            expected=expected,
         )
 
     def _skip_ws(self) -> None:
