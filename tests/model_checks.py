@@ -4,11 +4,21 @@ tokens, and real learning of a task that needs memory."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 CAUSAL_RTOL = 1e-5
+MODEL_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "model"
+
+
+def preset_fields(name: str) -> dict[str, Any]:
+    """The network fields of `conf/model/<name>.yaml` (its architecture), so the tests train
+    exactly the shipped presets."""
+    return OmegaConf.to_container(OmegaConf.load(MODEL_CONF_DIR / f"{name}.yaml").net)
 
 
 def assert_causal(

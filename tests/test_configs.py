@@ -58,6 +58,23 @@ def test_language_model_contract(make_cfg, preset):
     assert logits.shape == (2, 12, 97)
 
 
+@pytest.mark.parametrize("enabled", [False, True])
+@pytest.mark.parametrize("preset", ["resonance_micro", "ten_micro"])
+def test_activation_checkpointing_switch_recomputes_blocks(make_cfg, preset, enabled):
+    cfg = make_cfg(
+        f"model={preset}",
+        "model.task.vocab_size=97",
+        f"model.activation_checkpointing={enabled}",
+    )
+    module = instantiate(cfg.model).train()
+    calls = []
+    for block in module.net.blocks:
+        block.register_forward_pre_hook(lambda *_: calls.append(1))
+    module.net(torch.randint(0, 97, (2, 12))).sum().backward()
+    # With checkpointing each block's forward starts again during backward (recomputation).
+    assert len(calls) == len(module.net.blocks) * (2 if enabled else 1)
+
+
 @pytest.mark.parametrize("preset", ["resonance_micro", "ten_micro"])
 def test_forecasting_task_builds_forecasting_module(make_cfg, preset):
     cfg = make_cfg(
@@ -87,6 +104,9 @@ def test_trainer_configs_instantiate(make_cfg, trainer):
     cfg = make_cfg(f"trainer={trainer}", "trainer.accelerator=cpu")
     trainer_obj = instantiate(cfg.trainer)
     assert trainer_obj.max_epochs == cfg.trainer.max_epochs
+    # Every trainer clips gradients by their global norm.
+    assert trainer_obj.gradient_clip_val == 1.0
+    assert trainer_obj.gradient_clip_algorithm == "norm"
 
 
 @pytest.mark.parametrize("group", ["callbacks", "logger", "debug", "experiment"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from synthos.errors import ErrorCode
 from synthos.lit_modules import load_module
@@ -125,6 +127,89 @@ def test_nan_loss_stops_run_without_nan_checkpoint(make_cfg, tmp_path):
     for ckpt in (tmp_path / "checkpoints").glob("*.ckpt"):
         state = torch.load(ckpt, weights_only=False)["state_dict"]
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), ckpt
+
+
+class CorruptWeightsAfter(Callback):
+    """Makes the weights NaN after training step `step`, as a diverging update would (the
+    loss of that step was still finite, so only the next validation can notice)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.net.parameters()).fill_(math.nan)
+
+
+@pytest.mark.parametrize("diverged_at", [1, 3])
+def test_diverged_weights_stop_run_at_validation_and_are_never_checkpointed(
+    make_cfg, tmp_path, diverged_at
+):
+    cfg = make_cfg(
+        *SHORT_TEXT,
+        "trainer.max_steps=6",
+        "trainer.val_check_interval=1",
+        f"+callbacks.corrupt._target_={__name__}.CorruptWeightsAfter",
+        f"+callbacks.corrupt.step={diverged_at}",
+    )
+    result = run_training(cfg)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == ErrorCode.MODEL_DIVERGED
+    assert f"validation loss became nan at step {diverged_at}" in result["error"]["message"]
+    saved = {}
+    for ckpt in (tmp_path / "checkpoints").glob("*.ckpt"):
+        checkpoint = torch.load(ckpt, weights_only=False)
+        state = checkpoint["state_dict"]
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), ckpt
+        saved[ckpt.name] = checkpoint["global_step"]
+    # The last healthy validation (if any) is what `best` and `last` hold.
+    healthy = {"last.ckpt": diverged_at - 1, f"best-{diverged_at - 1}.ckpt": diverged_at - 1}
+    assert saved == (healthy if diverged_at > 1 else {})
+
+
+class RequireBfloat16(Callback):
+    """Fails the run if the network's output head runs in anything but bfloat16."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        pl_module.net.io.head.register_forward_hook(self.check)
+
+    @staticmethod
+    def check(module, inputs, output) -> None:
+        if output.dtype != torch.bfloat16:
+            raise AssertionError(f"the head ran in {output.dtype}")
+
+
+SHORT_SERIES = [
+    "experiment=sample_series",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+]
+
+
+@pytest.mark.parametrize(
+    "data, precision, runs_in_bf16",
+    [
+        ("text", "bf16-mixed", True),
+        ("series", "bf16-mixed", True),
+        ("text", "32-true", False),
+    ],
+)
+def test_precision_switch(make_cfg, data, precision, runs_in_bf16):
+    short = {"text": [*SHORT_TEXT, "trainer.max_steps=2"], "series": SHORT_SERIES}[data]
+    cfg = make_cfg(
+        *short,
+        f"trainer.precision={precision}",
+        f"+callbacks.require_bf16._target_={__name__}.RequireBfloat16",
+    )
+    result = run_training(cfg)
+    if runs_in_bf16:
+        assert result["status"] == "completed", result
+        assert math.isfinite(result["metrics"]["test/loss"])
+    else:
+        assert result["status"] == "failed"
+        assert "the head ran in torch.float32" in result["error"]["message"]
 
 
 def test_failed_run_exits_nonzero_with_clear_message(tmp_path, data_dir):

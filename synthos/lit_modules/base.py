@@ -59,23 +59,33 @@ class SequenceLightningModule(pl.LightningModule):
     def step_loss(self, batch: Any, stage: str) -> torch.Tensor:
         raise NotImplementedError
 
+    def require_finite(self, loss: torch.Tensor, stage: str) -> None:
+        """Stop the run on a non-finite loss, before anything saves the diverged state.
+
+        Training checks before backward, so no non-finite update reaches the weights.
+        Validation checks the weights the last update left (an update can make them
+        non-finite while the loss it came from was finite); checkpoints are written after
+        validation ends, so a diverged state never becomes `best` or `last`.
+        """
+        if torch.isfinite(loss):
+            return
+        raise ModelError(
+            f"{stage} loss became {loss.item()} at step {self.global_step}; the run was "
+            "stopped and no checkpoint of this state was written (try a lower learning "
+            "rate, gradient clipping, or fp32 precision)",
+            code=ErrorCode.MODEL_DIVERGED,
+            step=int(self.global_step),
+        )
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss = self.step_loss(batch, "train")
-        if not torch.isfinite(loss):
-            # Stop before backward so no non-finite update reaches the weights or a checkpoint.
-            raise ModelError(
-                f"training loss became {loss.item()} at step {self.global_step}; the run was "
-                "stopped and no checkpoint of this state was written (try a lower learning "
-                "rate, gradient clipping, or fp32 precision)",
-                code=ErrorCode.MODEL_DIVERGED,
-                step=int(self.global_step),
-            )
+        self.require_finite(loss, "training")
         aux = self.net.auxiliary_loss()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss + aux
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self.step_loss(batch, "val")
+        self.require_finite(self.step_loss(batch, "val"), "validation")
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self.step_loss(batch, "test")

@@ -11,7 +11,14 @@ from synthos.models.resonance import (
     ResonanceConfig,
     ResonanceNN,
 )
-from tests.model_checks import assert_causal, random_token_loss, train_copy_task
+from tests.model_checks import (
+    assert_causal,
+    preset_fields,
+    random_token_loss,
+    train_copy_task,
+)
+
+MICRO = preset_fields("resonance_micro")
 
 MIXER_VARIANTS = {
     "plain": dict(spectral_gating=False),
@@ -115,24 +122,23 @@ def test_language_model_shapes_and_tied_embeddings():
 
 def test_random_tokens_cannot_be_predicted():
     torch.manual_seed(0)
-    net = ResonanceNN(vocab_size=64, d_model=64, n_layers=2, n_heads=4, n_freqs=64)
+    net = ResonanceNN(vocab_size=64, **MICRO)
     assert random_token_loss(net, vocab=64, seq_len=64, steps=200) >= math.log(64) - 0.1
 
 
 def test_learns_copy_task_at_length_256():
     torch.manual_seed(0)
     vocab = 16
-    net = ResonanceNN(vocab_size=vocab, d_model=64, n_layers=2, n_heads=4, n_freqs=64)
+    net = ResonanceNN(vocab_size=vocab, **MICRO)
     accuracy = train_copy_task(net, vocab=vocab, delay=128, steps=150)
     assert accuracy >= 0.9, f"copy accuracy {accuracy:.3f}; unigram baseline {1 / vocab:.3f}"
 
 
 def test_long_context_forward_backward_at_131072():
     torch.manual_seed(0)
-    # The micro preset's architecture (conf/model/resonance_micro.yaml) at a small vocabulary.
-    net = ResonanceNN(
-        vocab_size=256, d_model=64, n_layers=2, n_heads=4, n_freqs=64, max_seq_len=131072
-    )
+    # The micro preset at a small vocabulary, at its maximum context.
+    net = ResonanceNN(vocab_size=256, **MICRO)
+    assert MICRO["max_seq_len"] == 131072
     tokens = torch.randint(0, 256, (1, 131072))
     logits = net(tokens)
     loss = torch.nn.functional.cross_entropy(logits[0, :-1], tokens[0, 1:])
