@@ -18,12 +18,16 @@ Procedure (the same for every dimension; nothing is tuned per case):
    split of the 5 % false-positive budget of the verdict ("any dimension fails") over the
    dimensions. The margin allows for controls the calibration split did not contain.
    Clipped to [0, 100].
-4. A dimension with fewer than MIN_CONTROLS calibration controls (training_stability: the
+4. The same on each modality's calibration controls alone: a modality's statistics have
+   their own spread on real data (series far wider than tables), so where a modality has
+   at least MIN_CONTROLS controls for a dimension its own threshold is written
+   (`thresholds_by_modality`, which the detector prefers). The all-modality thresholds
+   stay as the fallback.
+5. A dimension with fewer than MIN_CONTROLS calibration controls (training_stability: the
    suite has no cascade) keeps its current threshold, and the file says so.
-5. Check: the verdict rule of the detector (collapse when any evaluated dimension is below its
+6. Check: the verdict rule of the detector (collapse when any evaluated dimension is below its
    threshold) with the new thresholds on the held-out split gives its FPR and FNR, recorded
-   with the thresholds. The same procedure per modality is recorded too, for information
-   (the detector reads one threshold per dimension).
+   with the thresholds.
 
 Defect cases are not used to set any threshold; they only measure the result.
 """
@@ -49,10 +53,11 @@ MARGIN_POINTS = 5.0
 MARGIN_SPREAD = 0.5
 MIN_CONTROLS = 10
 PROCEDURE = (
-    "benchmarks/collapse_suite/calibrate.py: per dimension, the alpha-quantile of its scores on "
-    "the clean controls of the calibration splits (even seeds of every base dataset), "
-    "alpha = 0.05 / number of evaluated dimensions, minus (5 + 0.5 x their standard "
-    "deviation) points; dimensions without calibration controls keep their previous value"
+    "benchmarks/collapse_suite/calibrate.py: per dimension (and per modality where it has at "
+    "least 10 controls), the alpha-quantile of its scores on the clean controls of the "
+    "calibration splits (even seeds of every base dataset), alpha = 0.05 / number of "
+    "evaluated dimensions, minus (5 + 0.5 x their standard deviation) points; dimensions "
+    "without calibration controls keep their previous value"
 )
 
 
@@ -102,12 +107,23 @@ def calibrate(
     return out
 
 
-def verdict(record: dict, thresholds: dict[str, float]) -> bool:
+Thresholds = tuple[dict[str, float], dict[str, dict[str, float]]]
+
+
+def threshold_of(thresholds: Thresholds, modality: str, name: str) -> float:
+    general, by_modality = thresholds
+    return by_modality.get(modality, {}).get(name, general[name])
+
+
+def verdict(record: dict, thresholds: Thresholds) -> bool:
     """The detector's rule: collapse when any evaluated dimension is below its threshold."""
-    return any(score < thresholds[name] for name, score in record["synthos"]["scores"].items())
+    return any(
+        score < threshold_of(thresholds, record["modality"], name)
+        for name, score in record["synthos"]["scores"].items()
+    )
 
 
-def check(records: list[dict], thresholds: dict[str, float], seeds: set[int]) -> dict:
+def check(records: list[dict], thresholds: Thresholds, seeds: set[int]) -> dict:
     """FPR and FNR of the verdict with `thresholds` on the cases of `seeds`."""
     chosen = [r for r in _scored(records) if r["seed"] in seeds]
     clean = [r for r in chosen if _is_clean(r)]
@@ -124,21 +140,27 @@ def check(records: list[dict], thresholds: dict[str, float], seeds: set[int]) ->
     }
 
 
-def by_modality(records: list[dict], dimensions: tuple[str, ...], current: dict[str, float]):
-    """The same procedure run on each modality alone, with its held-out check: what
-    thresholds per modality would give. Recorded for information; the detector reads one
-    threshold per dimension."""
-    held_out = {r["seed"] for r in records} - CALIBRATION_SEEDS
-    out = {}
-    for modality in sorted({r["modality"] for r in records}):
-        subset = [r for r in records if r["modality"] == modality]
-        thresholds = {d.name: d.threshold for d in calibrate(subset, dimensions, current)}
-        result = check(subset, thresholds, held_out)
-        out[modality] = {
-            "thresholds": thresholds,
-            "check_held_out": {k: result[k] for k in ("controls", "defects", "fpr", "fnr")},
+def by_modality(
+    records: list[dict], dimensions: tuple[str, ...], general: dict[str, float]
+) -> dict[str, list[DimensionCalibration]]:
+    """The procedure on each modality's controls alone (step 4)."""
+    return {
+        modality: calibrate([r for r in records if r["modality"] == modality], dimensions, general)
+        for modality in sorted({r["modality"] for r in records})
+    }
+
+
+def _statistics(dims: list[DimensionCalibration]) -> dict[str, dict]:
+    return {
+        d.name: {
+            "controls": d.controls,
+            "quantile": d.quantile,
+            "sd": d.spread,
+            "threshold": d.threshold,
+            "calibrated": d.calibrated,
         }
-    return out
+        for d in dims
+    }
 
 
 def case_records(args: argparse.Namespace) -> list[dict]:
@@ -168,7 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     records = case_records(args)
     config = CollapseConfig()
     dims = calibrate(records, DIMENSIONS, config.thresholds)
-    thresholds = {d.name: d.threshold for d in dims}
+    general = {d.name: d.threshold for d in dims}
+    modality_dims = by_modality(records, DIMENSIONS, general)
+    own = {
+        modality: {d.name: d.threshold for d in values if d.calibrated}
+        for modality, values in modality_dims.items()
+    }
+    thresholds = (general, own)
     seeds = {r["seed"] for r in records}
     record = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -179,24 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             ]
         ),
         "cases": len(records),
-        "dimensions": {
-            d.name: {
-                "controls": d.controls,
-                "quantile": d.quantile,
-                "sd": d.spread,
-                "calibrated": d.calibrated,
-            }
-            for d in dims
-        },
+        "dimensions": _statistics(dims),
+        "dimensions_by_modality": {m: _statistics(v) for m, v in modality_dims.items()},
         "check_held_out": check(records, thresholds, seeds - CALIBRATION_SEEDS),
         "check_calibration_split": check(records, thresholds, seeds & CALIBRATION_SEEDS),
-        "by_modality_for_information": by_modality(records, DIMENSIONS, config.thresholds),
     }
-    print(json.dumps({"thresholds": thresholds, **record}, indent=1))
+    print(json.dumps({"thresholds": general, "thresholds_by_modality": own, **record}, indent=1))
     for split in ("check_held_out", "check_calibration_split"):
         record[split]["misses"] = len(record[split]["misses"])
     if not (args.dry_run or args.quick):
-        config.thresholds = thresholds
+        config.thresholds, config.modality_thresholds = general, own
         config.save_thresholds(THRESHOLDS_FILE, procedure=PROCEDURE, calibration=record)
         print(f"wrote {THRESHOLDS_FILE}", file=sys.stderr)
     return 0

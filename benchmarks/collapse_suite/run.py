@@ -99,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(cases)} cases built in {header['build_seconds']} s", file=sys.stderr)
     rows = score_all(cases, sdmetrics=not args.no_sdmetrics)
     thresholds = json.loads(THRESHOLDS_FILE.read_text())
+    config = CollapseConfig()
     header.update(
         command=" ".join(
             ["python -m benchmarks.collapse_suite", *map(shlex.quote, argv or sys.argv[1:])]
         ),
         suite_seconds=round(time.perf_counter() - started, 1),
-        thresholds=CollapseConfig().thresholds,
+        thresholds=config.thresholds,
+        thresholds_by_modality=config.modality_thresholds,
         thresholds_procedure=thresholds.get("procedure"),
     )
     held_out = {r.case.seed for r in rows} - CALIBRATION_SEEDS

@@ -2,8 +2,11 @@
 
 Thresholds live in ``thresholds.json`` next to this module (package data) so that a
 calibration can replace them without touching code: ``{"procedure": str, "thresholds":
-{dimension: float}, ...}``. `CollapseConfig()` loads them; `save_thresholds` writes the same
-format back (extra keys such as calibration statistics are kept by the caller).
+{dimension: float}, "thresholds_by_modality": {modality: {dimension: float}}, ...}``. The
+statistics of each modality have their own spread on real data, so a modality's own
+threshold, where the file has one, wins over the dimension's general one.
+`CollapseConfig()` loads them; `save_thresholds` writes the same format back (extra keys
+such as calibration statistics are kept by the caller).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ DIMENSIONS: tuple[str, ...] = (
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 
 
+MODALITIES: tuple[str, ...] = ("tabular", "text", "time_series")
+
+
 def load_thresholds(path: str | os.PathLike = THRESHOLDS_FILE) -> dict[str, float]:
     """Thresholds per dimension from a thresholds file; every dimension must be present."""
     payload = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -39,11 +45,24 @@ def load_thresholds(path: str | os.PathLike = THRESHOLDS_FILE) -> dict[str, floa
     return thresholds
 
 
+def load_modality_thresholds(
+    path: str | os.PathLike = THRESHOLDS_FILE,
+) -> dict[str, dict[str, float]]:
+    """Per-modality thresholds from a thresholds file (none when it has no such section)."""
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {
+        modality: {name: float(value) for name, value in values.items()}
+        for modality, values in payload.get("thresholds_by_modality", {}).items()
+    }
+
+
 @dataclass
 class CollapseConfig:
     """How much data each statistic sees and where a score fails.
 
     thresholds: a dimension fails when its score is below its threshold.
+    modality_thresholds: thresholds of one modality, winning over `thresholds` where set
+        (pass ``{}`` to apply `thresholds` to every modality).
     sample_rows: rows drawn (uniformly, seeded) from each dataset for the statistics; exact
         duplicates and copies of reference rows always use every row.
     series_rows: a time series is read in order, up to this many steps.
@@ -68,6 +87,9 @@ class CollapseConfig:
     """
 
     thresholds: dict[str, float] = field(default_factory=load_thresholds)
+    modality_thresholds: dict[str, dict[str, float]] = field(
+        default_factory=load_modality_thresholds
+    )
     threshold_procedure: str | None = None
     sample_rows: int = 20_000
     series_rows: int = 100_000
@@ -95,6 +117,12 @@ class CollapseConfig:
         if missing:
             defaults = load_thresholds()
             self.thresholds = {**{n: defaults[n] for n in missing}, **self.thresholds}
+        for modality, values in self.modality_thresholds.items():
+            if modality not in MODALITIES:
+                raise ValueError(f"unknown modality in thresholds: {modality!r}")
+            unknown = set(values) - set(DIMENSIONS)
+            if unknown:
+                raise ValueError(f"unknown dimensions in {modality} thresholds: {sorted(unknown)}")
         if not 0.1 <= self.holdout_fraction <= 0.9:
             raise ValueError(f"holdout_fraction must be in [0.1, 0.9], got {self.holdout_fraction}")
         for name in ("sample_rows", "series_rows", "knn_rows", "classifier_rows"):
@@ -108,9 +136,14 @@ class CollapseConfig:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(
             thresholds=load_thresholds(path),
+            modality_thresholds=load_modality_thresholds(path),
             threshold_procedure=payload.get("procedure"),
             **overrides,
         )
+
+    def threshold(self, name: str, modality: str | None) -> float:
+        """Where `name` fails on data of `modality`."""
+        return self.modality_thresholds.get(modality or "", {}).get(name, self.thresholds[name])
 
     def save_thresholds(
         self,
@@ -123,6 +156,7 @@ class CollapseConfig:
         payload = {
             "procedure": procedure or self.threshold_procedure or "set by hand",
             "thresholds": {name: float(self.thresholds[name]) for name in DIMENSIONS},
+            "thresholds_by_modality": self.modality_thresholds,
             **extra,
         }
         tmp = path.with_suffix(path.suffix + ".tmp")

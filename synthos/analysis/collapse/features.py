@@ -33,6 +33,8 @@ FULL_REFERENCE = "full_reference"
 EMBED_LEVELS = 16
 #: Dimensions of the text embedding.
 TEXT_COMPONENTS = 48
+#: Independent draws' worth of levels per stretch before a series' levels are compared.
+MIN_LEVEL_DRAWS = 20
 
 
 def table(cmp: Comparison, side: str) -> pa.Table:
@@ -123,7 +125,9 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
 
     Levels of a drifting series differ between any two stretches, so they are only
     compared when the reference's own two stretches (reference and holdout) agree on every
-    channel's level distribution (two-sample KS within its critical value)."""
+    channel's level distribution (`distribution_fidelity.series_distance` within noise)
+    and each holds at least MIN_LEVEL_DRAWS independent draws' worth of levels (a trend or
+    a random walk has only a handful, and then any two stretches "agree" within noise)."""
     if not _cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
         return None
 
@@ -140,16 +144,18 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
 
 
 def _stationary_levels(cmp: Comparison) -> bool:
-    from scipy.stats import ks_2samp
-
-    from .stats import adjusted_z, ks_critical
+    from .dimensions.distribution_fidelity import series_distance
+    from .stats import adjusted_z
 
     if cmp.modality != "time_series" or not cmp.has_reference or not cmp.numeric_columns:
         return False
     z = adjusted_z(cmp.config.z, len(cmp.numeric_columns))
     for column in cmp.numeric_columns:
         a, b = values(cmp, "reference", column), values(cmp, "holdout", column)
-        if min(a.size, b.size) < 20 or ks_2samp(a, b).statistic > ks_critical(a.size, b.size, z):
+        if min(a.size, b.size) < MIN_LEVEL_DRAWS:
+            return False
+        found = series_distance(a, b, z)
+        if min(found["effective_sizes"]) < MIN_LEVEL_DRAWS or found["score"] < 100:
             return False
     return True
 
@@ -237,14 +243,16 @@ def _text_embedding(cmp: Comparison, side: str) -> np.ndarray:
     return normalize(svd.transform(weighted)).astype(np.float32)
 
 
-def series_windows(cmp: Comparison, side: str, stride: int = 1) -> np.ndarray:
-    """Sliding windows of increments, standardised by the base side's spread, flattened
-    (oldest step first), every `stride` steps."""
+def series_windows(
+    cmp: Comparison, side: str, stride: int = 1, length: int | None = None
+) -> np.ndarray:
+    """Sliding windows of `length` increments (default `window_length`), standardised by
+    the base side's spread, flattened (oldest step first), every `stride` steps."""
     base = increments(cmp, base_side(cmp))
     scale = np.std(base, axis=0) if base.size else np.ones(base.shape[1])
     scale = np.where(scale > 0, scale, 1.0)
     steps = increments(cmp, side) / scale
-    w = window_length(cmp)
+    w = length or window_length(cmp)
     if steps.shape[0] < w:
         return np.zeros((0, w * steps.shape[1]), dtype=np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(steps, w, axis=0)[::stride]

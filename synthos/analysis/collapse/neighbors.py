@@ -16,15 +16,21 @@ def _faiss():
     return faiss
 
 
-def knn(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Euclidean distances from each query to its k nearest rows of `base`, ascending."""
+def search(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances from each query to its k nearest rows of `base`, ascending, and
+    those rows' positions in `base`."""
     faiss = _faiss()
     base = np.ascontiguousarray(base, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     index = faiss.IndexFlatL2(base.shape[1])
     index.add(base)
-    squared, _ = index.search(queries, min(k, base.shape[0]))
-    return np.sqrt(np.maximum(squared, 0.0))
+    squared, ids = index.search(queries, min(k, base.shape[0]))
+    return np.sqrt(np.maximum(squared, 0.0)), ids
+
+
+def knn(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Euclidean distances from each query to its k nearest rows of `base`, ascending."""
+    return search(base, queries, k)[0]
 
 
 def nearest_other(rows: np.ndarray, k: int = 1) -> np.ndarray:

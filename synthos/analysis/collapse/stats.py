@@ -94,3 +94,51 @@ def binomial_noise(p: float, n: float, z: float) -> float:
 def auc_noise(n1: int, n2: int, z: float) -> float:
     """z standard errors of the AUC of an uninformative classifier (Hanley-McNeil)."""
     return z * math.sqrt((n1 + n2 + 1) / (12.0 * n1 * n2))
+
+
+def effective_size(values: np.ndarray, max_lag: int = 200) -> float:
+    """Independent draws' worth of a series: n / (1 + 2 sum of its autocorrelations), the
+    sum running over the initial positive stretch of lags (Geyer's rule), so a slowly
+    varying series counts for far fewer draws than steps."""
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    x = x - x.mean()
+    variance = float(x @ x)
+    if n < 4 or variance <= 0:
+        return float(max(n, 1))
+    spectrum = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum))[: min(max_lag, n // 4) + 1] / variance
+    positive = acf[1:]
+    stop = np.flatnonzero(positive <= 0)
+    tau = 1.0 + 2.0 * float(positive[: stop[0] if stop.size else positive.size].sum())
+    return float(np.clip(n / max(tau, 1.0), 2.0, n))
+
+
+def moment_shift(
+    cand: np.ndarray,
+    ref: np.ndarray,
+    z: float,
+    sizes: tuple[float, float] | None = None,
+    spread_sizes: tuple[float, float] | None = None,
+) -> dict[str, float]:
+    """Shift of the mean (in reference standard deviations) and of the spread (absolute log
+    ratio of standard deviations), each beyond z standard errors at the given effective
+    sizes (default: the numbers of values; `spread_sizes` for the spread, default `sizes`).
+    The log-ratio's error allows for the data's kurtosis, so heavy tails do not pass for a
+    change of scale."""
+    n, m = sizes or (cand.size, ref.size)
+    n2, m2 = spread_sizes or (n, m)
+    sd_ref, sd_cand = float(np.std(ref)), float(np.std(cand))
+    if sd_ref <= 0:
+        return {"mean_shift": 0.0, "log_sd_ratio": 0.0, "mean_excess": 0.0, "scale_excess": 0.0}
+    shift = abs(float(np.mean(cand) - np.mean(ref))) / sd_ref
+    mean_se = math.sqrt(sd_cand**2 / n + sd_ref**2 / m) / sd_ref
+    kurtosis = float(np.mean(((ref - ref.mean()) / sd_ref) ** 4))
+    log_ratio = abs(math.log(max(sd_cand, 1e-12 * sd_ref) / sd_ref))
+    scale_se = math.sqrt(max(kurtosis - 1.0, 0.5) / 4.0 * (1.0 / n2 + 1.0 / m2))
+    return {
+        "mean_shift": shift,
+        "log_sd_ratio": log_ratio,
+        "mean_excess": max(0.0, shift - z * mean_se),
+        "scale_excess": max(0.0, log_ratio - z * scale_se),
+    }

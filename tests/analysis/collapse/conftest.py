@@ -60,7 +60,9 @@ def detected(table_pair, text_pair, series_pair):
             cand, ref = pairs[modality]
             if case != "clean":
                 cand = defects[modality][case](cand, ref)
-            config = CollapseConfig(thresholds=dict.fromkeys(DIMENSIONS, THRESHOLD))
+            config = CollapseConfig(
+                thresholds=dict.fromkeys(DIMENSIONS, THRESHOLD), modality_thresholds={}
+            )
             results[(modality, case)] = detect_collapse(cand, ref, config=config)
         return results[(modality, case)]
 

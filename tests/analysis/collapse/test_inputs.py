@@ -123,6 +123,43 @@ def test_thresholds_file_round_trip(tmp_path):
         CollapseConfig(thresholds={"unknown": 1.0})
 
 
+def test_modality_thresholds_win_and_round_trip(tmp_path):
+    config = CollapseConfig(
+        thresholds=dict.fromkeys(DIMENSIONS, 50.0),
+        modality_thresholds={"text": {"memorization": 70.0}},
+    )
+    assert config.threshold("memorization", "text") == 70.0
+    assert config.threshold("memorization", "tabular") == 50.0
+    assert config.threshold("tail_preservation", "text") == 50.0
+    loaded = CollapseConfig.from_thresholds_file(config.save_thresholds(tmp_path / "t.json"))
+    assert loaded.threshold("memorization", "text") == 70.0
+    assert loaded.threshold("memorization", "time_series") == 50.0
+    with pytest.raises(ValueError, match="modality"):
+        CollapseConfig(modality_thresholds={"audio": {"memorization": 1.0}})
+    with pytest.raises(ValueError, match="dimensions"):
+        CollapseConfig(modality_thresholds={"text": {"nope": 1.0}})
+
+
+def test_a_modality_threshold_decides_the_verdict(table_pair):
+    """The data's own modality's threshold decides, not the general one."""
+    cand, ref = table_pair
+    lenient = CollapseConfig(
+        thresholds=dict.fromkeys(DIMENSIONS, 0.0),
+        modality_thresholds={"tabular": dict.fromkeys(DIMENSIONS, 0.0)},
+    )
+    strict = CollapseConfig(
+        thresholds=dict.fromkeys(DIMENSIONS, 0.0),
+        modality_thresholds={
+            "tabular": {"memorization": 100.5},
+            "text": {"tail_preservation": 100.5},
+        },
+    )
+    assert not detect_collapse(cand, ref, config=lenient).collapse_detected
+    result = detect_collapse(cand, ref, config=strict)
+    assert result.failed_dimensions == ["memorization"]
+    assert result.dimension("memorization").threshold == 100.5
+
+
 def test_shipped_thresholds_are_package_data():
     import json
     from importlib.resources import files

@@ -49,7 +49,30 @@ def test_denser_rows_are_not_near_copies(detected):
 def test_series_copies_are_judged_on_windows(detected):
     dim = detected("time_series", "copy_reference_stretch").dimension("memorization")
     assert "exact_copy_rate" not in dim.evidence
-    assert dim.evidence["worst"] in ("near_copies", "near_duplicates")
+    assert dim.evidence["worst"] == "copied_segments"
+    assert dim.evidence["series_segments"]["copied_steps"]["candidate"] > 0.9
+
+
+def _ar_series(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    values = np.zeros(n)
+    for t in range(1, n):
+        values[t] = 0.7 * values[t - 1] + rng.normal()
+    return pd.DataFrame({"t": np.arange(n), "value": values})
+
+
+def test_series_stretches_pasted_within_the_candidate_are_repeats():
+    ref, cand = _ar_series(1200, 1), _ar_series(600, 2)
+    clean = score_dimension("memorization", cand, ref, modality="time_series")
+    assert clean.evidence["excess"]["repeated_segments"] == 0.0, clean.evidence
+    assert clean.evidence["excess"]["copied_segments"] == 0.0, clean.evidence
+    pasted = cand.copy()
+    for start in (100, 250, 400):  # three 24-step stretches repeat the first one
+        pasted.loc[start : start + 23, "value"] = cand["value"].to_numpy()[10:34]
+    dim = score_dimension("memorization", pasted, ref, modality="time_series")
+    assert dim.evidence["worst"] == "repeated_segments"
+    assert dim.evidence["series_segments"]["repeated_steps"]["candidate"] > 0.1
+    assert dim.score < clean.score
 
 
 def test_small_candidates_do_not_fail_on_noise(table_pair):

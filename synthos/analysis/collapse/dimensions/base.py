@@ -12,11 +12,13 @@ SELF_REFERENCE = "the reference is the candidate itself"
 
 
 def scored(cmp: Comparison, name: str, score: float, evidence: dict[str, Any]) -> DimensionResult:
-    return DimensionResult.scored(name, score, cmp.config.thresholds[name], evidence)
+    return DimensionResult.scored(name, score, cmp.config.threshold(name, cmp.modality), evidence)
 
 
 def not_evaluated(cmp: Comparison, name: str, reason: str, **evidence: Any) -> DimensionResult:
-    return DimensionResult.not_evaluated(name, cmp.config.thresholds[name], reason, **evidence)
+    return DimensionResult.not_evaluated(
+        name, cmp.config.threshold(name, cmp.modality), reason, **evidence
+    )
 
 
 def missing_reference(cmp: Comparison, name: str, needs: str) -> DimensionResult:

@@ -1,14 +1,18 @@
 """distribution_fidelity: do the marginals match the reference?
 
 Tabular: per numeric column the two-sample KS statistic beyond its critical value at the
-noise level z (Wasserstein-1 over the reference's standard deviation as evidence); per
-categorical column the total variation distance of level shares beyond its noise
-allowance. Series: the same on each channel's increments. (Levels are not compared: two
-real stretches of a drifting series differ in level.) Text: total variation of the token
-unigram distribution (the reference's 1000 most frequent tokens and the rest as one
-bucket) on equal token budgets, and KS of document lengths. Each column scores ``100
-exp(-excess / 0.1)``; the dimension is the column aggregate (`stats.aggregate_columns`:
-half the worst column, half the mean of the worst quarter).
+noise level z, and the shifts of mean and standard deviation beyond z standard errors
+(`stats.moment_shift`; a column scores the lowest of the three; Wasserstein-1 over the
+reference's standard deviation as evidence); per categorical column the total variation
+distance of level shares beyond its noise allowance. Series: the same on each channel's
+increments, and on its levels when the reference's own two stretches agree on them
+(`features.levels`: a drifting series differs in level between any two stretches), every
+series test at the effective sizes of autocorrelated values (`stats.effective_size`).
+Text: total variation of the token unigram distribution (the reference's 1000 most
+frequent tokens and the rest as one bucket) on equal token budgets, and the tests above on
+document lengths. Each KS excess scores ``100 exp(-excess / 0.1)``; the dimension is the
+column aggregate (`stats.aggregate_columns`: half the worst column, half the mean of the
+worst quarter).
 """
 
 from __future__ import annotations
@@ -21,31 +25,77 @@ from scipy import stats as sps
 from .. import features
 from ..inputs import Comparison
 from ..stats import (
+    MIN_ROWS,
     adjusted_z,
     aggregate_columns,
     decay_score,
+    effective_size,
     finite,
     frequencies,
     ks_critical,
+    moment_shift,
     tv_noise,
 )
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "distribution_fidelity"
 SCALE = 0.1
+#: Excess shift of the mean in reference sds, and of log(sd), that scores 100/e.
+MEAN_SCALE = 0.25
+SPREAD_SCALE = 0.2
+#: KS, mean and spread: the tests per column that share the noise level.
+TESTS_PER_COLUMN = 3
 VOCABULARY = 1000
 
 
-def numeric_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
+def numeric_distance(
+    cand: np.ndarray,
+    ref: np.ndarray,
+    z: float,
+    sizes: tuple[float, float] | None = None,
+    spread_sizes: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """KS beyond its critical value, and the shifts of mean and spread beyond their
+    standard errors (`stats.moment_shift`: far more sensitive to a moved or rescaled
+    column than KS), at the effective sizes of autocorrelated values when given."""
+    n, m = sizes or (cand.size, ref.size)
     ks = float(sps.ks_2samp(cand, ref).statistic)
-    critical = ks_critical(cand.size, ref.size, z)
+    critical = ks_critical(max(2, round(n)), max(2, round(m)), z)
     spread = float(np.std(ref)) or 1.0
-    return {
+    out = {
         "ks": ks,
         "ks_critical": critical,
         "wasserstein_over_std": float(sps.wasserstein_distance(cand, ref)) / spread,
+        "effective_sizes": [n, m],
         "score": decay_score(ks - critical, SCALE),
     }
+    # the normal approximations of mean and log-sd errors need a few dozen draws
+    if min(n, m) >= MIN_ROWS:
+        moments = moment_shift(cand, ref, z, (n, m), spread_sizes)
+        out.update(moments)
+        out["score"] = min(
+            out["score"],
+            decay_score(moments["mean_excess"], MEAN_SCALE),
+            decay_score(moments["scale_excess"], SPREAD_SCALE),
+        )
+    return out
+
+
+def series_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
+    """`numeric_distance` of two stretches of a series, each counted at its effective size:
+    of its values for KS and the mean, of its squared deviations for the spread (calm and
+    turbulent periods make the spread of a short stretch far less certain)."""
+
+    def squared(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) ** 2
+
+    return numeric_distance(
+        cand,
+        ref,
+        z,
+        (effective_size(cand), effective_size(ref)),
+        (effective_size(squared(cand)), effective_size(squared(ref))),
+    )
 
 
 def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
@@ -57,13 +107,16 @@ def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[st
 
 
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
-    z = adjusted_z(cmp.config.z, len(cmp.kinds))
+    z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds))
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
+        levels = features.levels(cmp, side), features.levels(cmp, "reference")
         for j, column in enumerate(cmp.numeric_columns):
             if cand.shape[0] >= 2 and ref.shape[0] >= 2:
-                out[column] = numeric_distance(cand[:, j], ref[:, j], z)
+                out[column] = series_distance(cand[:, j], ref[:, j], z)
+            if levels[0] is not None and min(len(levels[0]), len(levels[1])) >= 2:
+                out[f"{column} (level)"] = series_distance(levels[0][:, j], levels[1][:, j], z)
         return out
     for column in cmp.numeric_columns:
         cand = finite(features.values(cmp, side, column))

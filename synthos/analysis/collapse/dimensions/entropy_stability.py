@@ -4,7 +4,8 @@ Per column (tabular; increments per channel for series): the entropy ratio candi
 reference (Miller-Madow corrected) over the levels, or for numbers over bins of a common
 width (a twentieth of the reference's 5-95 % range) anchored at each side's median, so a
 shift is not read as lost diversity; and the standard deviation ratio, whose noise
-allowance grows with the reference's kurtosis. A column's deficit is the larger
+allowance grows with the reference's kurtosis (a series' increments count at their effective
+sizes, `stats.effective_size`). A column's deficit is the larger
 shortfall below 1 beyond z standard errors, scored ``100 exp(-deficit / 0.15)``. Text:
 distinct-1/2/3 and unigram entropy on equal token budgets, with the holdout's own
 shortfall (twice it, at least 0.02) as the noise allowance. Support: k-NN coverage of
@@ -12,7 +13,8 @@ the reference (Naeem et al. 2020) by the candidate against the coverage by an eq
 sized real holdout; coverage lost only counts where it is not explained by lost
 precision (candidate rows off the reference support, as after a shift or broken
 correlations, which other dimensions own): mode collapse and shrinkage keep precision
-while losing coverage. Scored ``100 exp(-shortfall / 0.1)``. The dimension is the lower
+while losing coverage. Scored ``100 exp(-shortfall / 0.1)``, from 50 reference rows'
+worth of independent evidence. The dimension is the lower
 of the column part (`stats.aggregate_columns`) and the support part; effective
 dimensionality is shown as evidence.
 """
@@ -32,6 +34,7 @@ from ..stats import (
     aggregate_columns,
     binomial_noise,
     decay_score,
+    effective_size,
     entropy,
     frequencies,
 )
@@ -41,6 +44,9 @@ NAME = "entropy_stability"
 BINS = 20
 COLUMN_SCALE = 0.15
 COVERAGE_SCALE = 0.1
+#: Coverage of fewer reference rows (independent rows' worth) swings by tens of points
+#: between two real samples: below this the support part is left out.
+MIN_SUPPORT_ROWS = 50
 
 
 def _entropy_deficit(
@@ -66,17 +72,27 @@ def _grid(x: np.ndarray, width: float) -> np.ndarray:
     return np.unique(cells, return_counts=True)[1] / x.size
 
 
-def _numeric_column(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
+def _numeric_column(
+    cand: np.ndarray, ref: np.ndarray, z: float, series: bool = False
+) -> dict[str, Any]:
+    """Entropy and spread deficits; a series' values count at their effective sizes (of
+    the values for the entropy, of the squared deviations for the spread)."""
+    n, m = cand.size, ref.size
+    n2, m2 = n, m
+    if series:
+        n, m = effective_size(cand), effective_size(ref)
+        n2 = effective_size((cand - cand.mean()) ** 2)
+        m2 = effective_size((ref - ref.mean()) ** 2)
     low, high = np.quantile(ref, [0.05, 0.95])
     out: dict[str, Any] = {"deficit": 0.0}
     if high > low:
         width = (high - low) / BINS
-        out = _entropy_deficit(_grid(ref, width), _grid(cand, width), cand.size, ref.size, z)
+        out = _entropy_deficit(_grid(ref, width), _grid(cand, width), n, m, z)
     s_ref, s_cand = float(np.std(ref)), float(np.std(cand))
     if s_ref > 0:
         # SE of log(std) is sqrt((kurtosis - 1) / 4n): heavy tails make spread noisy
         kurtosis = float(np.mean((ref - ref.mean()) ** 4)) / s_ref**4
-        noise = z * math.sqrt(max(kurtosis - 1, 0.5) / 4 * (1 / cand.size + 1 / ref.size))
+        noise = z * math.sqrt(max(kurtosis - 1, 0.5) / 4 * (1 / n2 + 1 / m2))
         out["std_ratio"] = s_cand / s_ref
         out["deficit"] = max(out["deficit"], 1.0 - s_cand / s_ref * math.exp(noise))
     return out
@@ -89,7 +105,7 @@ def _column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
         if min(cand.shape[0], ref.shape[0]) >= MIN_ROWS:
             for j, column in enumerate(cmp.numeric_columns):
-                out[column] = _numeric_column(cand[:, j], ref[:, j], z)
+                out[column] = _numeric_column(cand[:, j], ref[:, j], z, series=True)
     else:
         for column in cmp.numeric_columns:
             cand = features.values(cmp, side, column)
@@ -156,7 +172,8 @@ def effective_dimensionality(rows: np.ndarray) -> float | None:
 def _support(cmp: Comparison) -> dict[str, Any]:
     ref, cand, hold = knn_support.matched(cmp)
     k = cmp.config.k
-    if ref.shape[0] <= k + 1 or cand.shape[0] < MIN_ROWS or ref.shape[1] == 0:
+    enough = features.effective_rows(cmp, ref.shape[0]) >= MIN_SUPPORT_ROWS
+    if not enough or cand.shape[0] < MIN_ROWS or ref.shape[1] == 0:
         return {}
     radius = neighbors.support_radius(ref, k)
     cov = {

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import features
+from .. import features, predictive
 from ..inputs import Comparison
 from ..stats import auc_noise, decay_score
 from .base import missing_reference, not_evaluated, scored
@@ -36,20 +36,6 @@ DISCRIMINATOR_SCALE = 0.15
 GAP_SCALE = 0.25
 BIGRAM_WEIGHT = 0.7
 TEST_TOKENS = 50_000
-PROBABILITY_FLOOR = 1e-3
-TREES = 40
-
-
-def _trees(classifier: bool, seed: int, classes: int = 2):
-    """Boosted trees with a budget of about 40 trees: a multiclass model grows one tree per
-    class and round, so it gets fewer rounds."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    cls = HistGradientBoostingClassifier if classifier else HistGradientBoostingRegressor
-    rounds = max(10, TREES // classes) if classes > 2 else TREES
-    return cls(
-        max_iter=rounds, max_leaf_nodes=15, max_bins=32, early_stopping=False, random_state=seed
-    )
 
 
 def discriminator(cmp: Comparison) -> dict[str, Any] | None:
@@ -68,7 +54,13 @@ def discriminator(cmp: Comparison) -> dict[str, Any] | None:
     # recognise a stretch rather than a difference: series folds are contiguous in time.
     series = cmp.modality == "time_series"
     splitter = StratifiedKFold(folds, shuffle=not series, random_state=None if series else seed)
-    auc = float(np.mean(cross_val_score(_trees(True, seed), x, y, cv=splitter, scoring="roc_auc")))
+    auc = float(
+        np.mean(
+            cross_val_score(
+                predictive.trees(True, seed, len(y)), x, y, cv=splitter, scoring="roc_auc"
+            )
+        )
+    )
     effective = features.effective_rows(cmp, size)
     noise = auc_noise(effective, effective, cmp.config.z)
     return {
@@ -80,57 +72,15 @@ def discriminator(cmp: Comparison) -> dict[str, Any] | None:
     }
 
 
-def _design(cmp: Comparison, side: str, target: str) -> tuple[np.ndarray, np.ndarray]:
-    data = features.table(cmp, side)
-    blocks = []
-    for column in cmp.kinds:
-        if column == target:
-            continue
-        if cmp.kinds[column] == "numeric":
-            blocks.append(data.column(column).to_numpy(zero_copy_only=False).astype(np.float64))
-        else:
-            known = np.unique(features.labels(cmp, "reference", column))
-            levels = {v: i for i, v in enumerate(known)}
-            observed = features.labels(cmp, side, column)
-            blocks.append(np.array([levels.get(v, np.nan) for v in observed], dtype=np.float64))
-    x = np.column_stack(blocks) if blocks else np.zeros((data.num_rows, 0))
-    if cmp.kinds[target] == "numeric":
-        y = data.column(target).to_numpy(zero_copy_only=False).astype(np.float64)
-        keep = np.isfinite(y)
-        return x[keep], y[keep]
-    return x, features.labels(cmp, side, target).astype(str)
-
-
-def _row_losses(model: Any, classifier: bool, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row log-loss (probabilities floored at 1e-3) or squared error on the test rows."""
-    if not classifier:
-        return (model.predict(x) - y) ** 2
-    proba = model.predict_proba(x)
-    column = {label: i for i, label in enumerate(model.classes_)}
-    picked = np.array(
-        [proba[i, column[label]] if label in column else 0.0 for i, label in enumerate(y)]
-    )
-    return -np.log(np.maximum(picked, PROBABILITY_FLOOR))
-
-
-def _chance_losses(classifier: bool, y_train: np.ndarray, y_test: np.ndarray) -> np.ndarray:
-    """Losses of predicting without features: the training prior, or the training mean."""
-    if not classifier:
-        return (y_test - y_train.mean()) ** 2
-    labels, counts = np.unique(y_train, return_counts=True)
-    prior = dict(zip(labels, counts / counts.sum(), strict=True))
-    return -np.log(np.maximum([prior.get(v, 0.0) for v in y_test], PROBABILITY_FLOOR))
-
-
 def _tabular_transfer(cmp: Comparison) -> dict[str, Any] | None:
     target = cmp.target_column
     if target is None or len(cmp.kinds) < 2:
         return None
     classifier = cmp.kinds[target] == "categorical"
     seed, cap, z = cmp.config.seed, cmp.config.classifier_rows, cmp.config.z
-    x_ref, y_ref = _design(cmp, "reference", target)
-    x_cand, y_cand = _design(cmp, "candidate", target)
-    x_test, y_test = _design(cmp, "holdout", target)
+    x_ref, y_ref = predictive.design(cmp, "reference", target)
+    x_cand, y_cand = predictive.design(cmp, "candidate", target)
+    x_test, y_test = predictive.design(cmp, "holdout", target)
     size = min(cap, y_ref.size, y_cand.size)
     if size < 10 or y_test.size < 10:
         return None
@@ -146,13 +96,14 @@ def _tabular_transfer(cmp: Comparison) -> dict[str, Any] | None:
     )
     for name, x, y in trainings:
         if classifier and len(set(y)) < 2:  # one class: it is all a model can predict
-            losses[name] = _chance_losses(True, y, y_test)
+            losses[name] = predictive.chance_losses(True, y, y_test)
             scores[name] = float(np.mean(y_test == y[0]))
             continue
-        model = _trees(classifier, seed, len(set(y)) if classifier else 2).fit(x, y)
-        losses[name] = _row_losses(model, classifier, x_test, y_test)
+        classes = len(set(y)) if classifier else 2
+        model = predictive.trees(classifier, seed, len(y), classes).fit(x, y)
+        losses[name] = predictive.row_losses(model, classifier, x_test, y_test)
         scores[name] = float(model.score(x_test, y_test))
-    chance = _chance_losses(classifier, y_ref[pick_ref], y_test)
+    chance = predictive.chance_losses(classifier, y_ref[pick_ref], y_test)
     paired = losses["tstr"] - losses["trtr"]
     noise = z * float(np.std(paired)) / math.sqrt(paired.size)
     margin = max(float(chance.mean() - losses["trtr"].mean()), 0.05 * float(chance.mean()), 1e-12)

@@ -14,6 +14,14 @@ counts beyond the real data's own rate (the reference's duplicate rate, the hold
 share) plus z binomial standard errors; the dimension scores ``100 exp(-worst excess /
 0.05)``: 5 % of rows memorised beyond what real data shows gives 37.
 
+A series is also searched for copied stretches: every window of a few standardised increments
+(`segment_steps`, stride 1) is matched with the reference's windows and with the
+candidate's own windows that do not overlap it; a window whose nearest match is under
+`SEGMENT_RATIO` x its fourth nearest is a copied stretch. The share of steps such windows
+cover is compared with what a real stretch shows (the holdout against the reference, its
+rate scaled by the number of windows searched; the reference's own repeats over as many
+steps), counting steps a window apart as one draw.
+
 Without a reference only the candidate's own duplicates are measured: the exact
 duplicate rate over every row and, on the sample, rows whose nearest other row is within
 0.01 of the distance to the second nearest; real data's own rate is unknown there, so
@@ -37,6 +45,15 @@ SCALE = 0.05
 DCR_QUANTILE = 0.05
 NEAR_RATIO = 0.01
 MIN_HOLDOUT_FOR_MINIMUM = 100
+#: Values per window in the search for copied stretches of a series (steps x channels),
+#: and the bounds on its steps.
+SEGMENT_VALUES = 12
+SEGMENT_STEPS = (2, 8)
+#: Nearest over SEGMENT_NEIGHBOURS-th nearest distance under which a window is a copy.
+SEGMENT_RATIO = 0.1
+SEGMENT_NEIGHBOURS = 4
+#: Windows per side in that search (a contiguous stretch, so copies keep their alignment).
+SEGMENT_WINDOWS = 10_000
 
 
 def distance_ratio(distances: np.ndarray) -> np.ndarray:
@@ -74,7 +91,7 @@ def _close_share(
     # Holdout ties at 0 are real duplicates, which hashing judges; on a small holdout the
     # minimum is itself too erratic to stand for the lowest 1 / (rows + 1) of ratios.
     if independent and floor > 0 and n_hold >= MIN_HOLDOUT_FOR_MINIMUM:
-        chance = 1.0 / (n_hold + 1)  # overlapping series windows: fewer effective rows
+        chance = 1.0 / (n_hold + 1)
         excess = max(excess, below - chance - binomial_noise(chance, n_cand, z))
     return {
         "cut": cut,
@@ -108,45 +125,125 @@ def _exact_with_reference(cmp: Comparison) -> tuple[dict[str, Any], dict[str, fl
     return evidence, excess
 
 
-def _with_reference(cmp: Comparison) -> dict[str, Any]:
+def segment_steps(channels: int) -> int:
+    """Steps per window: enough values that a chance match between real stretches is
+    negligible, short enough to fall inside a copied season."""
+    return int(np.clip(math.ceil(SEGMENT_VALUES / max(1, channels)), *SEGMENT_STEPS))
+
+
+def _segment_ratios(base: np.ndarray, queries: np.ndarray, steps: int, within: bool) -> np.ndarray:
+    """Nearest over `SEGMENT_NEIGHBOURS`-th nearest distance of each query window among
+    `base`'s windows (a stretch pasted several times still stands out from the rest);
+    `within` (queries are base itself): windows overlapping the query do not count."""
+    k = SEGMENT_NEIGHBOURS + (2 * steps - 1 if within else 0)
+    distances, ids = neighbors.search(base, queries, k)
+    if within:
+        overlapping = np.abs(ids - np.arange(len(queries))[:, None]) < steps
+        distances = np.sort(np.where(overlapping | (ids < 0), np.inf, distances), axis=1)
+    first, last = distances[:, 0], distances[:, SEGMENT_NEIGHBOURS - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(last > 0, first / last, 0.0)
+    return np.where(np.isfinite(last) & (distances.shape[1] >= SEGMENT_NEIGHBOURS), ratios, 1.0)
+
+
+def _covered_steps(ratios: np.ndarray, steps: int) -> float:
+    """Share of a stretch's values inside at least one window matched as a copy."""
+    values = len(ratios) + steps
+    marks = np.zeros(values + 1)
+    starts = np.flatnonzero(ratios < SEGMENT_RATIO)
+    np.add.at(marks, starts, 1)
+    np.add.at(marks, starts + steps + 1, -1)
+    return float(np.mean(np.cumsum(marks)[:values] > 0))
+
+
+def _series_segments(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]:
+    """Copied stretches of a series: of the reference, and of the candidate itself."""
+    steps = segment_steps(len(cmp.numeric_columns))
+
+    def windows(side: str) -> np.ndarray:
+        return features.series_windows(cmp, side, length=steps)[:SEGMENT_WINDOWS]
+
+    def covered(base: np.ndarray, queries: np.ndarray, within: bool = False) -> float:
+        return _covered_steps(_segment_ratios(base, queries, steps, within), steps)
+
+    cand, ref = windows("candidate"), windows("reference")
+    hold, full = windows("holdout"), windows(features.FULL_REFERENCE)
+    if min(len(cand), len(ref), len(hold)) < 2 * steps + 3:
+        return {}, {}
     z = cmp.config.z
+    draws = len(cand) / steps + 1
+    copies = covered(full, cand)
+    # chance matches grow with the windows searched: the reference holds fewer than `full`
+    chance = min(1.0, covered(ref, hold) * len(full) / len(ref))
+    size = min(len(cand), len(full))
+    repeats = covered(cand[:size], cand[:size], within=True)
+    real = covered(full[:size], full[:size], within=True)
+    evidence = {
+        "series_segments": {
+            "copied_steps": {"candidate": copies, "real_stretch": chance},
+            "repeated_steps": {"candidate": repeats, "reference": real},
+            "window_steps": steps,
+            "windows": {"candidate": len(cand), "reference": len(full)},
+        }
+    }
+    excess = {
+        "copied_segments": max(0.0, copies - chance - binomial_noise(chance, draws, z)),
+        "repeated_segments": max(0.0, repeats - real - binomial_noise(real, draws, z)),
+    }
+    return evidence, excess
+
+
+def _nearest_records(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]:
+    """Near copies of reference rows (DCR ratios) and near duplicates within the candidate."""
+    z, seed, cap = cmp.config.z, cmp.config.seed, cmp.config.knn_rows
+    # Distance ratios do not depend on how densely a set is sampled, so the candidate keeps
+    # all its sampled rows (a near-duplicate pair survives subsampling only if both do).
+    ref = features.subsample(features.embedding(cmp, "reference"), cap, seed)
+    cand = features.subsample(features.embedding(cmp, "candidate"), cap, seed + 1)
+    hold = features.subsample(features.embedding(cmp, "holdout"), cap, seed + 2)
+    if min(ref.shape[0], cand.shape[0], hold.shape[0]) < 3 or ref.shape[1] == 0:
+        return {}, {}
+    dcr = _close_share(
+        distance_ratio(neighbors.knn(ref, cand, 2)),
+        distance_ratio(neighbors.knn(ref, hold, 2)),
+        z,
+        len(cand),
+        len(hold),
+        independent=True,
+    )
+    # Within-set neighbours depend on the set's size (a natural near twin is likelier
+    # among more rows), so the candidate is matched with an equal share of real rows.
+    real = features.embedding(cmp, features.FULL_REFERENCE)
+    size = min(len(cand), len(real))
+    own = features.subsample(cand, size, seed + 3)
+    real = features.subsample(real, size, seed + 4)
+    near = _close_share(
+        distance_ratio(neighbors.nearest_other(own, 2)),
+        distance_ratio(neighbors.nearest_other(real, 2)),
+        z,
+        size,
+        size,
+        independent=False,
+    )
+    evidence = {
+        "distance_to_closest_record": dcr,
+        "near_duplicates": near,
+        "knn_rows": {"reference": ref.shape[0], "candidate": cand.shape[0]},
+    }
+    return evidence, {"near_copies": dcr["excess"], "near_duplicates": near["excess"]}
+
+
+def _with_reference(cmp: Comparison) -> dict[str, Any]:
     evidence: dict[str, Any] = {}
     excess: dict[str, float] = {}
     if "copied_reference_rows" in cmp.counts:
         evidence, excess = _exact_with_reference(cmp)
-    # Distance ratios do not depend on how densely a set is sampled, so the candidate keeps
-    # all its sampled rows (a near-duplicate pair survives subsampling only if both do).
-    seed, cap = cmp.config.seed, cmp.config.knn_rows
-    ref = features.subsample(features.embedding(cmp, "reference"), cap, seed)
-    cand = features.subsample(features.embedding(cmp, "candidate"), cap, seed + 1)
-    hold = features.subsample(features.embedding(cmp, "holdout"), cap, seed + 2)
-    if min(ref.shape[0], cand.shape[0], hold.shape[0]) >= 3 and ref.shape[1] > 0:
-        sizes = (features.effective_rows(cmp, len(cand)), features.effective_rows(cmp, len(hold)))
-        dcr = _close_share(
-            distance_ratio(neighbors.knn(ref, cand, 2)),
-            distance_ratio(neighbors.knn(ref, hold, 2)),
-            z,
-            *sizes,
-            independent=True,
-        )
-        # Within-set neighbours depend on the set's size (a natural near twin is likelier
-        # among more rows), so the candidate is matched with an equal share of real rows.
-        real = features.embedding(cmp, features.FULL_REFERENCE)
-        size = min(len(cand), len(real))
-        own = features.subsample(cand, size, seed + 3)
-        real = features.subsample(real, size, seed + 4)
-        rows = features.effective_rows(cmp, size)
-        near = _close_share(
-            distance_ratio(neighbors.nearest_other(own, 2)),
-            distance_ratio(neighbors.nearest_other(real, 2)),
-            z,
-            rows,
-            rows,
-            independent=False,
-        )
-        evidence.update(distance_to_closest_record=dcr, near_duplicates=near)
-        evidence["knn_rows"] = {"reference": ref.shape[0], "candidate": cand.shape[0]}
-        excess.update(near_copies=dcr["excess"], near_duplicates=near["excess"])
+    # A series' copies are stretches, matched window by window.
+    found, found_excess = (
+        _series_segments(cmp) if cmp.modality == "time_series" else _nearest_records(cmp)
+    )
+    evidence.update(found)
+    excess.update(found_excess)
     evidence["excess"] = excess
     return evidence
 

@@ -1,0 +1,81 @@
+"""Noise allowances that decide what counts: effective sizes, moment shifts, target dependence,
+levels of a stationary series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthos.analysis.collapse import score_dimension
+from synthos.analysis.collapse.stats import effective_size, moment_shift
+
+
+def _ar(n: int, phi: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n)
+    for t in range(1, n):
+        out[t] = phi * out[t - 1] + rng.normal()
+    return out
+
+
+def test_autocorrelated_values_count_for_fewer_draws():
+    white = effective_size(np.random.default_rng(0).normal(size=4000))
+    slow = effective_size(_ar(4000, 0.9, 1))
+    assert 0.8 * 4000 < white <= 4000
+    # AR(1) with phi 0.9: n (1 - phi) / (1 + phi) ~ 210 independent draws
+    assert 100 < slow < 400
+
+
+def test_moment_shift_sees_a_moved_or_rescaled_sample_but_not_noise():
+    rng = np.random.default_rng(2)
+    ref, same = rng.normal(size=3000), rng.normal(size=3000)
+    assert moment_shift(same, ref, 3.0)["mean_excess"] == 0.0
+    assert moment_shift(same, ref, 3.0)["scale_excess"] == 0.0
+    assert moment_shift(same + 0.3, ref, 3.0)["mean_excess"] > 0.1
+    assert moment_shift(1.3 * same, ref, 3.0)["scale_excess"] > 0.1
+    # the same shift is within noise when the values are 100 times fewer draws' worth
+    assert moment_shift(same + 0.3, ref, 3.0, (30, 30))["mean_excess"] == 0.0
+
+
+def test_flipped_labels_break_the_target_dependence(table_pair):
+    cand, ref = table_pair
+    clean = score_dimension("correlation_preservation", cand, ref)
+    assert clean.evidence["target_dependence"]["score"] == 100.0
+    flipped = cand.copy()
+    target = flipped.columns[-1]
+    rows = np.random.default_rng(4).choice(len(flipped), len(flipped) // 4, replace=False)
+    labels = sorted(flipped[target].unique())
+    flipped.loc[rows, target] = [
+        labels[(labels.index(v) + 1) % len(labels)] for v in flipped.loc[rows, target]
+    ]
+    dim = score_dimension("correlation_preservation", flipped, ref)
+    dependence = dim.evidence["target_dependence"]
+    assert dependence["candidate"] > dependence["holdout"] + 0.15
+    assert dependence["relative_gap"] > 0 and dim.score < 60
+
+
+def _series(values: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"t": np.arange(values.size), "value": values})
+
+
+def test_level_shift_of_a_stationary_series_is_seen():
+    ref, cand = _ar(2000, 0.8, 5), _ar(1000, 0.8, 6)
+    clean = score_dimension("distribution_fidelity", _series(cand), _series(ref))
+    assert "value (level)" in clean.evidence["columns"], "levels of a stationary series compared"
+    assert clean.score == 100.0, clean.evidence
+    moved = score_dimension(
+        "distribution_fidelity", _series(cand + ref.std()), _series(ref), modality="time_series"
+    )
+    level = moved.evidence["columns"]["value (level)"]
+    assert level["mean_excess"] > 0 and moved.score < 50
+    # increments do not move with the level: the level comparison is what sees it
+    assert moved.evidence["columns"]["value"]["score"] == 100.0
+
+
+def test_a_drifting_series_is_not_compared_on_levels():
+    trend = np.arange(3000) * 0.05
+    ref = _ar(3000, 0.5, 7) + trend
+    dim = score_dimension(
+        "distribution_fidelity", _series(ref[1500:]), _series(ref[:1500]), modality="time_series"
+    )
+    assert not any("(level)" in column for column in dim.evidence["columns"])
