@@ -114,28 +114,47 @@ def effective_size(values: np.ndarray, max_lag: int = 200) -> float:
     return float(np.clip(n / max(tau, 1.0), 2.0, n))
 
 
+def block_errors(values: np.ndarray, blocks: int = 8) -> tuple[float, float]:
+    """Standard errors of the mean and of the log standard deviation of a series from the
+    spread of those statistics over `blocks` contiguous stretches: slow swings and calm
+    or turbulent periods show up there, whatever their form."""
+    x = np.asarray(values, dtype=np.float64)
+    parts = [p for p in np.array_split(x, blocks) if p.size >= 2]
+    if len(parts) < 3:
+        return 0.0, 0.0
+    means = np.array([p.mean() for p in parts])
+    sds = np.array([p.std() for p in parts])
+    logs = np.log(sds[sds > 0]) if np.any(sds > 0) else np.zeros(1)
+    scale = float(np.std(x)) or 1.0
+    k = len(parts)
+    mean_se = float(np.std(means, ddof=1)) / math.sqrt(k) / scale
+    log_se = float(np.std(logs, ddof=1)) / math.sqrt(max(len(logs), 1)) if len(logs) > 1 else 0.0
+    return mean_se, log_se
+
+
 def moment_shift(
     cand: np.ndarray,
     ref: np.ndarray,
     z: float,
     sizes: tuple[float, float] | None = None,
     spread_sizes: tuple[float, float] | None = None,
+    floors: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, float]:
     """Shift of the mean (in reference standard deviations) and of the spread (absolute log
     ratio of standard deviations), each beyond z standard errors at the given effective
-    sizes (default: the numbers of values; `spread_sizes` for the spread, default `sizes`).
-    The log-ratio's error allows for the data's kurtosis, so heavy tails do not pass for a
-    change of scale."""
+    sizes (default: the numbers of values; `spread_sizes` for the spread, default `sizes`),
+    the errors no smaller than `floors` (of mean and log-sd). The log-ratio's error allows
+    for the data's kurtosis, so heavy tails do not pass for a change of scale."""
     n, m = sizes or (cand.size, ref.size)
     n2, m2 = spread_sizes or (n, m)
     sd_ref, sd_cand = float(np.std(ref)), float(np.std(cand))
     if sd_ref <= 0:
         return {"mean_shift": 0.0, "log_sd_ratio": 0.0, "mean_excess": 0.0, "scale_excess": 0.0}
     shift = abs(float(np.mean(cand) - np.mean(ref))) / sd_ref
-    mean_se = math.sqrt(sd_cand**2 / n + sd_ref**2 / m) / sd_ref
+    mean_se = max(math.sqrt(sd_cand**2 / n + sd_ref**2 / m) / sd_ref, floors[0])
     kurtosis = float(np.mean(((ref - ref.mean()) / sd_ref) ** 4))
     log_ratio = abs(math.log(max(sd_cand, 1e-12 * sd_ref) / sd_ref))
-    scale_se = math.sqrt(max(kurtosis - 1.0, 0.5) / 4.0 * (1.0 / n2 + 1.0 / m2))
+    scale_se = max(math.sqrt(max(kurtosis - 1.0, 0.5) / 4.0 * (1.0 / n2 + 1.0 / m2)), floors[1])
     return {
         "mean_shift": shift,
         "log_sd_ratio": log_ratio,

@@ -17,6 +17,7 @@ worst quarter).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from ..stats import (
     MIN_ROWS,
     adjusted_z,
     aggregate_columns,
+    block_errors,
     decay_score,
     effective_size,
     finite,
@@ -54,6 +56,7 @@ def numeric_distance(
     z: float,
     sizes: tuple[float, float] | None = None,
     spread_sizes: tuple[float, float] | None = None,
+    floors: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, Any]:
     """KS beyond its critical value, and the shifts of mean and spread beyond their
     standard errors (`stats.moment_shift`: far more sensitive to a moved or rescaled
@@ -71,7 +74,7 @@ def numeric_distance(
     }
     # the normal approximations of mean and log-sd errors need a few dozen draws
     if min(n, m) >= MIN_ROWS:
-        moments = moment_shift(cand, ref, z, (n, m), spread_sizes)
+        moments = moment_shift(cand, ref, z, (n, m), spread_sizes, floors)
         out.update(moments)
         out["score"] = min(
             out["score"],
@@ -83,18 +86,22 @@ def numeric_distance(
 
 def series_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
     """`numeric_distance` of two stretches of a series, each counted at its effective size:
-    of its values for KS and the mean, of its squared deviations for the spread (calm and
-    turbulent periods make the spread of a short stretch far less certain)."""
+    of its values for KS and the mean, of its squared deviations for the spread; and the
+    errors of mean and spread no smaller than their spread over blocks of each stretch
+    (`stats.block_errors`: calm and turbulent periods make a short stretch's spread far
+    less certain than its autocorrelation says)."""
 
     def squared(x: np.ndarray) -> np.ndarray:
         return (x - x.mean()) ** 2
 
+    (mean_c, log_c), (mean_r, log_r) = block_errors(cand), block_errors(ref)
     return numeric_distance(
         cand,
         ref,
         z,
         (effective_size(cand), effective_size(ref)),
         (effective_size(squared(cand)), effective_size(squared(ref))),
+        (math.hypot(mean_c, mean_r), math.hypot(log_c, log_r)),
     )
 
 

@@ -81,7 +81,10 @@ def _close_share(
     copies that the first, coarse on small holdouts, cannot. The excess is the larger of the
     two, each beyond the binomial noise of its baseline. The second cut needs 100 holdout
     rows and `independent` ratios: distances to a fixed reference are, but within one set
-    they are not (close pairs come in twos), so within-set ratios use the first cut only."""
+    they are not (close pairs come in twos), so within-set ratios use the first cut only
+    and count as half as many draws."""
+    if not independent:
+        n_cand, n_hold = n_cand / 2, n_hold / 2
     cut = float(np.quantile(hold, DCR_QUANTILE))
     share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
     noise = math.hypot(binomial_noise(share_h, n_hold, z), binomial_noise(share_h, n_cand, z))
