@@ -37,13 +37,15 @@ import numpy as np
 
 from .. import features, neighbors
 from ..inputs import Comparison
-from ..stats import binomial_noise, decay_score
+from ..stats import binomial_noise, decay_score, two_sided_alpha
 from .base import not_evaluated, scored
 
 NAME = "memorization"
 SCALE = 0.05
 DCR_QUANTILE = 0.05
 NEAR_RATIO = 0.01
+#: Nearest over second-nearest distance under which two rows of one set are near twins.
+WITHIN_RATIO = 0.1
 MIN_HOLDOUT_FOR_MINIMUM = 100
 #: Values per window in the search for copied stretches of a series (steps x channels),
 #: and the bounds on its steps.
@@ -76,16 +78,17 @@ def _close_share(
 ) -> dict[str, Any]:
     """How many candidate ratios fall unusually low, against the real holdout, at two cuts:
     the holdout's 5th percentile (its own share there is the baseline), and below every
-    holdout ratio, where a candidate row lands with probability 1 / (holdout rows + 1) when
-    both come from one distribution (exchangeability). The second cut sees a few percent of
-    copies that the first, coarse on small holdouts, cannot. The excess is the larger of the
-    two, each beyond the binomial noise of its baseline. The second cut needs 100 holdout
-    rows and `independent` ratios: distances to a fixed reference are, but within one set
-    they are not (close pairs come in twos), so within-set ratios use the first cut only
-    and count as half as many draws."""
+    holdout ratio, where as many candidate rows land as lead the pooled order before the
+    first holdout row when both come from one distribution (exchangeability: a geometric
+    count). The second cut sees a few percent of copies that the first, coarse on small
+    holdouts, cannot. The excess is the larger of the two, each beyond its noise. The
+    second cut needs 100 holdout rows and `independent` ratios: distances to a fixed
+    reference are, but within one set they are not (close pairs come in twos), so
+    within-set ratios count as half as many draws and use a fixed cut, `WITHIN_RATIO`
+    (the 5th percentile of a few hundred real ratios is too erratic a line for pairs)."""
     if not independent:
         n_cand, n_hold = n_cand / 2, n_hold / 2
-    cut = float(np.quantile(hold, DCR_QUANTILE))
+    cut = float(np.quantile(hold, DCR_QUANTILE)) if independent else WITHIN_RATIO
     share_c, share_h = float(np.mean(cand <= cut)), float(np.mean(hold <= cut))
     noise = math.hypot(binomial_noise(share_h, n_hold, z), binomial_noise(share_h, n_cand, z))
     excess = max(0.0, share_c - share_h - noise)
@@ -94,8 +97,12 @@ def _close_share(
     # Holdout ties at 0 are real duplicates, which hashing judges; on a small holdout the
     # minimum is itself too erratic to stand for the lowest 1 / (rows + 1) of ratios.
     if independent and floor > 0 and n_hold >= MIN_HOLDOUT_FOR_MINIMUM:
-        chance = 1.0 / (n_hold + 1)
-        excess = max(excess, below - chance - binomial_noise(chance, n_cand, z))
+        # Candidate rows below the holdout's minimum, when both sets come from one
+        # distribution, are the candidate rows that lead the pooled order before the first
+        # holdout row: a geometric count, P(count >= k) = (n / (n + m))^k.
+        lead = n_cand / (n_cand + n_hold)
+        allowed = math.log(two_sided_alpha(z) / 2) / math.log(lead)
+        excess = max(excess, below - allowed / n_cand)
     return {
         "cut": cut,
         "candidate_share": share_c,
