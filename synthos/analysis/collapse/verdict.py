@@ -3,10 +3,14 @@
 * overall_score: the weighted mean (``CollapseConfig.weights``) of evaluated dimensions'
   scores; None when none was evaluated.
 * collapse_detected: any evaluated dimension below its threshold.
-* risk_score: ``round(100 - overall)`` without a failure; with failures at least
-  ``50 + 50 x (worst shortfall / its threshold)``, where a dimension's shortfall is
-  threshold - score. (memorization is evaluated on every non-empty candidate, so there is
-  always an overall score.)
+* risk_score: how far the worst dimension has gone toward failing. Without a failure,
+  ``50 x (100 - score) / (100 - threshold)`` of the dimension where that is largest, below
+  50 (halfway to its threshold is 25): the thresholds are calibrated to what clean data
+  does on each dimension, so a dimension's distance to its own threshold ranks datasets
+  better than the average score, where one dimension's drop is diluted by the rest. With
+  failures ``50 + 50 x (worst shortfall / its threshold)``, where a dimension's shortfall
+  is threshold - score. (memorization is evaluated on every non-empty candidate, so there
+  is always an evaluated dimension.)
 * severity from the risk score: none (< 25, and no failure), low (< 50), medium (< 70),
   high (< 85), critical (>= 85). A failure is never "none".
 * collapse_type: None without a failure; otherwise the first pattern that matches:
@@ -67,12 +71,20 @@ def _shortfalls(results: list[DimensionResult]) -> dict[str, float]:
 def risk_score(results: list[DimensionResult], overall: float | None) -> int:
     if overall is None:
         return 0
-    risk = 100.0 - overall
     shortfalls = _shortfalls(results)
     if shortfalls:
         worst = max(shortfalls, key=shortfalls.get)
         threshold = next(r.threshold for r in results if r.name == worst)
-        risk = max(risk, 50.0 + 50.0 * shortfalls[worst] / max(threshold, 1e-6))
+        risk = 50.0 + 50.0 * shortfalls[worst] / max(threshold, 1e-6)
+    else:
+        risk = max(
+            (
+                min(49.0, 50.0 * (100.0 - r.score) / max(100.0 - r.threshold, 1e-6))
+                for r in results
+                if r.evaluated
+            ),
+            default=0.0,
+        )
     return round(min(100.0, max(0.0, risk)))
 
 

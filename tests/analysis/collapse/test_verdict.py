@@ -23,7 +23,7 @@ def test_healthy_results():
     overall = verdict.overall_score(dims, CollapseConfig())
     assert overall == 90.0  # the not-evaluated dimension does not count
     risk = verdict.risk_score(dims, overall)
-    assert risk == 10 and verdict.severity(risk, False) == "none"
+    assert risk == 12 and verdict.severity(risk, False) == "none"  # 50 x 10 / 40, rounded
     assert verdict.collapse_type(dims) is None and verdict.root_causes(dims) == []
 
 
@@ -56,6 +56,14 @@ def test_failures_set_risk_type_and_causes():
 )
 def test_collapse_type_patterns(scores, expected):
     assert verdict.collapse_type(_dims(**scores)) == expected
+
+
+def test_risk_ranks_by_the_dimension_closest_to_its_threshold():
+    """One dimension most of the way to failing outranks a small drop everywhere."""
+    one_close = verdict.risk_score(_dims(memorization=64.0, training_stability=None), 90.0)
+    all_mild = verdict.risk_score(_dims(**dict.fromkeys(CollapseConfig().thresholds, 88.0)), 88.0)
+    assert one_close == 45 and all_mild == 15
+    assert verdict.severity(one_close, False) == "low"
 
 
 def test_a_barely_failing_dimension_is_never_severity_none():
