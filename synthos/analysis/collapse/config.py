@@ -72,7 +72,9 @@ class CollapseConfig:
     k: neighbours for the k-NN support radius (coverage).
     classifier_rows: rows per side for the discriminator and the TSTR / TRTR models.
     cv_folds: folds of the cross-validated discriminator AUC.
-    z: standard errors a difference must exceed before it counts (noise allowance).
+    z: standard errors a difference must exceed before it counts (noise allowance). A soft
+        floor: scores fall gradually beyond it and the calibrated thresholds decide, so 2
+        keeps scores graded for weak defects while still discounting most sampling noise.
     target_column: target of the TSTR / TRTR models (tabular); default the last column.
     text_column / time_column: override the column the modality inference picked.
     max_tokens_per_doc: tokens kept per text document.
@@ -98,7 +100,7 @@ class CollapseConfig:
     k: int = 5
     classifier_rows: int = 3_000
     cv_folds: int = 3
-    z: float = 3.0
+    z: float = 2.0
     target_column: str | None = None
     text_column: str | None = None
     time_column: str | None = None
