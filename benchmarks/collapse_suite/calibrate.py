@@ -166,7 +166,13 @@ def _statistics(dims: list[DimensionCalibration]) -> dict[str, dict]:
 def case_records(args: argparse.Namespace) -> list[dict]:
     """Per-case records: read from a results.json, or scored now."""
     if args.results:
-        return json.loads(args.results.read_text())["cases"]
+        try:
+            return json.loads(args.results.read_text())["cases"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SystemExit(
+                f"--results {args.results}: not a suite results.json ({exc!r}); run "
+                "`python -m benchmarks.collapse_suite` first"
+            ) from None
     cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
     return [case_record(row) for row in score_all(cases, sdmetrics=False)]
 

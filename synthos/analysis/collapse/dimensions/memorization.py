@@ -94,8 +94,8 @@ def _close_share(
     excess = max(0.0, share_c - share_h - noise)
     floor = float(hold.min())
     below = float(np.mean(cand < floor))
-    # Holdout ties at 0 are real duplicates, which hashing judges; on a small holdout the
-    # minimum is itself too erratic to stand for the lowest 1 / (rows + 1) of ratios.
+    # Holdout ties at 0 are real duplicates, which hashing judges; a small holdout's
+    # minimum is too erratic a line.
     if independent and floor > 0 and n_hold >= MIN_HOLDOUT_FOR_MINIMUM:
         # Candidate rows below the holdout's minimum, when both sets come from one
         # distribution, are the candidate rows that lead the pooled order before the first
