@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from synthos.analysis.collapse import score_dimension
-from synthos.analysis.collapse.stats import effective_size, moment_shift
+from synthos.analysis.collapse.stats import effective_size, joint_mean_shift, moment_shift
 
 
 def _ar(n: int, phi: float, seed: int) -> np.ndarray:
@@ -79,3 +79,15 @@ def test_a_drifting_series_is_not_compared_on_levels():
         "distribution_fidelity", _series(ref[1500:]), _series(ref[:1500]), modality="time_series"
     )
     assert not any("(level)" in column for column in dim.evidence["columns"])
+
+
+def test_a_small_shift_shared_by_many_columns_adds_up():
+    rng = np.random.default_rng(8)
+    ref, same = rng.normal(size=(400, 20)), rng.normal(size=(400, 20))
+    moved = same + 0.15
+    assert joint_mean_shift(same, ref, 3.0)["mean_excess"] == 0.0
+    assert joint_mean_shift(moved, ref, 3.0)["mean_excess"] > 0.1
+    # most columns' own tests do not see a 0.15 sd shift at 400 rows a side
+    seen = sum(moment_shift(moved[:, j], ref[:, j], 3.0)["mean_excess"] > 0 for j in range(20))
+    assert seen <= 8
+    assert joint_mean_shift(moved[:, :1], ref[:, :1], 3.0) is None  # one column: its own test

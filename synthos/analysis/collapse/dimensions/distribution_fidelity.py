@@ -3,8 +3,9 @@
 Tabular: per numeric column the two-sample KS statistic beyond its critical value at the
 noise level z, and the shifts of mean and standard deviation beyond z standard errors
 (`stats.moment_shift`; a column scores the lowest of the three; Wasserstein-1 over the
-reference's standard deviation as evidence); per categorical column the total variation
-distance of level shares beyond its noise allowance. Series: the same on each channel's
+reference's standard deviation as evidence); the mean vector of all numeric columns at
+once (`stats.joint_mean_shift`: a small shift shared by many columns); per categorical
+column the total variation distance of level shares beyond its noise allowance. Series: the same on each channel's
 increments, and on its levels when the reference's own two stretches agree on them
 (`features.levels`: a drifting series differs in level between any two stretches), every
 series test at the effective sizes of autocorrelated values (`stats.effective_size`).
@@ -34,6 +35,7 @@ from ..stats import (
     effective_size,
     finite,
     frequencies,
+    joint_mean_shift,
     ks_critical,
     moment_shift,
     tv_noise,
@@ -113,8 +115,29 @@ def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[st
     return {"tv": tv, "tv_noise": noise, "score": decay_score(tv - noise, SCALE)}
 
 
+def _joint(cand: np.ndarray, ref: np.ndarray, z: float, sizes=None) -> dict[str, Any] | None:
+    """`stats.joint_mean_shift` of the rows where every column is finite, scored."""
+    cand = cand[np.all(np.isfinite(cand), axis=1)]
+    ref = ref[np.all(np.isfinite(ref), axis=1)]
+    if min(len(cand), len(ref)) < MIN_ROWS:
+        return None
+    found = joint_mean_shift(cand, ref, z, sizes)
+    if found is not None:
+        found["score"] = decay_score(found["mean_excess"], MEAN_SCALE)
+    return found
+
+
+def _numeric_rows(cmp: Comparison, side: str) -> np.ndarray:
+    data = features.table(cmp, side)
+    columns = [
+        data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+        for c in cmp.numeric_columns
+    ]
+    return np.column_stack(columns) if columns else np.zeros((data.num_rows, 0))
+
+
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
-    z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds))
+    z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds) + 1)
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
@@ -124,12 +147,20 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
                 out[column] = series_distance(cand[:, j], ref[:, j], z)
             if levels[0] is not None and min(len(levels[0]), len(levels[1])) >= 2:
                 out[f"{column} (level)"] = series_distance(levels[0][:, j], levels[1][:, j], z)
+        if levels[0] is not None and len(levels[0]) and len(levels[1]):
+            sizes = tuple(min(effective_size(x[:, j]) for j in range(x.shape[1])) for x in levels)
+            joint = _joint(levels[0], levels[1], z, sizes)
+            if joint is not None:
+                out["levels (joint mean)"] = joint
         return out
     for column in cmp.numeric_columns:
         cand = finite(features.values(cmp, side, column))
         ref = finite(features.values(cmp, "reference", column))
         if cand.size >= 2 and ref.size >= 2:
             out[column] = numeric_distance(cand, ref, z)
+    joint = _joint(_numeric_rows(cmp, side), _numeric_rows(cmp, "reference"), z)
+    if joint is not None:
+        out["numeric columns (joint mean)"] = joint
     for column in cmp.categorical_columns:
         out[column] = categorical_distance(
             features.labels(cmp, side, column), features.labels(cmp, "reference", column), z
