@@ -114,6 +114,30 @@ def effective_size(values: np.ndarray, max_lag: int = 200) -> float:
     return float(np.clip(n / max(tau, 1.0), 2.0, n))
 
 
+def series_sizes(
+    cand: np.ndarray, ref: np.ndarray
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Effective sizes of two stretches of a series: of their values (for means, quantiles
+    and entropies) and of their squared deviations (for spreads: calm and turbulent
+    periods make a stretch's spread less certain than its values' autocorrelation says)."""
+
+    def squared(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) ** 2
+
+    return (
+        (effective_size(cand), effective_size(ref)),
+        (effective_size(squared(cand)), effective_size(squared(ref))),
+    )
+
+
+def log_sd_error(ref: np.ndarray, n: float, m: float) -> float:
+    """Standard error of the log ratio of two samples' standard deviations, sqrt((kurtosis
+    - 1) / 4 (1/n + 1/m)) with the reference's kurtosis: heavy tails make spread noisy."""
+    sd = float(np.std(ref))
+    kurtosis = float(np.mean(((ref - ref.mean()) / sd) ** 4)) if sd > 0 else 3.0
+    return math.sqrt(max(kurtosis - 1.0, 0.5) / 4.0 * (1.0 / n + 1.0 / m))
+
+
 def block_errors(values: np.ndarray, blocks: int = 8) -> tuple[float, float]:
     """Standard errors of the mean and of the log standard deviation of a series from the
     spread of those statistics over `blocks` contiguous stretches: slow swings and calm
@@ -144,7 +168,8 @@ def moment_shift(
     ratio of standard deviations), each beyond z standard errors at the given effective
     sizes (default: the numbers of values; `spread_sizes` for the spread, default `sizes`),
     the errors no smaller than `floors` (of mean and log-sd). The log-ratio's error allows
-    for the data's kurtosis, so heavy tails do not pass for a change of scale."""
+    for the data's kurtosis (`log_sd_error`), so heavy tails do not pass for a change of
+    scale."""
     n, m = sizes or (cand.size, ref.size)
     n2, m2 = spread_sizes or (n, m)
     sd_ref, sd_cand = float(np.std(ref)), float(np.std(cand))
@@ -152,9 +177,8 @@ def moment_shift(
         return {"mean_shift": 0.0, "log_sd_ratio": 0.0, "mean_excess": 0.0, "scale_excess": 0.0}
     shift = abs(float(np.mean(cand) - np.mean(ref))) / sd_ref
     mean_se = max(math.sqrt(sd_cand**2 / n + sd_ref**2 / m) / sd_ref, floors[0])
-    kurtosis = float(np.mean(((ref - ref.mean()) / sd_ref) ** 4))
     log_ratio = abs(math.log(max(sd_cand, 1e-12 * sd_ref) / sd_ref))
-    scale_se = max(math.sqrt(max(kurtosis - 1.0, 0.5) / 4.0 * (1.0 / n2 + 1.0 / m2)), floors[1])
+    scale_se = max(log_sd_error(ref, n2, m2), floors[1])
     return {
         "mean_shift": shift,
         "log_sd_ratio": log_ratio,

@@ -5,10 +5,11 @@ noise level z, and the shifts of mean and standard deviation beyond z standard e
 (`stats.moment_shift`; a column scores the lowest of the three; Wasserstein-1 over the
 reference's standard deviation as evidence); the mean vector of all numeric columns at
 once (`stats.joint_mean_shift`: a small shift shared by many columns); per categorical
-column the total variation distance of level shares beyond its noise allowance. Series: the same on each channel's
-increments, and on its levels when the reference's own two stretches agree on them
-(`features.levels`: a drifting series differs in level between any two stretches), every
-series test at the effective sizes of autocorrelated values (`stats.effective_size`).
+column the total variation distance of level shares beyond its noise allowance. Series:
+the same on each channel's increments, and on its levels when the reference's own two
+stretches agree on them (`features.levels`: a drifting series differs in level between any
+two stretches), every series test at the effective sizes of autocorrelated values
+(`stats.effective_size`).
 Text: total variation of the token unigram distribution (the reference's 1000 most
 frequent tokens and the rest as one bucket) on equal token budgets, and the tests above on
 document lengths. Each KS excess scores ``100 exp(-excess / 0.1)``; the dimension is the
@@ -38,6 +39,7 @@ from ..stats import (
     joint_mean_shift,
     ks_critical,
     moment_shift,
+    series_sizes,
     tv_noise,
 )
 from .base import missing_reference, not_evaluated, scored
@@ -87,24 +89,13 @@ def numeric_distance(
 
 
 def series_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
-    """`numeric_distance` of two stretches of a series, each counted at its effective size:
-    of its values for KS and the mean, of its squared deviations for the spread; and the
-    errors of mean and spread no smaller than their spread over blocks of each stretch
-    (`stats.block_errors`: calm and turbulent periods make a short stretch's spread far
-    less certain than its autocorrelation says)."""
-
-    def squared(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean()) ** 2
-
+    """`numeric_distance` of two stretches of a series at their effective sizes
+    (`stats.series_sizes`), the errors of mean and spread no smaller than their spread
+    over blocks of each stretch (`stats.block_errors`)."""
+    sizes, spread_sizes = series_sizes(cand, ref)
     (mean_c, log_c), (mean_r, log_r) = block_errors(cand), block_errors(ref)
-    return numeric_distance(
-        cand,
-        ref,
-        z,
-        (effective_size(cand), effective_size(ref)),
-        (effective_size(squared(cand)), effective_size(squared(ref))),
-        (math.hypot(mean_c, mean_r), math.hypot(log_c, log_r)),
-    )
+    floors = (math.hypot(mean_c, mean_r), math.hypot(log_c, log_r))
+    return numeric_distance(cand, ref, z, sizes, spread_sizes, floors)
 
 
 def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:

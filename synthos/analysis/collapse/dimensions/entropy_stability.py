@@ -34,9 +34,10 @@ from ..stats import (
     aggregate_columns,
     binomial_noise,
     decay_score,
-    effective_size,
     entropy,
     frequencies,
+    log_sd_error,
+    series_sizes,
 )
 from .base import missing_reference, not_evaluated, scored
 
@@ -77,12 +78,7 @@ def _numeric_column(
 ) -> dict[str, Any]:
     """Entropy and spread deficits; a series' values count at their effective sizes (of
     the values for the entropy, of the squared deviations for the spread)."""
-    n, m = cand.size, ref.size
-    n2, m2 = n, m
-    if series:
-        n, m = effective_size(cand), effective_size(ref)
-        n2 = effective_size((cand - cand.mean()) ** 2)
-        m2 = effective_size((ref - ref.mean()) ** 2)
+    (n, m), (n2, m2) = series_sizes(cand, ref) if series else ((cand.size, ref.size),) * 2
     low, high = np.quantile(ref, [0.05, 0.95])
     out: dict[str, Any] = {"deficit": 0.0}
     if high > low:
@@ -90,9 +86,7 @@ def _numeric_column(
         out = _entropy_deficit(_grid(ref, width), _grid(cand, width), n, m, z)
     s_ref, s_cand = float(np.std(ref)), float(np.std(cand))
     if s_ref > 0:
-        # SE of log(std) is sqrt((kurtosis - 1) / 4n): heavy tails make spread noisy
-        kurtosis = float(np.mean((ref - ref.mean()) ** 4)) / s_ref**4
-        noise = z * math.sqrt(max(kurtosis - 1, 0.5) / 4 * (1 / n2 + 1 / m2))
+        noise = z * log_sd_error(ref, n2, m2)
         out["std_ratio"] = s_cand / s_ref
         out["deficit"] = max(out["deficit"], 1.0 - s_cand / s_ref * math.exp(noise))
     return out
