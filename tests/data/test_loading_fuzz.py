@@ -100,7 +100,7 @@ def test_random_bytes(tmp_path_factory, data, ext):
 
 @st.composite
 def mangled(draw):
-    fmt = draw(st.sampled_from(FORMATS))
+    fmt = draw(st.sampled_from([*FORMATS, "feather_v1"]))
     data = bytearray(valid_bytes(fmt))
     kind = draw(st.sampled_from(["truncate", "flip", "insert", "gzip-truncate"]))
     if kind == "truncate":

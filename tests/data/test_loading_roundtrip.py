@@ -74,6 +74,22 @@ def test_compressed(tmp_path, sample_table, fmt, codec):
     assert meta.compression == codec and meta.row_count == sample_table.num_rows
 
 
+@pytest.mark.parametrize("codec", [None, "gzip"])
+def test_feather_v1(tmp_path, sample_table, codec):
+    path = tmp_path / ("v1.feather" + (".gz" if codec else ""))
+    body = to_bytes(sample_table, "feather_v1")
+    path.write_bytes(gzip.compress(body) if codec else body)
+    assert detect_format(path) == "feather"
+    batches = list(stream_chunks(path, batch_rows=100))
+    assert [b.num_rows for b in batches] == [100, 100, 57]
+    assert pa.Table.from_batches(batches).equals(sample_table)
+    head = read_table(path, columns=["name", "id"], max_rows=10)
+    assert head.column_names == ["name", "id"]
+    assert head.column("id").to_pylist() == list(range(10))
+    meta = get_metadata(path)
+    assert meta.extra["feather_version"] == 1 and meta.row_count == 257 and meta.row_count_exact
+
+
 def test_gzip_detected_without_extension(tmp_path, sample_table):
     path = tmp_path / "blob"
     path.write_bytes(gzip.compress(to_bytes(sample_table, "jsonl")))

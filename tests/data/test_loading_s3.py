@@ -74,6 +74,9 @@ def test_s3_other_formats(s3_client, s3_endpoint, bucket, sample_table):
         table = read_table(f"s3://{bucket}/{key}", s3_endpoint=s3_endpoint)
         assert table.column("id").to_pylist() == list(range(257)), fmt
         assert get_metadata(f"s3://{bucket}/{key}", s3_endpoint=s3_endpoint).format == fmt
+    # Legacy Feather v1 is memory-mapped, so a remote one is first copied to a local file.
+    s3_client.put_object(Bucket=bucket, Key="v1.feather", Body=to_bytes(sample_table, "feather_v1"))
+    assert read_table(f"s3://{bucket}/v1.feather", s3_endpoint=s3_endpoint).equals(sample_table)
 
 
 def test_s3_errors(s3_client, s3_endpoint, bucket, sample_table):

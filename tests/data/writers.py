@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ EXTENSIONS = {
     "arrow": ".arrow",
     "arrow_stream": ".arrows",
     "feather": ".feather",
+    "feather_v1": ".feather",  # detected as "feather", so not in FORMATS
     "hdf5": ".h5",
     "excel": ".xlsx",
 }
@@ -63,6 +65,10 @@ def to_bytes(table: pa.Table, fmt: str) -> bytes:
         else:
             with pa.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table, max_chunksize=100)
+    elif fmt == "feather_v1":  # legacy: pyarrow deprecates writing it, files remain
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            feather.write_feather(table.combine_chunks(), sink, version=1)
     elif fmt == "arrow_stream":
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table, max_chunksize=100)

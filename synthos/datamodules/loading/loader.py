@@ -148,8 +148,8 @@ class DatasetLoader:
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of `batch_rows` rows (the last may be shorter), in file order.
 
-        Memory stays bounded whatever the file size, except for Excel (size-capped) and
-        legacy Feather v1 (no record batches), which are read whole.
+        Memory stays bounded whatever the file size, except for Excel, which is read whole
+        and size-capped (legacy Feather v1 is memory-mapped, its pages released per batch).
         The schema is fixed by the first rows; a later value that does not fit raises
         DATA_SCHEMA (pass `column_types` to fix types up front). The path is resolved and
         the first file opened before this returns, so a missing file raises here.

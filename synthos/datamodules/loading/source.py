@@ -377,14 +377,16 @@ def _read_up_to(stream: pa.NativeFile, size: int) -> bytes:
 
 
 class Spilled:
-    """A compressed source decompressed into a local temporary file (removed on close)."""
+    """A source copied into a local temporary file (removed on close): decompressed when
+    `compression` names a codec, else copied as is (a remote file that must be mapped)."""
 
-    def __init__(self, src: Source, compression: str) -> None:
+    def __init__(self, src: Source, compression: str | None) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="synthos-load-")
         target = Path(self._dir.name) / "data"
+        what = f"{compression}-compressed data" if compression else "file"
         try:
             with (
-                guard(src.display, f"{compression}-compressed data", ErrorCode.DATA_CORRUPT),
+                guard(src.display, what, ErrorCode.DATA_CORRUPT),
                 open_stream(src, compression) as stream,
                 open(target, "wb") as out,
             ):

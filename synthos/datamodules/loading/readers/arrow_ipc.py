@@ -3,13 +3,16 @@
 The IPC file format has a footer listing its record batches, so the schema and row count
 come without reading data and batches are read one at a time (plain reads, not a memory
 map: see `open_random`). The stream format is read message by message. Legacy Feather v1
-has no record batches, so a v1 file is read whole (memory grows with the file; convert it
-to v2). Every batch is validated in full, so corrupt offsets become a `DataError` instead
-of a crash later on.
+has no record batches and no compression, just one contiguous array per column, so it is
+memory-mapped (a compressed or remote v1 file is first spilled to a local temporary file)
+and yielded in row slices that reference the map; the mapped pages are released after each
+batch, so neither the heap nor the resident set grows with the file. Every batch is
+validated in full, so corrupt offsets become a `DataError` instead of a crash later on.
 """
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,7 +24,7 @@ from synthos.errors import DataError, ErrorCode
 
 from ..batches import check_unique_names
 from ..failures import classify, guard, short
-from ..source import open_stream
+from ..source import Source, open_stream
 from .base import FormatReader, RandomAccessReader
 
 
@@ -36,25 +39,49 @@ def _validated(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
+class _FeatherV1:
+    """A Feather v1 file read through a read-only memory map: the table's buffers point
+    into the map (pyarrow copies nothing), and `batches` drops the map's resident pages
+    after each batch. A batch still held later faults its pages back in from the file.
+    The map is unmapped once the table and every batch taken from it are gone."""
+
+    def __init__(self, source: Source) -> None:
+        with open(source.path, "rb") as file:
+            self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.table = feather.read_table(pa.BufferReader(pa.py_buffer(self._map)))
+        self.table.validate()  # lengths and buffer sizes; each batch's data is checked in full
+
+    def batches(self, path: str, columns: Sequence[str] | None, batch_rows: int):
+        table = self.table.select(list(columns)) if columns is not None else self.table
+        row = 0
+        for batch in table.to_batches(max_chunksize=batch_rows):
+            with guard(path, "Feather v1 column data", ErrorCode.DATA_CORRUPT, row=row):
+                _validated(batch)
+            row += batch.num_rows
+            yield batch
+            if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows: pages stay until unmapped
+                self._map.madvise(mmap.MADV_DONTNEED)
+
+
 class ArrowFileReader(RandomAccessReader):
-    """Arrow IPC file / Feather v2 (and v1, read whole through `pyarrow.feather`)."""
+    """Arrow IPC file / Feather v2, and legacy Feather v1 (memory-mapped, see `_FeatherV1`)."""
 
     format = "arrow"
 
     def __init__(self, src, detection, options) -> None:
         super().__init__(src, detection, options)
         self.format = detection.format
-        self._v1: pa.Table | None = None
+        self._v1: _FeatherV1 | None = None
         self._reader: ipc.RecordBatchFileReader | None = None
         what = "Feather file" if self.format == "feather" else "Arrow IPC file"
         try:
-            self.open_file()
             if detection.feather_v1:
+                source = self.local_source(spill_remote=True)
                 with guard(self.path, "Feather v1 file", ErrorCode.DATA_CORRUPT):
-                    self._v1 = feather.read_table(self._file)
-                    self._v1.validate(full=True)
-                self._schema = self._v1.schema
+                    self._v1 = _FeatherV1(source)
+                self._schema = self._v1.table.schema
             else:
+                self.open_file()
                 try:
                     self._reader = ipc.open_file(self._file)
                 except Exception as exc:
@@ -76,7 +103,7 @@ class ArrowFileReader(RandomAccessReader):
 
     def num_rows(self) -> int | None:
         if self._v1 is not None:
-            return self._v1.num_rows
+            return self._v1.table.num_rows
         reader = self._reader
         with guard(self.path, "Arrow IPC footer", ErrorCode.DATA_CORRUPT):
             if hasattr(reader, "count_rows"):
@@ -85,8 +112,7 @@ class ArrowFileReader(RandomAccessReader):
 
     def iter_batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         if self._v1 is not None:
-            table = self._v1.select(list(columns)) if columns is not None else self._v1
-            yield from table.to_batches(max_chunksize=self.options.batch_rows)
+            yield from self._v1.batches(self.path, columns, self.options.batch_rows)
             return
         reader = self._reader
         row = 0
@@ -100,6 +126,10 @@ class ArrowFileReader(RandomAccessReader):
         if self._v1 is not None:
             return {"feather_version": 1}
         return {"record_batches": self._reader.num_record_batches}
+
+    def close(self) -> None:
+        self._v1 = None  # unmapped once no batch from it is left either
+        super().close()
 
 
 class ArrowStreamReader(FormatReader):

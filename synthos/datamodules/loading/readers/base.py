@@ -73,12 +73,17 @@ class RandomAccessReader(FormatReader):
         self._spilled: Spilled | None = None
         self._file: pa.NativeFile | None = None
 
+    def local_source(self, *, spill_remote: bool = False) -> Source:
+        """The source to read: a compressed one (and with `spill_remote`, a remote one) is
+        first spilled to a local temporary file, removed on `close`."""
+        if self.detection.compression or (spill_remote and not self.src.is_local):
+            self._spilled = Spilled(self.src, self.detection.compression)
+            return self._spilled.source
+        return self.src
+
     def open_file(self) -> Source:
         """Open `self._file` (spilling first if compressed); returns the source it reads."""
-        source = self.src
-        if self.detection.compression:
-            self._spilled = Spilled(self.src, self.detection.compression)
-            source = self._spilled.source
+        source = self.local_source()
         self._file = open_random(source)
         return source
 

@@ -12,6 +12,12 @@ bounded by `block_bytes` plus the longest record (`max_record_bytes`):
 
 When pyarrow rejects a block, the block is re-read in Python to say exactly where and why:
 the line, the byte offset, and for mixed types the field and both kinds of value.
+
+UTF-8 JSONL first goes through pyarrow's streaming reader (`open_json`: it reads a few
+blocks ahead and parses them in parallel, types fixed by the first block). Whatever it
+rejects (a bad line, a type or field that changes after the first block, a record longer
+than a block), the block reader above resumes at the first row not yet yielded: it reads on
+with types per block, as the loader expects, or says exactly where and why the data is wrong.
 """
 
 from __future__ import annotations
@@ -154,12 +160,15 @@ class JsonReader(FormatReader):
 
     # -- parsing ----------------------------------------------------------------------
 
-    def _parse(self, block: LineBlock) -> pa.Table:
+    def _parse_options(self) -> pajson.ParseOptions:
         types = self.options.arrow_types
-        parse_options = pajson.ParseOptions(
+        return pajson.ParseOptions(
             explicit_schema=pa.schema(list(types.items())) if types else None,
             unexpected_field_behavior="infer",
         )
+
+    def _parse(self, block: LineBlock) -> pa.Table:
+        parse_options = self._parse_options()
         read_options = pajson.ReadOptions(
             use_threads=False, block_size=max(len(block.data) + 1, 1 << 16)
         )
@@ -264,19 +273,58 @@ class JsonReader(FormatReader):
         return self._schema
 
     def iter_batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        done = 0
+        if self.format == "jsonl" and is_utf8(self.options.encoding):
+            streamed = self._streamed()
+            try:
+                while True:
+                    try:
+                        batch = next(streamed)
+                    except StopIteration:
+                        return
+                    except Exception:
+                        break  # the block reader resumes at row `done`
+                    done += batch.num_rows
+                    yield _select(batch, columns)
+            finally:
+                streamed.close()
+        yield from self._block_batches(columns, skip=done)
+
+    def _streamed(self) -> Iterator[pa.RecordBatch]:
+        """JSONL through pyarrow's streaming reader; raises whatever pyarrow raises."""
+        with open_stream(self.src, self.detection.compression) as stream:
+            reader = pajson.open_json(
+                stream,
+                read_options=pajson.ReadOptions(block_size=self.options.block_bytes),
+                parse_options=self._parse_options(),
+            )
+            check_unique_names(reader.schema, self.path)
+            yield from reader
+
+    def _block_batches(self, columns: Sequence[str] | None, skip: int) -> Iterator[pa.RecordBatch]:
+        """Batches from the block reader, less the first `skip` rows (already yielded)."""
         blocks = self._blocks()
         try:
             for block in blocks:
                 table = self._parse(block)
-                if columns is not None:
-                    present = [name for name in columns if name in table.column_names]
-                    table = table.select(present)
-                yield from table.to_batches()
+                if skip:
+                    if skip >= table.num_rows:
+                        skip -= table.num_rows
+                        continue
+                    table, skip = table.slice(skip), 0
+                for batch in table.to_batches():
+                    yield _select(batch, columns)
         finally:
             blocks.close()
 
     def info(self) -> dict[str, Any]:
         return {"json_layout": self.detection.json_layout or "lines"}
+
+
+def _select(batch: pa.RecordBatch, columns: Sequence[str] | None) -> pa.RecordBatch:
+    if columns is None:
+        return batch
+    return batch.select([name for name in columns if name in batch.schema.names])
 
 
 class _Walker:
