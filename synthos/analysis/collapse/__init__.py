@@ -35,7 +35,8 @@ are in each result's evidence and in `CollapseResult.sample_sizes`.
 Verdict rules (`verdict`): overall score = weighted mean of evaluated scores;
 collapse_detected = any evaluated dimension under its threshold; risk score, severity,
 collapse type and root causes as documented there. Thresholds come from
-``thresholds.json`` (package data), replaced by the calibration in
+``thresholds.json`` (package data; per dimension, and per modality where the calibration
+had enough clean controls: `CollapseConfig.threshold`), replaced by the calibration in
 ``benchmarks/collapse_suite`` through `CollapseConfig.save_thresholds`.
 """
 
