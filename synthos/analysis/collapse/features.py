@@ -120,6 +120,23 @@ def increments(cmp: Comparison, side: str) -> np.ndarray:
     return _cached(cmp, ("increments", side), build)
 
 
+def value_rows(cmp: Comparison, side: str) -> np.ndarray:
+    """(rows, numeric columns) values of a side, rows with a missing value dropped."""
+
+    def build() -> np.ndarray:
+        data = table(cmp, side)
+        columns = [
+            data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+            for c in cmp.numeric_columns
+        ]
+        if not columns:
+            return np.zeros((data.num_rows, 0))
+        rows = np.column_stack(columns)
+        return rows[np.all(np.isfinite(rows), axis=1)]
+
+    return _cached(cmp, ("value_rows", side), build)
+
+
 def levels(cmp: Comparison, side: str) -> np.ndarray | None:
     """(steps, channels) values of a series whose levels are stationary, else None.
 
@@ -130,17 +147,7 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
     a random walk has only a handful, and then any two stretches "agree" within noise)."""
     if not _cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
         return None
-
-    def build() -> np.ndarray:
-        data = table(cmp, side)
-        columns = [
-            data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-            for c in cmp.numeric_columns
-        ]
-        rows = np.column_stack(columns)
-        return rows[np.all(np.isfinite(rows), axis=1)]
-
-    return _cached(cmp, ("levels", side), build)
+    return value_rows(cmp, side)
 
 
 def _stationary_levels(cmp: Comparison) -> bool:

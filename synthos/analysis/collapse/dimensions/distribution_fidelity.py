@@ -6,10 +6,11 @@ noise level z, and the shifts of mean and standard deviation beyond z standard e
 reference's standard deviation as evidence); the mean vector of all numeric columns at
 once (`stats.joint_mean_shift`: a small shift shared by many columns); per categorical
 column the total variation distance of level shares beyond its noise allowance. Series:
-the same on each channel's increments, and on its levels when the reference's own two
-stretches agree on them (`features.levels`: a drifting series differs in level between any
-two stretches), every series test at the effective sizes of autocorrelated values
-(`stats.effective_size`).
+the same on each channel's increments and on its levels, every series test at the
+effective sizes of autocorrelated values (`stats.effective_size`); a level difference
+counts only beyond twice the difference between the reference's own two stretches (a
+drifting series differs in level between any two), and the joint mean of the levels only
+where those stretches agree (`features.levels`).
 Text: total variation of the token unigram distribution (the reference's 1000 most
 frequent tokens and the rest as one bucket) on equal token budgets, and the tests above on
 document lengths. Each KS excess scores ``100 exp(-excess / 0.1)``; the dimension is the
@@ -51,6 +52,9 @@ MEAN_SCALE = 0.25
 SPREAD_SCALE = 0.2
 #: KS, mean and spread: the tests per column that share the noise level.
 TESTS_PER_COLUMN = 3
+#: A series' levels differ from the reference's only beyond this many times the difference
+#: between the reference's own two stretches.
+NULL_FACTOR = 2.0
 VOCABULARY = 1000
 
 
@@ -61,13 +65,15 @@ def numeric_distance(
     sizes: tuple[float, float] | None = None,
     spread_sizes: tuple[float, float] | None = None,
     floors: tuple[float, float] = (0.0, 0.0),
+    ks_floor: float = 0.0,
 ) -> dict[str, Any]:
-    """KS beyond its critical value, and the shifts of mean and spread beyond their
-    standard errors (`stats.moment_shift`: far more sensitive to a moved or rescaled
-    column than KS), at the effective sizes of autocorrelated values when given."""
+    """KS beyond its critical value (at least `ks_floor`), and the shifts of mean and
+    spread beyond their standard errors (`stats.moment_shift`: far more sensitive to a
+    moved or rescaled column than KS; errors at least `floors`), at the effective sizes of
+    autocorrelated values when given."""
     n, m = sizes or (cand.size, ref.size)
     ks = float(sps.ks_2samp(cand, ref).statistic)
-    critical = ks_critical(max(2, round(n)), max(2, round(m)), z)
+    critical = max(ks_critical(max(2, round(n)), max(2, round(m)), z), ks_floor)
     spread = float(np.std(ref)) or 1.0
     out = {
         "ks": ks,
@@ -88,14 +94,25 @@ def numeric_distance(
     return out
 
 
-def series_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
+def series_distance(
+    cand: np.ndarray, ref: np.ndarray, z: float, null: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """`numeric_distance` of two stretches of a series at their effective sizes
     (`stats.series_sizes`), the errors of mean and spread no smaller than their spread
-    over blocks of each stretch (`stats.block_errors`)."""
+    over blocks of each stretch (`stats.block_errors`). With `null` (the same comparison
+    between two real stretches), no difference counts until it is twice the real one: a
+    drifting or regime-switching series differs that much between any two stretches."""
     sizes, spread_sizes = series_sizes(cand, ref)
     (mean_c, log_c), (mean_r, log_r) = block_errors(cand), block_errors(ref)
     floors = (math.hypot(mean_c, mean_r), math.hypot(log_c, log_r))
-    return numeric_distance(cand, ref, z, sizes, spread_sizes, floors)
+    ks_floor = 0.0
+    if null is not None:
+        floors = (
+            max(floors[0], NULL_FACTOR * null.get("mean_shift", 0.0) / z),
+            max(floors[1], NULL_FACTOR * null.get("log_sd_ratio", 0.0) / z),
+        )
+        ks_floor = NULL_FACTOR * null["ks"]
+    return numeric_distance(cand, ref, z, sizes, spread_sizes, floors, ks_floor)
 
 
 def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
@@ -107,9 +124,7 @@ def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[st
 
 
 def _joint(cand: np.ndarray, ref: np.ndarray, z: float, sizes=None) -> dict[str, Any] | None:
-    """`stats.joint_mean_shift` of the rows where every column is finite, scored."""
-    cand = cand[np.all(np.isfinite(cand), axis=1)]
-    ref = ref[np.all(np.isfinite(ref), axis=1)]
+    """`stats.joint_mean_shift` of rows of finite values (`features.value_rows`), scored."""
     if min(len(cand), len(ref)) < MIN_ROWS:
         return None
     found = joint_mean_shift(cand, ref, z, sizes)
@@ -118,26 +133,21 @@ def _joint(cand: np.ndarray, ref: np.ndarray, z: float, sizes=None) -> dict[str,
     return found
 
 
-def _numeric_rows(cmp: Comparison, side: str) -> np.ndarray:
-    data = features.table(cmp, side)
-    columns = [
-        data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-        for c in cmp.numeric_columns
-    ]
-    return np.column_stack(columns) if columns else np.zeros((data.num_rows, 0))
-
-
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds) + 1)
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
-        levels = features.levels(cmp, side), features.levels(cmp, "reference")
+        rows = {s: features.value_rows(cmp, s) for s in (side, "reference", "holdout")}
+        compare_levels = min(len(r) for r in rows.values()) >= MIN_ROWS
         for j, column in enumerate(cmp.numeric_columns):
             if cand.shape[0] >= 2 and ref.shape[0] >= 2:
                 out[column] = series_distance(cand[:, j], ref[:, j], z)
-            if levels[0] is not None and min(len(levels[0]), len(levels[1])) >= 2:
-                out[f"{column} (level)"] = series_distance(levels[0][:, j], levels[1][:, j], z)
+            if compare_levels:
+                ref_j = rows["reference"][:, j]
+                null = series_distance(rows["holdout"][:, j], ref_j, z)
+                out[f"{column} (level)"] = series_distance(rows[side][:, j], ref_j, z, null)
+        levels = features.levels(cmp, side), features.levels(cmp, "reference")
         if levels[0] is not None and len(levels[0]) and len(levels[1]):
             sizes = tuple(min(effective_size(x[:, j]) for j in range(x.shape[1])) for x in levels)
             joint = _joint(levels[0], levels[1], z, sizes)
@@ -149,7 +159,7 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
         ref = finite(features.values(cmp, "reference", column))
         if cand.size >= 2 and ref.size >= 2:
             out[column] = numeric_distance(cand, ref, z)
-    joint = _joint(_numeric_rows(cmp, side), _numeric_rows(cmp, "reference"), z)
+    joint = _joint(features.value_rows(cmp, side), features.value_rows(cmp, "reference"), z)
     if joint is not None:
         out["numeric columns (joint mean)"] = joint
     for column in cmp.categorical_columns:
