@@ -148,11 +148,10 @@ def block_errors(values: np.ndarray, blocks: int = 8) -> tuple[float, float]:
         return 0.0, 0.0
     means = np.array([p.mean() for p in parts])
     sds = np.array([p.std() for p in parts])
-    logs = np.log(sds[sds > 0]) if np.any(sds > 0) else np.zeros(1)
+    logs = np.log(sds[sds > 0])
     scale = float(np.std(x)) or 1.0
-    k = len(parts)
-    mean_se = float(np.std(means, ddof=1)) / math.sqrt(k) / scale
-    log_se = float(np.std(logs, ddof=1)) / math.sqrt(max(len(logs), 1)) if len(logs) > 1 else 0.0
+    mean_se = float(np.std(means, ddof=1)) / math.sqrt(len(parts)) / scale
+    log_se = float(np.std(logs, ddof=1)) / math.sqrt(len(logs)) if len(logs) > 1 else 0.0
     return mean_se, log_se
 
 

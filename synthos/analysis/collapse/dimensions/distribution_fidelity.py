@@ -123,7 +123,9 @@ def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[st
     return {"tv": tv, "tv_noise": noise, "score": decay_score(tv - noise, SCALE)}
 
 
-def _joint(cand: np.ndarray, ref: np.ndarray, z: float, sizes=None) -> dict[str, Any] | None:
+def _joint(
+    cand: np.ndarray, ref: np.ndarray, z: float, sizes: tuple[float, float] | None = None
+) -> dict[str, Any] | None:
     """`stats.joint_mean_shift` of rows of finite values (`features.value_rows`), scored."""
     if min(len(cand), len(ref)) < MIN_ROWS:
         return None

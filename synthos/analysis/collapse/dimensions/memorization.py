@@ -153,7 +153,7 @@ def _segment_ratios(base: np.ndarray, queries: np.ndarray, steps: int, within: b
     first, last = distances[:, 0], distances[:, SEGMENT_NEIGHBOURS - 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(last > 0, first / last, 0.0)
-    return np.where(np.isfinite(last) & (distances.shape[1] >= SEGMENT_NEIGHBOURS), ratios, 1.0)
+    return np.where(np.isfinite(last), ratios, 1.0)
 
 
 def _covered_steps(ratios: np.ndarray, steps: int) -> float:
