@@ -52,6 +52,12 @@ def table(cmp: Comparison, side: str) -> pa.Table:
     return out
 
 
+def baseline(side: str) -> str:
+    """What `side` is compared with: the candidate with every real row (the full
+    reference), the holdout with the rest of the reference, from which it is disjoint."""
+    return FULL_REFERENCE if side == "candidate" else "reference"
+
+
 def _present(cmp: Comparison, side: str) -> bool:
     return getattr(cmp, side) is not None
 

@@ -94,3 +94,49 @@ def test_a_small_shift_shared_by_many_columns_adds_up():
     seen = sum(moment_shift(moved[:, j], ref[:, j], 3.0)["mean_excess"] > 0 for j in range(20))
     assert seen <= 8
     assert joint_mean_shift(moved[:, :1], ref[:, :1], 3.0) is None  # one column: its own test
+
+
+def _table(values: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(values, columns=[f"x{j}" for j in range(values.shape[1])])
+
+
+def test_a_spread_change_shared_by_many_columns_adds_up():
+    rng = np.random.default_rng(9)
+    ref, same = rng.normal(size=(400, 12)), rng.normal(size=(400, 12))
+    clean = score_dimension("distribution_fidelity", _table(same), _table(ref))
+    assert clean.evidence["columns"]["numeric columns (joint spread)"]["mean_excess"] == 0.0
+    wider = score_dimension("distribution_fidelity", _table(1.15 * same), _table(ref))
+    joint = wider.evidence["columns"]["numeric columns (joint spread)"]
+    assert joint["mean_excess"] > 0 and joint["score"] < 80
+    # few columns' own spread tests see a 15 % wider spread at 400 rows a side
+    own = [wider.evidence["columns"][f"x{j}"]["scale_excess"] > 0 for j in range(12)]
+    assert sum(own) <= 4
+
+
+def test_a_dropped_mode_shrinks_the_spread_along_its_axis():
+    """Two clusters along one direction of correlated columns; the candidate keeps only the
+    larger one: its spread along that axis collapses, no single column shows it as clearly."""
+    rng = np.random.default_rng(10)
+
+    def sample(n: int, minor_share: float) -> np.ndarray:
+        major = rng.random(n) >= minor_share
+        direction = np.where(major, 0.0, 2.5)[:, None] * np.ones((1, 6)) / np.sqrt(6)
+        return rng.normal(size=(n, 6)) + direction
+
+    ref = sample(600, 0.25)
+    clean = score_dimension("entropy_stability", _table(sample(600, 0.25)), _table(ref))
+    assert clean.evidence["principal_axes"]["deficit"] == 0.0
+    assert clean.passed, clean.evidence
+    collapsed = score_dimension("entropy_stability", _table(sample(600, 0.0)), _table(ref))
+    axes = collapsed.evidence["principal_axes"]
+    assert axes["deficit"] > 0 and axes["axes"][0]["std_ratio"] < 0.9
+    assert collapsed.score < 90
+
+
+def test_the_candidate_is_compared_with_every_reference_row(table_pair):
+    """The holdout is compared with the rest of the reference; the candidate with all of it
+    (the noise allowance shrinks with the rows)."""
+    cand, ref = table_pair
+    dim = score_dimension("distribution_fidelity", cand, ref)
+    column = next(c for c in ref.columns if pd.api.types.is_float_dtype(ref[c]))
+    assert dim.evidence["columns"][column]["effective_sizes"] == [len(cand), len(ref)]

@@ -8,10 +8,12 @@ tokens, the rest as one), on equal token budgets.
 
 Tables with a target column also get the target's dependence on the other columns:
 boosted trees trained on the reference predict the target of candidate rows and of the
-real holdout; the candidate's error rate (squared error for a numeric target) beyond the
-holdout's plus z standard errors, relative to the reference model's margin over chance,
-scores ``100 exp(-gap / 0.25)``. Flipped labels leave every pairwise statistic almost
-unchanged but show here. The dimension is the lower of this and the pairs' score.
+real holdout; the candidate's log-loss (`predictive.row_losses`; squared error for a
+numeric target) beyond the holdout's plus z standard errors, relative to the reference
+model's margin over chance, scores ``100 exp(-gap / 0.25)``. Flipped labels leave every
+pairwise statistic almost unchanged but show here, and in the log-loss (confident
+predictions contradicted) long before they move the error rate. The dimension is the
+lower of this and the pairs' score.
 
 A pair's excess is ``|r_candidate - r_reference|`` beyond z standard errors (Bonferroni
 over the pairs; for text at least twice the real holdout's own difference). Per column:
@@ -172,11 +174,6 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
     }
 
 
-def _errors(model: Any, classifier: bool, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    predicted = model.predict(x)
-    return (predicted != y).astype(np.float64) if classifier else (predicted - y) ** 2
-
-
 def target_dependence(cmp: Comparison) -> dict[str, Any] | None:
     """The reference's model of the target, tested on candidate rows against real ones."""
     target = cmp.target_column
@@ -195,21 +192,15 @@ def target_dependence(cmp: Comparison) -> dict[str, Any] | None:
         return None
     classes = len(set(y_ref)) if classifier else 2
     model = predictive.trees(classifier, seed, y_ref.size, classes).fit(x_ref, y_ref)
-    cand, hold = (
-        _errors(model, classifier, x_cand, y_cand),
-        _errors(model, classifier, x_hold, y_hold),
-    )
-    if classifier:
-        counts = np.unique(y_ref, return_counts=True)[1]
-        chance = 1.0 - counts.max() / counts.sum()
-    else:
-        chance = float(np.mean((y_hold - y_ref.mean()) ** 2))
+    cand = predictive.row_losses(model, classifier, x_cand, y_cand)
+    hold = predictive.row_losses(model, classifier, x_hold, y_hold)
+    chance = float(predictive.chance_losses(classifier, y_ref, y_hold).mean())
     noise = z * math.sqrt(cand.var() / cand.size + hold.var() / hold.size)
     margin = max(chance - float(hold.mean()), 0.05 * chance, 1e-12)
     gap = max(0.0, float(cand.mean() - hold.mean()) - noise) / margin
     return {
         "target": target,
-        "error": "error rate" if classifier else "squared error",
+        "loss": "log-loss" if classifier else "squared error",
         "candidate": float(cand.mean()),
         "holdout": float(hold.mean()),
         "chance": chance,

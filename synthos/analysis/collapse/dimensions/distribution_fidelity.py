@@ -4,8 +4,13 @@ Tabular: per numeric column the two-sample KS statistic beyond its critical valu
 noise level z, and the shifts of mean and standard deviation beyond z standard errors
 (`stats.moment_shift`; a column scores the lowest of the three; Wasserstein-1 over the
 reference's standard deviation as evidence); the mean vector of all numeric columns at
-once (`stats.joint_mean_shift`: a small shift shared by many columns); per categorical
-column the total variation distance of level shares beyond its noise allowance. Series:
+once (`stats.joint_mean_shift`: a small shift shared by many columns) and, by the same
+test on squared deviations, their spreads at once; per categorical column the total
+variation distance of level shares beyond its noise allowance. The candidate is compared
+with the whole reference sample (holdout included), the holdout with the rest of it (from
+which it is disjoint): every allowance follows the sizes compared; only a series' levels
+are compared with the reference stretch whose difference from the holdout is their null.
+Series:
 the same on each channel's increments and on its levels, every series test at the
 effective sizes of autocorrelated values (`stats.effective_size`); a level difference
 counts only beyond twice the difference between the reference's own two stretches (a
@@ -135,11 +140,20 @@ def _joint(
     return found
 
 
+def _joint_spread(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any] | None:
+    """A change of spread shared by many columns: `_joint` on each value's squared
+    deviation from its column's mean, whose column means are the variances; their
+    covariance carries the columns' kurtosis and how their spreads move together."""
+    return _joint((cand - cand.mean(axis=0)) ** 2, (ref - ref.mean(axis=0)) ** 2, z)
+
+
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds) + 1)
+    base = features.baseline(side)
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
-        cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
+        cand, ref = features.increments(cmp, side), features.increments(cmp, base)
+        # levels are held to the reference stretch their null (the holdout) was measured on
         rows = {s: features.value_rows(cmp, s) for s in (side, "reference", "holdout")}
         compare_levels = min(len(r) for r in rows.values()) >= MIN_ROWS
         for j, column in enumerate(cmp.numeric_columns):
@@ -149,7 +163,7 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
                 ref_j = rows["reference"][:, j]
                 null = series_distance(rows["holdout"][:, j], ref_j, z)
                 out[f"{column} (level)"] = series_distance(rows[side][:, j], ref_j, z, null)
-        levels = features.levels(cmp, side), features.levels(cmp, "reference")
+        levels = features.levels(cmp, side), features.levels(cmp, base)
         if levels[0] is not None and len(levels[0]) and len(levels[1]):
             sizes = tuple(min(effective_size(x[:, j]) for j in range(x.shape[1])) for x in levels)
             joint = _joint(levels[0], levels[1], z, sizes)
@@ -158,15 +172,17 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
         return out
     for column in cmp.numeric_columns:
         cand = finite(features.values(cmp, side, column))
-        ref = finite(features.values(cmp, "reference", column))
+        ref = finite(features.values(cmp, base, column))
         if cand.size >= 2 and ref.size >= 2:
             out[column] = numeric_distance(cand, ref, z)
-    joint = _joint(features.value_rows(cmp, side), features.value_rows(cmp, "reference"), z)
-    if joint is not None:
-        out["numeric columns (joint mean)"] = joint
+    rows = features.value_rows(cmp, side), features.value_rows(cmp, base)
+    for name, test in (("joint mean", _joint), ("joint spread", _joint_spread)):
+        found = test(*rows, z)
+        if found is not None:
+            out[f"numeric columns ({name})"] = found
     for column in cmp.categorical_columns:
         out[column] = categorical_distance(
-            features.labels(cmp, side, column), features.labels(cmp, "reference", column), z
+            features.labels(cmp, side, column), features.labels(cmp, base, column), z
         )
     return out
 

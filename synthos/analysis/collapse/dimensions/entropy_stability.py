@@ -6,7 +6,10 @@ width (a twentieth of the reference's 5-95 % range) anchored at each side's medi
 shift is not read as lost diversity; and the standard deviation ratio, whose noise
 allowance grows with the reference's kurtosis (a series' increments count at their effective
 sizes, `stats.effective_size`). A column's deficit is the larger
-shortfall below 1 beyond z standard errors, scored ``100 exp(-deficit / 0.15)``. Text:
+shortfall below 1 beyond z standard errors, scored ``100 exp(-deficit / 0.15)``; the
+candidate is compared with the whole reference sample. Tables and text, in addition: the
+same spread test along the principal axes of the embedding (`principal_spread`), where a
+dropped mode takes its spread from one direction of many correlated columns. Text:
 distinct-1/2/3 and unigram entropy on equal token budgets, with the holdout's own
 shortfall (twice it, at least 0.02) as the noise allowance. Support: k-NN coverage of
 the reference (Naeem et al. 2020) by the candidate against the coverage by an equal-
@@ -15,8 +18,8 @@ precision (candidate rows off the reference support, as after a shift or broken
 correlations, which other dimensions own): mode collapse and shrinkage keep precision
 while losing coverage. Scored ``100 exp(-shortfall / 0.1)``, from 50 reference rows'
 worth of independent evidence. The dimension is the lower
-of the column part (`stats.aggregate_columns`) and the support part; effective
-dimensionality is shown as evidence.
+of the column part (`stats.aggregate_columns`), the principal axes and the support part;
+effective dimensionality is shown as evidence.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ COVERAGE_SCALE = 0.1
 #: Coverage of fewer reference rows (independent rows' worth) swings by tens of points
 #: between two real samples: below this the support part is left out.
 MIN_SUPPORT_ROWS = 50
+#: Principal axes of the spread test: those holding this share of the variance, at most
+#: this many.
+PRINCIPAL_VARIANCE = 0.9
+PRINCIPAL_AXES = 10
 
 
 def _entropy_deficit(
@@ -84,30 +91,45 @@ def _numeric_column(
     if high > low:
         width = (high - low) / BINS
         out = _entropy_deficit(_grid(ref, width), _grid(cand, width), n, m, z)
-    s_ref, s_cand = float(np.std(ref)), float(np.std(cand))
-    if s_ref > 0:
-        noise = z * log_sd_error(ref, n2, m2)
-        out["std_ratio"] = s_cand / s_ref
-        out["deficit"] = max(out["deficit"], 1.0 - s_cand / s_ref * math.exp(noise))
+    spread = _spread_deficit(cand, ref, n2, m2, z)
+    if spread is not None:
+        out["std_ratio"] = spread["std_ratio"]
+        out["deficit"] = max(out["deficit"], spread["deficit"])
     return out
+
+
+def _spread_deficit(
+    cand: np.ndarray, ref: np.ndarray, n: float, m: float, z: float
+) -> dict[str, float] | None:
+    """The candidate's standard deviation short of the reference's beyond z standard errors
+    of their log ratio (`stats.log_sd_error`); None when the reference does not vary."""
+    s_ref, s_cand = float(np.std(ref)), float(np.std(cand))
+    if s_ref <= 0:
+        return None
+    noise = z * log_sd_error(ref, n, m)
+    return {
+        "std_ratio": s_cand / s_ref,
+        "deficit": max(0.0, 1.0 - s_cand / s_ref * math.exp(noise)),
+    }
 
 
 def _column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, len(cmp.kinds))
+    base = features.baseline(side)
     out: dict[str, dict[str, Any]] = {}
     if cmp.modality == "time_series":
-        cand, ref = features.increments(cmp, side), features.increments(cmp, "reference")
+        cand, ref = features.increments(cmp, side), features.increments(cmp, base)
         if min(cand.shape[0], ref.shape[0]) >= MIN_ROWS:
             for j, column in enumerate(cmp.numeric_columns):
                 out[column] = _numeric_column(cand[:, j], ref[:, j], z, series=True)
     else:
         for column in cmp.numeric_columns:
             cand = features.values(cmp, side, column)
-            ref = features.values(cmp, "reference", column)
+            ref = features.values(cmp, base, column)
             if min(cand.size, ref.size) >= MIN_ROWS:
                 out[column] = _numeric_column(cand, ref, z)
         for column in cmp.categorical_columns:
-            ref = features.labels(cmp, "reference", column)
+            ref = features.labels(cmp, base, column)
             cand = features.labels(cmp, side, column)
             if min(cand.size, ref.size) < MIN_ROWS:
                 continue
@@ -152,6 +174,41 @@ def _text_scores(cmp: Comparison) -> dict[str, dict[str, Any]]:
             "score": decay_score(deficit, COLUMN_SCALE),
         }
     return out
+
+
+def principal_spread(
+    cand: np.ndarray, ref: np.ndarray, z: float, seed: int = 0
+) -> dict[str, Any] | None:
+    """Spread of the candidate along the principal axes of both samples, against the
+    reference's: a dropped mode or a shrunken cloud takes its spread from a few directions
+    at once, which one test per axis sees long before the columns' tests, where it is
+    shared out over correlated columns. The axes are fitted on equal numbers of rows of
+    each side, drawn at random (fitted on one side, they would hold more of that side's
+    own spread);
+    the axes holding PRINCIPAL_VARIANCE of the variance count, at most PRINCIPAL_AXES,
+    each at the family-wise noise level of their number."""
+    if min(len(cand), len(ref)) < MIN_ROWS or ref.shape[1] < 2:
+        return None
+    size = min(len(cand), len(ref))
+    pooled = np.vstack(
+        [features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)]
+    ).astype(np.float64)
+    centre = pooled.mean(axis=0)
+    _, singular, axes = np.linalg.svd(pooled - centre, full_matrices=False)
+    shares = singular**2 / max(float((singular**2).sum()), 1e-12)
+    count = int(min(PRINCIPAL_AXES, np.searchsorted(np.cumsum(shares), PRINCIPAL_VARIANCE) + 1))
+    z_axes = adjusted_z(z, count)
+    axes_found = []
+    for j in range(count):
+        a = (cand - centre) @ axes[j]
+        b = (ref - centre) @ axes[j]
+        found = _spread_deficit(a, b, len(a), len(b), z_axes)
+        if found is not None:
+            axes_found.append({"variance_share": float(shares[j]), **found})
+    if not axes_found:
+        return None
+    deficit = max(axis["deficit"] for axis in axes_found)
+    return {"axes": axes_found, "deficit": deficit, "score": decay_score(deficit, COLUMN_SCALE)}
 
 
 def effective_dimensionality(rows: np.ndarray) -> float | None:
@@ -207,12 +264,27 @@ def evaluate(cmp: Comparison):
         return missing_reference(cmp, NAME, "diversity is measured against real data")
     columns = _text_scores(cmp) if cmp.modality == "text" else _column_scores(cmp, "candidate")
     support = _support(cmp)
+    axes = None
+    if cmp.modality != "time_series":
+        axes = principal_spread(
+            features.embedding(cmp, "candidate"),
+            features.embedding(cmp, features.FULL_REFERENCE),
+            cmp.config.z,
+            cmp.config.seed,
+        )
     parts = []
     if columns:
         parts.append(aggregate_columns([c["score"] for c in columns.values()]))
     if support:
         parts.append(support["score"])
+    if axes:
+        parts.append(axes["score"])
     if not parts:
         return not_evaluated(cmp, NAME, "too few rows for entropy or coverage")
-    evidence = {"statistics": columns, "support": support, "rule": "lower of columns and support"}
+    evidence = {
+        "statistics": columns,
+        "support": support,
+        "principal_axes": axes,
+        "rule": "lowest of columns, support and principal axes",
+    }
     return scored(cmp, NAME, min(parts), evidence)
