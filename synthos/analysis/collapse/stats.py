@@ -96,22 +96,44 @@ def auc_noise(n1: int, n2: int, z: float) -> float:
     return z * math.sqrt((n1 + n2 + 1) / (12.0 * n1 * n2))
 
 
+def _autocorrelations(x: np.ndarray, max_lag: int) -> np.ndarray | None:
+    """Autocorrelations at lags 1..min(max_lag, n // 4); None when x is too short or flat."""
+    n = x.size
+    x = x - x.mean()
+    variance = float(x @ x)
+    if n < 4 or variance <= 0:
+        return None
+    spectrum = np.fft.rfft(x, 2 * n)
+    return np.fft.irfft(spectrum * np.conj(spectrum))[1 : min(max_lag, n // 4) + 1] / variance
+
+
 def effective_size(values: np.ndarray, max_lag: int = 200) -> float:
     """Independent draws' worth of a series: n / (1 + 2 sum of its autocorrelations), the
     sum running over the initial positive stretch of lags (Geyer's rule), so a slowly
     varying series counts for far fewer draws than steps."""
     x = np.asarray(values, dtype=np.float64)
-    n = x.size
-    x = x - x.mean()
-    variance = float(x @ x)
-    if n < 4 or variance <= 0:
-        return float(max(n, 1))
-    spectrum = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum))[: min(max_lag, n // 4) + 1] / variance
-    positive = acf[1:]
+    positive = _autocorrelations(x, max_lag)
+    if positive is None:
+        return float(max(x.size, 1))
     stop = np.flatnonzero(positive <= 0)
     tau = 1.0 + 2.0 * float(positive[: stop[0] if stop.size else positive.size].sum())
-    return float(np.clip(n / max(tau, 1.0), 2.0, n))
+    return float(np.clip(x.size / max(tau, 1.0), 2.0, x.size))
+
+
+def mean_size(values: np.ndarray, max_lag: int = 200) -> float:
+    """Independent draws' worth of a series for its mean: n over its long-run variance
+    factor, the autocorrelations summed over a quarter of the lags with Bartlett's
+    weights. A seasonal cycle's negative autocorrelations (half a period apart) cancel its
+    positive ones, as whole cycles add nothing to the error of a mean; Geyer's initial
+    positive stretch (`effective_size`) counts only the positive ones and would take a
+    seasonal series for far fewer draws than its mean is worth."""
+    x = np.asarray(values, dtype=np.float64)
+    lags = _autocorrelations(x, max_lag)
+    if lags is None:
+        return float(max(x.size, 1))
+    weights = 1.0 - np.arange(1, lags.size + 1) / (lags.size + 1)
+    tau = 1.0 + 2.0 * float((weights * lags).sum())
+    return float(np.clip(x.size / max(tau, 1.0), 2.0, x.size))
 
 
 def series_sizes(

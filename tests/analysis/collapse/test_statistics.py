@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 
 from synthos.analysis.collapse import score_dimension
-from synthos.analysis.collapse.stats import effective_size, joint_mean_shift, moment_shift
+from synthos.analysis.collapse.stats import (
+    effective_size,
+    joint_mean_shift,
+    mean_size,
+    moment_shift,
+)
 
 
 def _ar(n: int, phi: float, seed: int) -> np.ndarray:
@@ -24,6 +29,17 @@ def test_autocorrelated_values_count_for_fewer_draws():
     assert 0.8 * 4000 < white <= 4000
     # AR(1) with phi 0.9: n (1 - phi) / (1 + phi) ~ 210 independent draws
     assert 100 < slow < 400
+
+
+def test_a_seasonal_cycle_does_not_count_against_a_mean():
+    """Whole cycles add nothing to the error of a mean: the long-run variance sees their
+    negative autocorrelations cancel the positive ones, Geyer's positive stretch does not."""
+    t = np.arange(2400)
+    seasonal = 3 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(11).normal(size=t.size)
+    assert effective_size(seasonal) < 0.5 * t.size
+    assert mean_size(seasonal) > 0.9 * t.size
+    # without a cycle both count a slow AR(1) near n (1 - phi) / (1 + phi) ~ 210 draws
+    assert 100 < mean_size(_ar(4000, 0.9, 1)) < 400
 
 
 def test_moment_shift_sees_a_moved_or_rescaled_sample_but_not_noise():

@@ -10,12 +10,12 @@ variation distance of level shares beyond its noise allowance. The candidate is 
 with the whole reference sample (holdout included), the holdout with the rest of it (from
 which it is disjoint): every allowance follows the sizes compared; only a series' levels
 are compared with the reference stretch whose difference from the holdout is their null.
-Series:
-the same on each channel's increments and on its levels, every series test at the
-effective sizes of autocorrelated values (`stats.effective_size`); a level difference
-counts only beyond twice the difference between the reference's own two stretches (a
-drifting series differs in level between any two), and the joint mean of the levels only
-where those stretches agree (`features.levels`).
+Series: the same on each channel's increments and on its levels, every series test at the
+effective sizes of autocorrelated values (`stats.effective_size`; for means the long-run
+variance, `stats.mean_size`); a level difference counts only beyond twice the difference
+between the reference's own two stretches (a drifting series differs in level between any
+two), and the joint mean of the levels only where those stretches agree
+(`features.levels`).
 Text: total variation of the token unigram distribution (the reference's 1000 most
 frequent tokens and the rest as one bucket) on equal token budgets, and the tests above on
 document lengths. Each KS excess scores ``100 exp(-excess / 0.1)``; the dimension is the
@@ -39,11 +39,11 @@ from ..stats import (
     aggregate_columns,
     block_errors,
     decay_score,
-    effective_size,
     finite,
     frequencies,
     joint_mean_shift,
     ks_critical,
+    mean_size,
     moment_shift,
     series_sizes,
     tv_noise,
@@ -71,11 +71,12 @@ def numeric_distance(
     spread_sizes: tuple[float, float] | None = None,
     floors: tuple[float, float] = (0.0, 0.0),
     ks_floor: float = 0.0,
+    mean_sizes: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """KS beyond its critical value (at least `ks_floor`), and the shifts of mean and
     spread beyond their standard errors (`stats.moment_shift`: far more sensitive to a
     moved or rescaled column than KS; errors at least `floors`), at the effective sizes of
-    autocorrelated values when given."""
+    autocorrelated values when given (`mean_sizes` for the mean, default `sizes`)."""
     n, m = sizes or (cand.size, ref.size)
     ks = float(sps.ks_2samp(cand, ref).statistic)
     critical = max(ks_critical(max(2, round(n)), max(2, round(m)), z), ks_floor)
@@ -89,7 +90,7 @@ def numeric_distance(
     }
     # the normal approximations of mean and log-sd errors need a few dozen draws
     if min(n, m) >= MIN_ROWS:
-        moments = moment_shift(cand, ref, z, (n, m), spread_sizes, floors)
+        moments = moment_shift(cand, ref, z, mean_sizes or (n, m), spread_sizes, floors)
         out.update(moments)
         out["score"] = min(
             out["score"],
@@ -103,11 +104,13 @@ def series_distance(
     cand: np.ndarray, ref: np.ndarray, z: float, null: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """`numeric_distance` of two stretches of a series at their effective sizes
-    (`stats.series_sizes`), the errors of mean and spread no smaller than their spread
-    over blocks of each stretch (`stats.block_errors`). With `null` (the same comparison
-    between two real stretches), no difference counts until it is twice the real one: a
-    drifting or regime-switching series differs that much between any two stretches."""
+    (`stats.series_sizes`; `stats.mean_size` for the means), the errors of mean and spread
+    no smaller than their spread over blocks of each stretch (`stats.block_errors`). With
+    `null` (the same comparison between two real stretches), no difference counts until it
+    is twice the real one: a drifting or regime-switching series differs that much between
+    any two stretches."""
     sizes, spread_sizes = series_sizes(cand, ref)
+    mean_sizes = (mean_size(cand), mean_size(ref))
     (mean_c, log_c), (mean_r, log_r) = block_errors(cand), block_errors(ref)
     floors = (math.hypot(mean_c, mean_r), math.hypot(log_c, log_r))
     ks_floor = 0.0
@@ -117,7 +120,7 @@ def series_distance(
             max(floors[1], NULL_FACTOR * null.get("log_sd_ratio", 0.0) / z),
         )
         ks_floor = NULL_FACTOR * null["ks"]
-    return numeric_distance(cand, ref, z, sizes, spread_sizes, floors, ks_floor)
+    return numeric_distance(cand, ref, z, sizes, spread_sizes, floors, ks_floor, mean_sizes)
 
 
 def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
@@ -165,7 +168,7 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
                 out[f"{column} (level)"] = series_distance(rows[side][:, j], ref_j, z, null)
         levels = features.levels(cmp, side), features.levels(cmp, base)
         if levels[0] is not None and len(levels[0]) and len(levels[1]):
-            sizes = tuple(min(effective_size(x[:, j]) for j in range(x.shape[1])) for x in levels)
+            sizes = tuple(min(mean_size(x[:, j]) for j in range(x.shape[1])) for x in levels)
             joint = _joint(levels[0], levels[1], z, sizes)
             if joint is not None:
                 out["levels (joint mean)"] = joint
