@@ -184,9 +184,8 @@ def principal_spread(
     at once, which one test per axis sees long before the columns' tests, where it is
     shared out over correlated columns. The axes are fitted on equal numbers of rows of
     each side, drawn at random (fitted on one side, they would hold more of that side's
-    own spread);
-    the axes holding PRINCIPAL_VARIANCE of the variance count, at most PRINCIPAL_AXES,
-    each at the family-wise noise level of their number."""
+    own spread); the axes holding PRINCIPAL_VARIANCE of the variance count, at most
+    PRINCIPAL_AXES, each at the family-wise noise level of their number."""
     if min(len(cand), len(ref)) < MIN_ROWS or ref.shape[1] < 2:
         return None
     size = min(len(cand), len(ref))
