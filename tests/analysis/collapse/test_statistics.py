@@ -156,3 +156,12 @@ def test_the_candidate_is_compared_with_every_reference_row(table_pair):
     dim = score_dimension("distribution_fidelity", cand, ref)
     column = next(c for c in ref.columns if pd.api.types.is_float_dtype(ref[c]))
     assert dim.evidence["columns"][column]["effective_sizes"] == [len(cand), len(ref)]
+
+
+def test_a_joint_finding_is_not_averaged_away_by_passing_columns():
+    rng = np.random.default_rng(12)
+    ref, cand = rng.normal(size=(400, 20)), rng.normal(size=(400, 20)) + 0.15
+    dim = score_dimension("distribution_fidelity", _table(cand), _table(ref))
+    joint = dim.evidence["columns"]["numeric columns (joint mean)"]
+    assert joint["score"] < 90
+    assert dim.score <= joint["score"]
