@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -136,19 +137,21 @@ def mean_size(values: np.ndarray, max_lag: int = 200) -> float:
     return float(np.clip(x.size / max(tau, 1.0), 2.0, x.size))
 
 
+def squared_deviations(x: np.ndarray) -> np.ndarray:
+    """Each value's squared deviation from its column's mean (along the first axis): their
+    mean is the variance, so tests of means on them are tests of spread."""
+    return (x - x.mean(axis=0)) ** 2
+
+
 def series_sizes(
     cand: np.ndarray, ref: np.ndarray
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """Effective sizes of two stretches of a series: of their values (for means, quantiles
     and entropies) and of their squared deviations (for spreads: calm and turbulent
     periods make a stretch's spread less certain than its values' autocorrelation says)."""
-
-    def squared(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean()) ** 2
-
     return (
         (effective_size(cand), effective_size(ref)),
-        (effective_size(squared(cand)), effective_size(squared(ref))),
+        (effective_size(squared_deviations(cand)), effective_size(squared_deviations(ref))),
     )
 
 
@@ -177,29 +180,34 @@ def block_errors(values: np.ndarray, blocks: int = 8) -> tuple[float, float]:
     return mean_se, log_se
 
 
+@dataclass(frozen=True)
+class MomentErrors:
+    """What the moments of two samples are worth: independent draws' worth of each side for
+    the mean and for the spread (default: the numbers of values; the spread's default is
+    the mean's), and floors under the standard errors of mean and log-sd."""
+
+    mean_sizes: tuple[float, float] | None = None
+    spread_sizes: tuple[float, float] | None = None
+    floors: tuple[float, float] = (0.0, 0.0)
+
+
 def moment_shift(
-    cand: np.ndarray,
-    ref: np.ndarray,
-    z: float,
-    sizes: tuple[float, float] | None = None,
-    spread_sizes: tuple[float, float] | None = None,
-    floors: tuple[float, float] = (0.0, 0.0),
+    cand: np.ndarray, ref: np.ndarray, z: float, errors: MomentErrors | None = None
 ) -> dict[str, float]:
     """Shift of the mean (in reference standard deviations) and of the spread (absolute log
-    ratio of standard deviations), each beyond z standard errors at the given effective
-    sizes (default: the numbers of values; `spread_sizes` for the spread, default `sizes`),
-    the errors no smaller than `floors` (of mean and log-sd). The log-ratio's error allows
-    for the data's kurtosis (`log_sd_error`), so heavy tails do not pass for a change of
-    scale."""
-    n, m = sizes or (cand.size, ref.size)
-    n2, m2 = spread_sizes or (n, m)
+    ratio of standard deviations), each beyond z standard errors (`errors`; default every
+    value one independent draw, no floors). The log-ratio's error allows for the data's
+    kurtosis (`log_sd_error`), so heavy tails do not pass for a change of scale."""
+    errors = errors or MomentErrors()
+    n, m = errors.mean_sizes or (cand.size, ref.size)
+    n2, m2 = errors.spread_sizes or (n, m)
     sd_ref, sd_cand = float(np.std(ref)), float(np.std(cand))
     if sd_ref <= 0:
         return {"mean_shift": 0.0, "log_sd_ratio": 0.0, "mean_excess": 0.0, "scale_excess": 0.0}
     shift = abs(float(np.mean(cand) - np.mean(ref))) / sd_ref
-    mean_se = max(math.sqrt(sd_cand**2 / n + sd_ref**2 / m) / sd_ref, floors[0])
+    mean_se = max(math.sqrt(sd_cand**2 / n + sd_ref**2 / m) / sd_ref, errors.floors[0])
     log_ratio = abs(math.log(max(sd_cand, 1e-12 * sd_ref) / sd_ref))
-    scale_se = max(log_sd_error(ref, n2, m2), floors[1])
+    scale_se = max(log_sd_error(ref, n2, m2), errors.floors[1])
     return {
         "mean_shift": shift,
         "log_sd_ratio": log_ratio,

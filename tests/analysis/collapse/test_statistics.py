@@ -8,6 +8,7 @@ import pandas as pd
 
 from synthos.analysis.collapse import score_dimension
 from synthos.analysis.collapse.stats import (
+    MomentErrors,
     effective_size,
     joint_mean_shift,
     mean_size,
@@ -50,7 +51,7 @@ def test_moment_shift_sees_a_moved_or_rescaled_sample_but_not_noise():
     assert moment_shift(same + 0.3, ref, 3.0)["mean_excess"] > 0.1
     assert moment_shift(1.3 * same, ref, 3.0)["scale_excess"] > 0.1
     # the same shift is within noise when the values are 100 times fewer draws' worth
-    assert moment_shift(same + 0.3, ref, 3.0, (30, 30))["mean_excess"] == 0.0
+    assert moment_shift(same + 0.3, ref, 3.0, MomentErrors((30, 30)))["mean_excess"] == 0.0
 
 
 def test_flipped_labels_break_the_target_dependence(table_pair):

@@ -35,6 +35,7 @@ from .. import features
 from ..inputs import Comparison
 from ..stats import (
     MIN_ROWS,
+    MomentErrors,
     adjusted_z,
     aggregate_columns,
     block_errors,
@@ -46,6 +47,7 @@ from ..stats import (
     mean_size,
     moment_shift,
     series_sizes,
+    squared_deviations,
     tv_noise,
 )
 from .base import missing_reference, not_evaluated, scored
@@ -68,15 +70,13 @@ def numeric_distance(
     ref: np.ndarray,
     z: float,
     sizes: tuple[float, float] | None = None,
-    spread_sizes: tuple[float, float] | None = None,
-    floors: tuple[float, float] = (0.0, 0.0),
+    errors: MomentErrors | None = None,
     ks_floor: float = 0.0,
-    mean_sizes: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """KS beyond its critical value (at least `ks_floor`), and the shifts of mean and
-    spread beyond their standard errors (`stats.moment_shift`: far more sensitive to a
-    moved or rescaled column than KS; errors at least `floors`), at the effective sizes of
-    autocorrelated values when given (`mean_sizes` for the mean, default `sizes`)."""
+    """KS beyond its critical value at the effective `sizes` of autocorrelated values when
+    given (at least `ks_floor`), and the shifts of mean and spread beyond their standard
+    errors (`stats.moment_shift` with `errors`: far more sensitive to a moved or rescaled
+    column than KS)."""
     n, m = sizes or (cand.size, ref.size)
     ks = float(sps.ks_2samp(cand, ref).statistic)
     critical = max(ks_critical(max(2, round(n)), max(2, round(m)), z), ks_floor)
@@ -90,7 +90,7 @@ def numeric_distance(
     }
     # the normal approximations of mean and log-sd errors need a few dozen draws
     if min(n, m) >= MIN_ROWS:
-        moments = moment_shift(cand, ref, z, mean_sizes or (n, m), spread_sizes, floors)
+        moments = moment_shift(cand, ref, z, errors)
         out.update(moments)
         out["score"] = min(
             out["score"],
@@ -110,7 +110,6 @@ def series_distance(
     is twice the real one: a drifting or regime-switching series differs that much between
     any two stretches."""
     sizes, spread_sizes = series_sizes(cand, ref)
-    mean_sizes = (mean_size(cand), mean_size(ref))
     (mean_c, log_c), (mean_r, log_r) = block_errors(cand), block_errors(ref)
     floors = (math.hypot(mean_c, mean_r), math.hypot(log_c, log_r))
     ks_floor = 0.0
@@ -120,7 +119,8 @@ def series_distance(
             max(floors[1], NULL_FACTOR * null.get("log_sd_ratio", 0.0) / z),
         )
         ks_floor = NULL_FACTOR * null["ks"]
-    return numeric_distance(cand, ref, z, sizes, spread_sizes, floors, ks_floor, mean_sizes)
+    errors = MomentErrors((mean_size(cand), mean_size(ref)), spread_sizes, floors)
+    return numeric_distance(cand, ref, z, sizes, errors, ks_floor)
 
 
 def categorical_distance(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]:
@@ -144,10 +144,9 @@ def _joint(
 
 
 def _joint_spread(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any] | None:
-    """A change of spread shared by many columns: `_joint` on each value's squared
-    deviation from its column's mean, whose column means are the variances; their
-    covariance carries the columns' kurtosis and how their spreads move together."""
-    return _joint((cand - cand.mean(axis=0)) ** 2, (ref - ref.mean(axis=0)) ** 2, z)
+    """A change of spread shared by many columns: `_joint` on `stats.squared_deviations`,
+    whose covariance carries the columns' kurtosis and how their spreads move together."""
+    return _joint(squared_deviations(cand), squared_deviations(ref), z)
 
 
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
