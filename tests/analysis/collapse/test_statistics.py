@@ -150,6 +150,29 @@ def test_a_dropped_mode_shrinks_the_spread_along_its_axis():
     assert collapsed.score < 90
 
 
+def test_a_dropped_mode_empties_its_bins():
+    """Eight clusters at the corners of a cube; the candidate lacks one of them (an eighth
+    of the mass). Each column keeps its spread, the principal axis toward the missing
+    corner loses some; the mode bins see a bin emptied, the clearest sign of the three."""
+    rng = np.random.default_rng(12)
+    corners = np.array([[x, y, z] for x in (-3, 3) for y in (-3, 3) for z in (-3, 3)])
+
+    def sample(n: int, kept: int) -> np.ndarray:
+        return corners[rng.integers(0, kept, size=n)] + rng.normal(size=(n, 3))
+
+    ref = sample(800, 8)
+    clean = score_dimension("entropy_stability", _table(sample(800, 8)), _table(ref))
+    assert clean.evidence["modes"]["lost_mass"] == 0.0
+    assert clean.passed, clean.evidence
+    collapsed = score_dimension("entropy_stability", _table(sample(800, 7)), _table(ref))
+    modes = collapsed.evidence["modes"]
+    assert modes["depleted_bins"] >= 1 and modes["lost_mass"] > 0.05
+    assert not collapsed.passed
+    assert collapsed.evidence["principal_axes"]["score"] > collapsed.score
+    column_scores = [c["score"] for c in collapsed.evidence["statistics"].values()]
+    assert min(column_scores) > collapsed.score
+
+
 def test_the_candidate_is_compared_with_every_reference_row(table_pair):
     """The holdout is compared with the rest of the reference; the candidate with all of it
     (the noise allowance shrinks with the rows)."""

@@ -9,7 +9,9 @@ sizes, `stats.effective_size`). A column's deficit is the larger
 shortfall below 1 beyond z standard errors, scored ``100 exp(-deficit / 0.15)``; the
 candidate is compared with the whole reference sample. Tables and text, in addition: the
 same spread test along the principal axes of the embedding (`principal_spread`), where a
-dropped mode takes its spread from one direction of many correlated columns. Text:
+dropped mode takes its spread from one direction of many correlated columns; and the
+mass lost from k-means bins of both samples (`mode_mass`), where a dropped mode empties
+its bins while every spread may still look whole (scored ``100 exp(-lost mass / 0.1)``). Text:
 distinct-1/2/3 and unigram entropy on equal token budgets, with the holdout's own
 shortfall (twice it, at least 0.02) as the noise allowance. Support: k-NN coverage of
 the reference (Naeem et al. 2020) by the candidate against the coverage by an equal-
@@ -17,8 +19,8 @@ sized real holdout; coverage lost only counts where it is not explained by lost
 precision (candidate rows off the reference support, as after a shift or broken
 correlations, which other dimensions own): mode collapse and shrinkage keep precision
 while losing coverage. Scored ``100 exp(-shortfall / 0.1)``, from 50 reference rows'
-worth of independent evidence. The dimension is the lower
-of the column part (`stats.aggregate_columns`), the principal axes and the support part;
+worth of independent evidence. The dimension is the lowest of the column part
+(`stats.aggregate_columns`), the principal axes, the mode bins and the support part;
 effective dimensionality is shown as evidence.
 """
 
@@ -55,6 +57,11 @@ MIN_SUPPORT_ROWS = 50
 #: this many.
 PRINCIPAL_VARIANCE = 0.9
 PRINCIPAL_AXES = 10
+#: Mode bins: at most MODE_BINS k-means bins, with at least MODE_ROWS_PER_BIN rows of the
+#: smaller side per bin; the mass lost from them is scored on MODE_SCALE.
+MODE_BINS = 8
+MODE_ROWS_PER_BIN = 25
+MODE_SCALE = 0.1
 
 
 def _entropy_deficit(
@@ -210,6 +217,45 @@ def principal_spread(
     return {"axes": axes_found, "deficit": deficit, "score": decay_score(deficit, COLUMN_SCALE)}
 
 
+def mode_mass(
+    cand: np.ndarray, ref: np.ndarray, z: float, seed: int = 0, fit_rows: int = 4_000
+) -> dict[str, Any] | None:
+    """Mass the candidate lost from the modes of the data, in the manner of the number of
+    statistically different bins (Richardson & Weiss 2018): k-means bins fitted on equal
+    random shares of both samples (at most `fit_rows` each), so a mode only the reference
+    holds gets a bin of its own; each bin's share of the candidate against the reference's
+    by a two-proportion test at the family-wise level of the bins. A dropped mode empties
+    its bins while the spread of every column and axis may still look whole."""
+    from sklearn.cluster import KMeans
+
+    size = min(len(cand), len(ref), fit_rows)
+    bins = int(min(MODE_BINS, size // MODE_ROWS_PER_BIN))
+    if bins < 2 or ref.shape[1] == 0:
+        return None
+    pooled = np.vstack(
+        [features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)]
+    ).astype(np.float64)
+    model = KMeans(bins, n_init=3, random_state=seed).fit(pooled)
+    counts = {
+        side: np.bincount(model.predict(rows.astype(np.float64)), minlength=bins)
+        for side, rows in (("candidate", cand), ("reference", ref))
+    }
+    n, m = len(cand), len(ref)
+    share_c, share_r = counts["candidate"] / n, counts["reference"] / m
+    pooled_share = (counts["candidate"] + counts["reference"]) / (n + m)
+    noise = adjusted_z(z, bins) * np.sqrt(pooled_share * (1 - pooled_share) * (1 / n + 1 / m))
+    lost = np.maximum(0.0, share_r - share_c - noise)
+    return {
+        "bins": [
+            {"candidate_share": float(c), "reference_share": float(r), "noise": float(e)}
+            for c, r, e in zip(share_c, share_r, noise, strict=True)
+        ],
+        "lost_mass": float(lost.sum()),
+        "depleted_bins": int(np.count_nonzero(lost)),
+        "score": decay_score(float(lost.sum()), MODE_SCALE),
+    }
+
+
 def effective_dimensionality(rows: np.ndarray) -> float | None:
     """exp(entropy of the covariance eigenvalue shares)."""
     if rows.shape[0] < 3 or rows.shape[1] == 0:
@@ -263,14 +309,12 @@ def evaluate(cmp: Comparison):
         return missing_reference(cmp, NAME, "diversity is measured against real data")
     columns = _text_scores(cmp) if cmp.modality == "text" else _column_scores(cmp, "candidate")
     support = _support(cmp)
-    axes = None
+    axes = modes = None
     if cmp.modality != "time_series":
-        axes = principal_spread(
-            features.embedding(cmp, "candidate"),
-            features.embedding(cmp, features.FULL_REFERENCE),
-            cmp.config.z,
-            cmp.config.seed,
-        )
+        cand = features.embedding(cmp, "candidate")
+        ref = features.embedding(cmp, features.FULL_REFERENCE)
+        axes = principal_spread(cand, ref, cmp.config.z, cmp.config.seed)
+        modes = mode_mass(cand, ref, cmp.config.z, cmp.config.seed, cmp.config.knn_rows)
     parts = []
     if columns:
         parts.append(aggregate_columns([c["score"] for c in columns.values()]))
@@ -278,12 +322,15 @@ def evaluate(cmp: Comparison):
         parts.append(support["score"])
     if axes:
         parts.append(axes["score"])
+    if modes:
+        parts.append(modes["score"])
     if not parts:
         return not_evaluated(cmp, NAME, "too few rows for entropy or coverage")
     evidence = {
         "statistics": columns,
         "support": support,
         "principal_axes": axes,
-        "rule": "lowest of columns, support and principal axes",
+        "modes": modes,
+        "rule": "lowest of columns, support, principal axes and modes",
     }
     return scored(cmp, NAME, min(parts), evidence)
