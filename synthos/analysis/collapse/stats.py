@@ -21,6 +21,12 @@ from scipy import stats
 MIN_ROWS = 20
 
 
+#: A series differs from the reference only beyond this many times the difference between
+#: the reference's own two stretches (a drifting or regime-switching series differs that
+#: much between any two stretches).
+NULL_FACTOR = 2.0
+
+
 def decay_score(excess: float, scale: float) -> float:
     """100 at no excess, 100/e at `scale`."""
     return 100.0 * math.exp(-max(0.0, float(excess)) / scale)

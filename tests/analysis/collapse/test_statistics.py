@@ -113,6 +113,42 @@ def test_a_small_shift_shared_by_many_columns_adds_up():
     assert joint_mean_shift(moved[:, :1], ref[:, :1], 3.0) is None  # one column: its own test
 
 
+def test_a_forecaster_trained_on_the_candidate_is_tested_window_by_window():
+    """One channel: each test window's error is its own (one channel's predictions must
+    not broadcast against the targets). Increments with the opposite dynamics forecast
+    real steps far worse; another stretch of the same process does not."""
+    ref = np.cumsum(_ar(1200, 0.8, 21))
+    same, opposite = np.cumsum(_ar(600, 0.8, 22)), np.cumsum(_ar(600, -0.8, 23))
+    clean = score_dimension("generalization_gap", _series(same), _series(ref))
+    assert clean.evidence["transfer"]["relative_gap"] < 0.05 and clean.passed, clean.evidence
+    flipped = score_dimension("generalization_gap", _series(opposite), _series(ref))
+    transfer = flipped.evidence["transfer"]
+    assert transfer["train_synthetic_test_real"] > 2 * transfer["train_real_test_real"]
+    assert transfer["relative_gap"] > 0.5 and not flipped.passed
+
+
+def test_a_calm_stretch_of_a_regime_switching_series_is_not_lost_diversity():
+    """Increments switch between calm and turbulent blocks; a real stretch with more calm
+    blocks is narrower, as any stretch of such a series may be. Entropy and spread allow
+    for it as distribution_fidelity does (spread of the log sd over blocks), while a
+    shrunken copy of the whole reference is still seen."""
+    rng = np.random.default_rng(31)
+
+    def stretch(scales: list[float]) -> np.ndarray:
+        return np.cumsum(np.concatenate([rng.normal(scale=s, size=100) for s in scales]))
+
+    ref = stretch([0.5, 2.0] * 5)
+    calm = score_dimension(
+        "entropy_stability", _series(stretch([0.5, 0.5, 2, 0.5, 0.5])), _series(ref)
+    )
+    column = calm.evidence["statistics"]["value"]
+    assert column["std_ratio"] < 0.7 and column["score"] > 90, column
+    shrunk = score_dimension(
+        "entropy_stability", _series(0.4 * stretch([0.5, 2.0] * 3)), _series(ref)
+    )
+    assert shrunk.evidence["statistics"]["value"]["score"] < 50
+
+
 def _table(values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(values, columns=[f"x{j}" for j in range(values.shape[1])])
 

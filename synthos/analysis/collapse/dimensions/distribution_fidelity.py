@@ -35,6 +35,7 @@ from .. import features
 from ..inputs import Comparison
 from ..stats import (
     MIN_ROWS,
+    NULL_FACTOR,
     MomentErrors,
     adjusted_z,
     aggregate_columns,
@@ -59,9 +60,6 @@ MEAN_SCALE = 0.25
 SPREAD_SCALE = 0.2
 #: KS, mean and spread: the tests per column that share the noise level.
 TESTS_PER_COLUMN = 3
-#: A series' levels differ from the reference's only beyond this many times the difference
-#: between the reference's own two stretches.
-NULL_FACTOR = 2.0
 VOCABULARY = 1000
 
 

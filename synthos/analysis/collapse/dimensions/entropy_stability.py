@@ -38,6 +38,7 @@ from ..stats import (
     adjusted_z,
     aggregate_columns,
     binomial_noise,
+    block_errors,
     decay_score,
     entropy,
     frequencies,
@@ -65,17 +66,18 @@ MODE_SCALE = 0.1
 
 
 def _entropy_deficit(
-    p_ref: np.ndarray, p_cand: np.ndarray, n: int, m: int, z: float
+    p_ref: np.ndarray, p_cand: np.ndarray, n: float, m: float, z: float, floor: float = 0.0
 ) -> dict[str, Any]:
     """Shortfall of the candidate's entropy relative to the reference's, beyond z standard
-    errors of the plug-in estimates (variance of -log p over n draws)."""
+    errors of the plug-in estimates (variance of -log p over n draws), the error no
+    smaller than `floor` nats."""
     h_ref = entropy(p_ref) + (np.count_nonzero(p_ref) - 1) / (2 * m)
     h_cand = entropy(p_cand) + (np.count_nonzero(p_cand) - 1) / (2 * n)
     if h_ref <= 0:
         return {"entropy_ratio": None, "deficit": 0.0}
     nz = p_ref[p_ref > 0]
     variance = max(float((nz * np.log(nz) ** 2).sum() - entropy(p_ref) ** 2), 0.0)
-    noise = z * math.sqrt(variance * (1 / n + 1 / m)) / h_ref
+    noise = z * max(math.sqrt(variance * (1 / n + 1 / m)), floor) / h_ref
     ratio = h_cand / h_ref
     return {"entropy_ratio": ratio, "deficit": max(0.0, 1.0 - ratio - noise)}
 
@@ -91,14 +93,18 @@ def _numeric_column(
     cand: np.ndarray, ref: np.ndarray, z: float, series: bool = False
 ) -> dict[str, Any]:
     """Entropy and spread deficits; a series' values count at their effective sizes (of
-    the values for the entropy, of the squared deviations for the spread)."""
+    the values for the entropy, of the squared deviations for the spread), and the errors
+    are no smaller than the spread of the log standard deviation over blocks of each
+    stretch (`stats.block_errors`, as in distribution_fidelity): a calm or turbulent
+    stretch is narrower or wider, and its binned entropy moves by the log of that ratio."""
     (n, m), (n2, m2) = series_sizes(cand, ref) if series else ((cand.size, ref.size),) * 2
+    floor = math.hypot(block_errors(cand)[1], block_errors(ref)[1]) if series else 0.0
     low, high = np.quantile(ref, [0.05, 0.95])
     out: dict[str, Any] = {"deficit": 0.0}
     if high > low:
         width = (high - low) / BINS
-        out = _entropy_deficit(_grid(ref, width), _grid(cand, width), n, m, z)
-    spread = _spread_deficit(cand, ref, n2, m2, z)
+        out = _entropy_deficit(_grid(ref, width), _grid(cand, width), n, m, z, floor)
+    spread = _spread_deficit(cand, ref, n2, m2, z, floor)
     if spread is not None:
         out["std_ratio"] = spread["std_ratio"]
         out["deficit"] = max(out["deficit"], spread["deficit"])
@@ -106,14 +112,15 @@ def _numeric_column(
 
 
 def _spread_deficit(
-    cand: np.ndarray, ref: np.ndarray, n: float, m: float, z: float
+    cand: np.ndarray, ref: np.ndarray, n: float, m: float, z: float, floor: float = 0.0
 ) -> dict[str, float] | None:
     """The candidate's standard deviation short of the reference's beyond z standard errors
-    of their log ratio (`stats.log_sd_error`); None when the reference does not vary."""
+    of their log ratio (`stats.log_sd_error`, no smaller than `floor`); None when the
+    reference does not vary."""
     s_ref, s_cand = float(np.std(ref)), float(np.std(cand))
     if s_ref <= 0:
         return None
-    noise = z * log_sd_error(ref, n, m)
+    noise = z * max(log_sd_error(ref, n, m), floor)
     return {
         "std_ratio": s_cand / s_ref,
         "deficit": max(0.0, 1.0 - s_cand / s_ref * math.exp(noise)),

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import features, predictive
 from ..inputs import Comparison
-from ..stats import auc_noise, decay_score
+from ..stats import NULL_FACTOR, auc_noise, decay_score, mean_size
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "generalization_gap"
@@ -38,38 +38,52 @@ BIGRAM_WEIGHT = 0.7
 TEST_TOKENS = 50_000
 
 
-def discriminator(cmp: Comparison) -> dict[str, Any] | None:
+def _separability(cmp: Comparison, side: str) -> tuple[float, int] | None:
+    """Cross-validated ROC AUC of trees telling `side`'s rows from the reference's (equal
+    numbers), and the rows per side; None when too few rows."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     seed, cap = cmp.config.seed, cmp.config.classifier_rows
     ref = features.embedding(cmp, "reference")
-    cand = features.embedding(cmp, "candidate")
-    size = min(cap, ref.shape[0], cand.shape[0])
+    other = features.embedding(cmp, side)
+    size = min(cap, ref.shape[0], other.shape[0])
     folds = cmp.config.cv_folds
     if size < 5 * folds or ref.shape[1] == 0:
         return None
-    x = np.vstack([features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)])
+    x = np.vstack([features.subsample(other, size, seed), features.subsample(ref, size, seed + 1)])
     y = np.r_[np.ones(size), np.zeros(size)]
     # Overlapping series windows in both training and test folds would let the trees
     # recognise a stretch rather than a difference: series folds are contiguous in time.
     series = cmp.modality == "time_series"
     splitter = StratifiedKFold(folds, shuffle=not series, random_state=None if series else seed)
-    auc = float(
-        np.mean(
-            cross_val_score(
-                predictive.trees(True, seed, len(y)), x, y, cv=splitter, scoring="roc_auc"
-            )
-        )
+    scores = cross_val_score(
+        predictive.trees(True, seed, len(y)), x, y, cv=splitter, scoring="roc_auc"
     )
+    return float(np.mean(scores)), size
+
+
+def discriminator(cmp: Comparison) -> dict[str, Any] | None:
+    found = _separability(cmp, "candidate")
+    if found is None:
+        return None
+    auc, size = found
     effective = features.effective_rows(cmp, size)
     noise = auc_noise(effective, effective, cmp.config.z)
-    return {
-        "auc": auc,
-        "noise": noise,
-        "rows_per_side": size,
-        "folds": folds,
-        "score": decay_score(auc - 0.5 - noise, DISCRIMINATOR_SCALE),
-    }
+    out: dict[str, Any] = {"auc": auc, "noise": noise, "rows_per_side": size}
+    if cmp.modality == "time_series":
+        # Trees on contiguous folds of a drifting or regime-switching series stray from
+        # 0.5 between two real stretches too, either way: no separability counts until it
+        # is NULL_FACTOR times theirs.
+        null = _separability(cmp, "holdout")
+        if null is not None:
+            out["holdout_auc"] = null[0]
+            noise = max(noise, NULL_FACTOR * abs(null[0] - 0.5))
+    out.update(
+        allowance=noise,
+        folds=cmp.config.cv_folds,
+        score=decay_score(auc - 0.5 - noise, DISCRIMINATOR_SCALE),
+    )
+    return out
 
 
 def _tabular_transfer(cmp: Comparison) -> dict[str, Any] | None:
@@ -177,12 +191,15 @@ def _series_transfer(cmp: Comparison) -> dict[str, Any] | None:
     errors = {}
     for name, x, y in (("trtr", x_ref, y_ref), ("tstr", x_cand, y_cand)):
         model = Ridge(alpha=1.0).fit(x[-size:], y[-size:])
-        errors[name] = ((model.predict(x_test) - y_test) ** 2).mean(axis=1)
+        # one channel: the model predicts a vector, which must not broadcast against the
+        # (windows, 1) targets
+        predicted = model.predict(x_test).reshape(y_test.shape)
+        errors[name] = ((predicted - y_test) ** 2).mean(axis=1)
     mse_real, mse_synth = float(errors["trtr"].mean()), float(errors["tstr"].mean())
     if mse_real <= 0:
         return None
     diff = (errors["tstr"] - errors["trtr"]) / mse_real
-    noise = cmp.config.z * float(np.std(diff)) / math.sqrt(diff.size)
+    noise = cmp.config.z * float(np.std(diff)) / math.sqrt(mean_size(diff))
     gap = max(0.0, mse_synth / mse_real - 1 - noise)
     return {
         "metric": "next-increment mean squared error (ridge on windows)",

@@ -10,9 +10,10 @@ the larger of 0.05 and twice the holdout's difference (over the reference's rank
 two or more tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series: Welch's
 power spectral density of each channel's increments along time (never along the row
 order of a table), as shares of total power; the total variation distance beyond the
-largest of 0.05, 1.5 x the holdout's and 0.6 sqrt(1/K1 + 1/K2) for K1, K2 Welch segments
-(the estimates' own sampling error), scored ``100 exp(-excess / 0.15)``. The dimension
-is the column aggregate of its parts (`stats.aggregate_columns`).
+largest of 0.05, 1.5 x the holdout's and 0.3 z sqrt(1/K1 + 1/K2) for K1, K2 Welch segments
+(the estimates' own sampling error; z family-wise over the channels), scored
+``100 exp(-excess / 0.15)``. The dimension is the column aggregate of its parts
+(`stats.aggregate_columns`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import MIN_ROWS, aggregate_columns, decay_score, entropy
+from ..stats import MIN_ROWS, adjusted_z, aggregate_columns, decay_score, entropy
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "spectral_coherence"
@@ -128,8 +129,10 @@ def _series(cmp: Comparison) -> dict[str, dict[str, Any]]:
     nperseg = int(min(256, shortest // 8 if shortest >= 128 else shortest // 4))
     segments = {side: _welch_segments(s.shape[0], nperseg) for side, s in steps.items()}
     # Each bin's Welch estimate has relative error ~ 1/sqrt(segments), so two estimates of
-    # one spectrum differ by about 0.4 sqrt(1/K1 + 1/K2) in total variation.
-    sampling = 0.6 * math.sqrt(1 / segments["candidate"] + 1 / segments["reference"])
+    # one spectrum differ by about 0.4 sqrt(1/K1 + 1/K2) in total variation; the allowance
+    # is 0.3 z of that (0.6 at z = 2), z family-wise over the channels.
+    z = adjusted_z(cmp.config.z, len(cmp.numeric_columns))
+    sampling = 0.3 * z * math.sqrt(1 / segments["candidate"] + 1 / segments["reference"])
     out = {}
     for j, column in enumerate(cmp.numeric_columns):
         psd = {side: _psd(s[:, j], nperseg) for side, s in steps.items()}
