@@ -5,6 +5,8 @@ Two measurements, the dimension being the lower score:
 * Discriminator: gradient-boosted trees telling candidate rows from reference rows (equal
   numbers, embedding features), cross-validated ROC AUC; the AUC beyond 0.5 plus z of its
   null standard errors (Hanley-McNeil) is the excess, scored ``100 exp(-excess / 0.15)``.
+  A series' allowance is at least NULL_FACTOR times the holdout's own distance from 0.5
+  (trees on contiguous folds tell two real stretches of a drifting series apart too).
 * Train-synthetic-test-real against train-real-test-real, both tested on the real holdout
   with equal training sizes, compared row by row on the same test rows (paired, so the
   noise allowance is small). Tabular: trees predicting the target column (the last column
@@ -13,8 +15,9 @@ Two measurements, the dimension being the lower score:
   gap relative to the real model's margin over chance (the prior, or the mean).
   Text: an interpolated bigram language model's cross-entropy on the holdout, gap relative
   to the real model's. Series: a ridge forecaster of the next increment from a window of
-  increments, the ratio of mean squared errors minus 1. Each gap counts beyond z standard
-  errors of the test metric, scored ``100 exp(-gap / 0.25)``.
+  increments, the ratio of mean squared errors minus 1 (the paired errors of neighbouring
+  windows count at their long-run effective size, `stats.mean_size`). Each gap counts
+  beyond z standard errors of the test metric, scored ``100 exp(-gap / 0.25)``.
 """
 
 from __future__ import annotations

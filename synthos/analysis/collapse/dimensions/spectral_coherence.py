@@ -130,7 +130,7 @@ def _series(cmp: Comparison) -> dict[str, dict[str, Any]]:
     segments = {side: _welch_segments(s.shape[0], nperseg) for side, s in steps.items()}
     # Each bin's Welch estimate has relative error ~ 1/sqrt(segments), so two estimates of
     # one spectrum differ by about 0.4 sqrt(1/K1 + 1/K2) in total variation; the allowance
-    # is 0.3 z of that (0.6 at z = 2), z family-wise over the channels.
+    # is 0.3 z sqrt(1/K1 + 1/K2) (1.5 times that at z = 2), z family-wise over channels.
     z = adjusted_z(cmp.config.z, len(cmp.numeric_columns))
     sampling = 0.3 * z * math.sqrt(1 / segments["candidate"] + 1 / segments["reference"])
     out = {}
