@@ -22,7 +22,8 @@ Procedure (the same for every dimension; nothing is tuned per case):
    their own spread on real data (series far wider than tables), so where a modality has
    at least MIN_CONTROLS controls for a dimension its own threshold is written
    (`thresholds_by_modality`, which the detector prefers). The all-modality thresholds
-   stay as the fallback.
+   stay as the fallback, and stand for a modality whose Q_alpha is 100 (every calibration
+   control at the ceiling: nothing there says where its tail lies).
 5. A dimension with fewer than MIN_CONTROLS calibration controls (training_stability: the
    suite has no cascade) keeps its current threshold, and the file says so.
 6. Check: the verdict rule of the detector (collapse when any evaluated dimension is below its
@@ -38,7 +39,7 @@ import argparse
 import json
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,12 +53,15 @@ from benchmarks.collapse_suite.run import score_all
 MARGIN_POINTS = 5.0
 MARGIN_SPREAD = 0.5
 MIN_CONTROLS = 10
+#: The top of every dimension's score.
+CEILING = 100.0
 PROCEDURE = (
     "benchmarks/collapse_suite/calibrate.py: per dimension (and per modality where it has at "
     "least 10 controls), the alpha-quantile of its scores on the clean controls of the "
     "calibration splits (even seeds of every base dataset), alpha = 0.05 / number of "
-    "evaluated dimensions, minus (5 + 0.5 x their standard deviation) points; dimensions "
-    "without calibration controls keep their previous value"
+    "evaluated dimensions, minus (5 + 0.5 x their standard deviation) points; a modality "
+    "whose quantile is 100 keeps the all-modality threshold; dimensions without calibration "
+    "controls keep their previous value"
 )
 
 
@@ -143,11 +147,19 @@ def check(records: list[dict], thresholds: Thresholds, seeds: set[int]) -> dict:
 def by_modality(
     records: list[dict], dimensions: tuple[str, ...], general: dict[str, float]
 ) -> dict[str, list[DimensionCalibration]]:
-    """The procedure on each modality's controls alone (step 4)."""
-    return {
-        modality: calibrate([r for r in records if r["modality"] == modality], dimensions, general)
-        for modality in sorted({r["modality"] for r in records})
-    }
+    """The procedure on each modality's controls alone (step 4). Where a modality's
+    Q_alpha is the ceiling of the score (every calibration control at 100), its controls
+    say nothing about where its tail lies, and the all-modality threshold stands."""
+    out = {}
+    for modality in sorted({r["modality"] for r in records}):
+        dims = calibrate([r for r in records if r["modality"] == modality], dimensions, general)
+        out[modality] = [
+            replace(d, threshold=general[d.name], calibrated=False)
+            if d.calibrated and d.quantile is not None and d.quantile >= CEILING
+            else d
+            for d in dims
+        ]
+    return out
 
 
 def _statistics(dims: list[DimensionCalibration]) -> dict[str, dict]:

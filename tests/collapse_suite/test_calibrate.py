@@ -52,6 +52,17 @@ def test_too_few_controls_keep_the_general_threshold():
     assert text["entropy_stability"].threshold == general["entropy_stability"]
 
 
+def test_a_modality_all_at_the_ceiling_keeps_the_general_threshold():
+    """Every series control at 100 locates no tail: the series would get 95 from the
+    margin alone; the pooled controls, which do spread, set it instead."""
+    records = _controls("tabular", 12, 70.0) + _controls("time_series", 12, 100.0)
+    general = {d.name: d.threshold for d in cal.calibrate(records, DIMS, dict.fromkeys(DIMS, 0))}
+    series = {d.name: d for d in cal.by_modality(records, DIMS, general)["time_series"]}
+    assert not series["entropy_stability"].calibrated
+    assert series["entropy_stability"].threshold == general["entropy_stability"] < 70.0
+    assert series["entropy_stability"].quantile == 100.0
+
+
 def test_held_out_controls_never_set_a_threshold():
     records = _controls("tabular", 12, 95.0)
     records.append(_record("tabular", 1, entropy_stability=10.0, memorization=100.0))  # odd seed
