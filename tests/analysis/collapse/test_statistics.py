@@ -209,6 +209,21 @@ def test_a_dropped_mode_empties_its_bins():
     assert min(column_scores) > collapsed.score
 
 
+def test_a_wider_spread_is_not_a_lost_mode():
+    """A cloud 1.25 times wider empties its central bin beyond noise too, by moving rows
+    off the reference's support: the support part's lost precision explains that mass
+    (a widening is distribution_fidelity's business), while a dropped mode keeps its
+    precision (above)."""
+    rng = np.random.default_rng(13)
+    ref = rng.normal(size=(800, 3))
+    wider = score_dimension(
+        "entropy_stability", _table(1.25 * rng.normal(size=(800, 3))), _table(ref)
+    )
+    modes = wider.evidence["modes"]
+    assert modes["lost_mass"] > 0.03 and modes["explained_by_lost_precision"] > 0.03, modes
+    assert modes["unexplained_lost_mass"] < 0.5 * modes["lost_mass"] and wider.passed
+
+
 def test_the_candidate_is_compared_with_every_reference_row(table_pair):
     """The holdout is compared with the rest of the reference; the candidate with all of it
     (the noise allowance shrinks with the rows)."""

@@ -225,14 +225,22 @@ def principal_spread(
 
 
 def mode_mass(
-    cand: np.ndarray, ref: np.ndarray, z: float, seed: int = 0, fit_rows: int = 4_000
+    cand: np.ndarray,
+    ref: np.ndarray,
+    z: float,
+    seed: int = 0,
+    fit_rows: int = 4_000,
+    off_support: float = 0.0,
 ) -> dict[str, Any] | None:
     """Mass the candidate lost from the modes of the data, in the manner of the number of
     statistically different bins (Richardson & Weiss 2018): k-means bins fitted on equal
     random shares of both samples (at most `fit_rows` each), so a mode only the reference
     holds gets a bin of its own; each bin's share of the candidate against the reference's
     by a two-proportion test at the family-wise level of the bins. A dropped mode empties
-    its bins while the spread of every column and axis may still look whole."""
+    its bins while the spread of every column and axis may still look whole. A shift or a
+    wider spread empties bins too, by moving rows off the reference's support: the share
+    of candidate rows found there (`off_support`, the support part's lost precision)
+    explains as much of the loss, as it explains lost coverage."""
     from sklearn.cluster import KMeans
 
     size = min(len(cand), len(ref), fit_rows)
@@ -252,14 +260,17 @@ def mode_mass(
     pooled_share = (counts["candidate"] + counts["reference"]) / (n + m)
     noise = adjusted_z(z, bins) * np.sqrt(pooled_share * (1 - pooled_share) * (1 / n + 1 / m))
     lost = np.maximum(0.0, share_r - share_c - noise)
+    unexplained = max(0.0, float(lost.sum()) - off_support)
     return {
         "bins": [
             {"candidate_share": float(c), "reference_share": float(r), "noise": float(e)}
             for c, r, e in zip(share_c, share_r, noise, strict=True)
         ],
         "lost_mass": float(lost.sum()),
+        "explained_by_lost_precision": off_support,
+        "unexplained_lost_mass": unexplained,
         "depleted_bins": int(np.count_nonzero(lost)),
-        "score": decay_score(float(lost.sum()), MODE_SCALE),
+        "score": decay_score(unexplained, MODE_SCALE),
     }
 
 
@@ -320,8 +331,10 @@ def evaluate(cmp: Comparison):
     if cmp.modality != "time_series":
         cand = features.embedding(cmp, "candidate")
         ref = features.embedding(cmp, features.FULL_REFERENCE)
-        axes = principal_spread(cand, ref, cmp.config.z, cmp.config.seed)
-        modes = mode_mass(cand, ref, cmp.config.z, cmp.config.seed, cmp.config.knn_rows)
+        seed = cmp.config.seed
+        axes = principal_spread(cand, ref, cmp.config.z, seed)
+        off_support = support.get("precision_loss", 0.0)
+        modes = mode_mass(cand, ref, cmp.config.z, seed, cmp.config.knn_rows, off_support)
     parts = []
     if columns:
         parts.append(aggregate_columns([c["score"] for c in columns.values()]))
