@@ -11,7 +11,9 @@ candidate is compared with the whole reference sample. Tables and text, in addit
 same spread test along the principal axes of the embedding (`principal_spread`), where a
 dropped mode takes its spread from one direction of many correlated columns; and the
 mass lost from k-means bins of both samples (`mode_mass`), where a dropped mode empties
-its bins while every spread may still look whole (scored ``100 exp(-lost mass / 0.1)``). Text:
+its bins while every spread may still look whole; the support part's lost precision (rows
+moved off the reference's support, as by a shift or a wider spread) explains as much of
+that mass, the rest scored ``100 exp(-mass / 0.1)``. Text:
 distinct-1/2/3 and unigram entropy on equal token budgets, with the holdout's own
 shortfall (twice it, at least 0.02) as the noise allowance. Support: k-NN coverage of
 the reference (Naeem et al. 2020) by the candidate against the coverage by an equal-
