@@ -166,6 +166,15 @@ def test_a_spread_change_shared_by_many_columns_adds_up():
     assert sum(own) <= 4
 
 
+def _clean_and_collapsed(sample, rows: int, whole, collapsed):
+    """entropy_stability of a clean sample (`sample(rows, whole)`) and of a collapsed one
+    (`sample(rows, collapsed)`) against one reference drawn like the clean sample (drawn
+    first, then the clean sample, then the collapsed one)."""
+    ref = _table(sample(rows, whole))
+    clean = score_dimension("entropy_stability", _table(sample(rows, whole)), ref)
+    return clean, score_dimension("entropy_stability", _table(sample(rows, collapsed)), ref)
+
+
 def test_a_dropped_mode_shrinks_the_spread_along_its_axis():
     """Two clusters along one direction of correlated columns; the candidate keeps only the
     larger one: its spread along that axis collapses, no single column shows it as clearly."""
@@ -176,11 +185,9 @@ def test_a_dropped_mode_shrinks_the_spread_along_its_axis():
         direction = np.where(major, 0.0, 2.5)[:, None] * np.ones((1, 6)) / np.sqrt(6)
         return rng.normal(size=(n, 6)) + direction
 
-    ref = sample(600, 0.25)
-    clean = score_dimension("entropy_stability", _table(sample(600, 0.25)), _table(ref))
+    clean, collapsed = _clean_and_collapsed(sample, 600, 0.25, 0.0)
     assert clean.evidence["principal_axes"]["deficit"] == 0.0
     assert clean.passed, clean.evidence
-    collapsed = score_dimension("entropy_stability", _table(sample(600, 0.0)), _table(ref))
     axes = collapsed.evidence["principal_axes"]
     assert axes["deficit"] > 0 and axes["axes"][0]["std_ratio"] < 0.9
     assert collapsed.score < 90
@@ -196,11 +203,9 @@ def test_a_dropped_mode_empties_its_bins():
     def sample(n: int, kept: int) -> np.ndarray:
         return corners[rng.integers(0, kept, size=n)] + rng.normal(size=(n, 3))
 
-    ref = sample(800, 8)
-    clean = score_dimension("entropy_stability", _table(sample(800, 8)), _table(ref))
+    clean, collapsed = _clean_and_collapsed(sample, 800, 8, 7)
     assert clean.evidence["modes"]["lost_mass"] == 0.0
     assert clean.passed, clean.evidence
-    collapsed = score_dimension("entropy_stability", _table(sample(800, 7)), _table(ref))
     modes = collapsed.evidence["modes"]
     assert modes["depleted_bins"] >= 1 and modes["lost_mass"] > 0.05
     assert not collapsed.passed
