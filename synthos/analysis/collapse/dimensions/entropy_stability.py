@@ -192,6 +192,14 @@ def _text_scores(cmp: Comparison) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _equal_shares(cand: np.ndarray, ref: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """`size` random rows of each side stacked: a basis or clustering fitted on them holds
+    neither side's own rows better than the other's."""
+    return np.vstack(
+        [features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)]
+    ).astype(np.float64)
+
+
 def principal_spread(
     cand: np.ndarray, ref: np.ndarray, z: float, seed: int = 0
 ) -> dict[str, Any] | None:
@@ -205,9 +213,7 @@ def principal_spread(
     if min(len(cand), len(ref)) < MIN_ROWS or ref.shape[1] < 2:
         return None
     size = min(len(cand), len(ref))
-    pooled = np.vstack(
-        [features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)]
-    ).astype(np.float64)
+    pooled = _equal_shares(cand, ref, size, seed)
     centre = pooled.mean(axis=0)
     _, singular, axes = np.linalg.svd(pooled - centre, full_matrices=False)
     shares = singular**2 / max(float((singular**2).sum()), 1e-12)
@@ -249,9 +255,7 @@ def mode_mass(
     bins = int(min(MODE_BINS, size // MODE_ROWS_PER_BIN))
     if bins < 2 or ref.shape[1] == 0:
         return None
-    pooled = np.vstack(
-        [features.subsample(cand, size, seed), features.subsample(ref, size, seed + 1)]
-    ).astype(np.float64)
+    pooled = _equal_shares(cand, ref, size, seed)
     model = KMeans(bins, n_init=3, random_state=seed).fit(pooled)
     counts = {
         side: np.bincount(model.predict(rows.astype(np.float64)), minlength=bins)
