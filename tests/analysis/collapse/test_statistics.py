@@ -1,12 +1,14 @@
 """Noise allowances that decide what counts: effective sizes, moment shifts, target dependence,
-levels of a stationary series."""
+levels of a stationary series, mode bins, piles on a clipped boundary."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from synthos.analysis.collapse import score_dimension
+from synthos.analysis.collapse.dimensions.tail_preservation import _piles
 from synthos.analysis.collapse.stats import (
     MomentErrors,
     effective_size,
@@ -245,3 +247,76 @@ def test_a_joint_finding_is_not_averaged_away_by_passing_columns():
     joint = dim.evidence["columns"]["numeric columns (joint mean)"]
     assert joint["score"] < 90
     assert dim.score <= joint["score"]
+
+
+def _tail_losses(dim) -> dict[str, float]:
+    """Losses of every column part's tail masses and of its boundary piles, apart."""
+    out = {"masses": 0.0, "piles": 0.0}
+    for part in dim.evidence["parts"].values():
+        for name, point in part["tails"].items():
+            kind = "piles" if name.startswith("pile") else "masses"
+            out[kind] = max(out[kind], point["loss"] or 0.0)
+    return out
+
+
+def test_a_tail_clipped_onto_one_value_is_lost():
+    """Clipping at the reference's 2 % and 98 % quantiles leaves too little mass beyond
+    any tail cut to be seen at 300 rows, but piles 2 % of the rows on each boundary value
+    where a real sample holds one or two."""
+    rng = np.random.default_rng(14)
+    ref = rng.normal(size=(600, 3))
+    clean = score_dimension("tail_preservation", _table(rng.normal(size=(300, 3))), _table(ref))
+    lo, hi = np.quantile(ref, [0.02, 0.98], axis=0)
+    clipped = np.clip(rng.normal(size=(300, 3)), lo, hi)
+    dim = score_dimension("tail_preservation", _table(clipped), _table(ref))
+    assert _tail_losses(clean) == {"masses": 0.0, "piles": 0.0} and clean.score == 100.0
+    losses = _tail_losses(dim)
+    assert losses["masses"] == 0.0 and losses["piles"] > 0.3, losses
+    assert dim.evidence["pooled"]["tails"]["piles"]["loss"] > 0.5
+    assert dim.score < 60
+
+
+def test_real_point_masses_on_the_boundary_are_no_pile():
+    """Amounts are zero for half the rows, a rounded column has a few rows on its largest
+    value: as many rows as a sample of the reference holds there pass."""
+    rng = np.random.default_rng(15)
+
+    def sample(n: int) -> pd.DataFrame:
+        amount = np.where(rng.random(n) < 0.5, 0.0, rng.gamma(2.0, 3.0, n))
+        return pd.DataFrame({"amount": amount, "rounded": np.round(rng.normal(size=n), 1)})
+
+    dims = [score_dimension("tail_preservation", sample(300), sample(600)) for _ in range(5)]
+    assert all(_tail_losses(d)["piles"] == 0.0 for d in dims)
+    piles = dims[0].evidence["parts"]["amount"]["tails"]["pile_at_min"]
+    assert piles["candidate_rows"] > 100 and piles["expected_rows"] > 100
+
+
+def test_expected_rows_on_the_extreme_match_sampling():
+    rng = np.random.default_rng(16)
+    ref = np.round(rng.normal(size=200), 1)
+    draws = rng.choice(ref, size=(20_000, 80))
+    at_max = (draws == draws.max(axis=1, keepdims=True)).sum(axis=1)
+    at_min = (draws == draws.min(axis=1, keepdims=True)).sum(axis=1)
+    piles = _piles(draws[0], ref)
+    assert piles["max"]["expected"] == pytest.approx(at_max.mean(), rel=0.03)
+    assert piles["min"]["expected"] == pytest.approx(at_min.mean(), rel=0.03)
+    # conservative: at least the sampling variance
+    assert piles["max"]["variance"] >= at_max.var()
+    assert piles["min"]["variance"] >= at_min.var()
+
+
+def test_a_clipped_series_piles_on_its_boundary():
+    """Levels of a drifting series are not compared as tail masses, but a stretch whose
+    peaks are cut off at one value is no real stretch."""
+    t = np.arange(900)
+    rng = np.random.default_rng(17)
+    level = 0.01 * t + np.sin(2 * np.pi * t / 50) + 0.3 * rng.normal(size=t.size)
+    frame = pd.DataFrame({"t": pd.date_range("2000-01-01", periods=t.size), "y": level})
+    ref, cand = frame.iloc[:600].reset_index(drop=True), frame.iloc[600:].reset_index(drop=True)
+    clean = score_dimension("tail_preservation", cand, ref, modality="time_series")
+    clipped = cand.assign(y=cand["y"].clip(upper=cand["y"].quantile(0.95)))
+    dim = score_dimension("tail_preservation", clipped, ref, modality="time_series")
+    assert _tail_losses(clean)["piles"] == 0.0
+    pile = dim.evidence["parts"]["y (level)"]["tails"]["pile_at_max"]
+    assert pile["candidate_rows"] >= 15 and pile["loss"] > 0.5
+    assert dim.score < 50

@@ -10,10 +10,18 @@ Each part scores ``100 (1 - loss of its worst tail)``.
 Parts. Numbers (tabular columns; series increments, and levels when stationary): the
 reference's 1 %, 5 %, 95 % and 99 % quantiles, mass strictly beyond each and beyond both
 cuts of a pair (1 % and 99 %, 5 % and 95 %) together (values clipped onto a cut are not
-tail). Categories: the reference's rare levels (under 5 % each) together. Pooled over
-columns: the share of rows with any cell beyond its cut (any rare level), which sees a
-defect shared by many columns long before any one column can, without correlated columns
-inflating the evidence. Text: the share of tokens outside the reference's head
+tail). Piles on the boundary (tabular columns, series levels): the rows at the
+candidate's own largest and smallest value, against what as many draws from the
+reference hold at their extreme (mean and variance exact for draws from the reference's
+values; the variance at least the mean, plus the error of the reference's own extreme
+counts). Clipping to a range, as synthesizers do to stay within the training data and
+bounded generator outputs do when they saturate, moves a whole tail onto one value; the
+loss is the share of the pile beyond the expected rows plus z standard errors. A clip
+inside the reference's 1 % quantile removes too little mass beyond it to be seen, but
+leaves the pile. Categories: the reference's rare levels (under 5 % each) together.
+Pooled over columns: the share of rows with any cell beyond its cut (any rare level),
+which sees a defect shared by many columns long before any one column can, without
+correlated columns inflating the evidence. Text: the share of tokens outside the reference's head
 vocabulary (its most frequent tokens holding 80 % of its mass) on equal token budgets,
 and documents longer than the reference's 95 % length quantile, both against the real
 holdout. The dimension is the lower of the pooled score and the column aggregate of the
@@ -93,8 +101,61 @@ def _tail_points(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, dict[
     return points
 
 
-def numeric_tails(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any] | None:
-    return part(_tail_points(cand, ref, z))
+def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Rows on the candidate's largest and smallest value, and the mean and variance of the
+    rows on the extreme of as many draws with replacement from `ref`: E k = n sum_j p_j
+    G_j^(n-1) and E k(k-1) = n (n-1) sum_j p_j^2 G_j^(n-2), over the distinct values j
+    with shares p_j and cumulative shares G_j (from the top for the maximum)."""
+    n = cand.size
+    _, counts = np.unique(ref, return_counts=True)
+    shares = counts / ref.size
+    out = {}
+    for side, p in (("max", shares[::-1]), ("min", shares)):
+        cumulative = np.minimum(np.cumsum(p[::-1])[::-1], 1.0)
+        mean = n * float(np.sum(p * cumulative ** (n - 1)))
+        pairs = n * (n - 1) * float(np.sum(p**2 * cumulative ** max(n - 2, 0)))
+        # at least Poisson's variance, plus the error of the reference's own extreme
+        # counts (about mean m / n rows)
+        variance = max(pairs + mean - mean**2, mean) + mean * n / ref.size
+        value = float(cand.max() if side == "max" else cand.min())
+        rows = int(np.count_nonzero(cand == value))
+        out[side] = {"value": value, "candidate_rows": rows, "expected": mean, "variance": variance}
+    return out
+
+
+def pile_point(rows: int, expected: float, variance: float, z: float, **extra: Any):
+    """A pile's loss: the share of its rows beyond the expected rows and z standard errors."""
+    noise = z * math.sqrt(variance)
+    loss = max(0.0, rows - expected - noise) / max(rows, 1)
+    return {
+        **extra,
+        "candidate_rows": rows,
+        "expected_rows": expected,
+        "noise": noise,
+        "loss": loss,
+    }
+
+
+def _boundary_points(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, dict[str, Any]]:
+    return {
+        f"pile_at_{side}": pile_point(
+            pile["candidate_rows"], pile["expected"], pile["variance"], z, value=pile["value"]
+        )
+        for side, pile in _piles(cand, ref).items()
+    }
+
+
+def numeric_tails(
+    cand: np.ndarray, ref: np.ndarray, mass_z: float | None, pile_z: float | None
+) -> dict[str, Any] | None:
+    """A column's part: its tail masses and the piles on its boundary, each at its own z
+    (None leaves it out)."""
+    if min(cand.size, ref.size) < 2:
+        return None
+    points = _tail_points(cand, ref, mass_z) if mass_z is not None else {}
+    if pile_z is not None:
+        points.update(_boundary_points(cand, ref, pile_z))
+    return part(points)
 
 
 def _rare_levels(ref: np.ndarray) -> np.ndarray:
@@ -132,6 +193,18 @@ def _pooled(cmp: Comparison) -> dict[str, Any] | None:
     n, m = cand.shape[0], ref.shape[0]
     if cand.shape[1] > 1 and n >= 2 and m >= 2:
         points.update(_tail_points(cand, ref, z))
+    # clipping acts on every column at once: the piles of all columns together
+    cand, ref = features.value_rows(cmp, "candidate"), features.value_rows(cmp, REFERENCE)
+    if cand.shape[1] > 1 and min(len(cand), len(ref)) >= 2:
+        piles = [
+            pile for j in range(cand.shape[1]) for pile in _piles(cand[:, j], ref[:, j]).values()
+        ]
+        points["piles"] = pile_point(
+            sum(p["candidate_rows"] for p in piles),
+            sum(p["expected"] for p in piles),
+            sum(p["variance"] for p in piles),
+            z,
+        )
     if cmp.modality == "tabular" and len(cmp.categorical_columns) > 1:
         rare = {
             c: _rare_levels(features.labels(cmp, REFERENCE, c)) for c in cmp.categorical_columns
@@ -148,22 +221,27 @@ def _pooled(cmp: Comparison) -> dict[str, Any] | None:
 
 def _columns(cmp: Comparison) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, len(cmp.kinds) * len(QUANTILES))
+    pile_z = adjusted_z(cmp.config.z, len(cmp.kinds) * 2)
     out: dict[str, dict[str, Any] | None] = {}
     if cmp.modality == "time_series":
         cand, ref = features.increments(cmp, "candidate"), features.increments(cmp, REFERENCE)
         if cand.shape[0] >= 2 and ref.shape[0] >= 2:
             for j, column in enumerate(cmp.numeric_columns):
-                out[column] = numeric_tails(cand[:, j], ref[:, j], z)
-        cand, ref = features.levels(cmp, "candidate"), features.levels(cmp, REFERENCE)
-        if cand is not None and ref is not None and min(len(cand), len(ref)) >= 2:
-            for j, column in enumerate(cmp.numeric_columns):
-                out[f"{column} (level)"] = numeric_tails(cand[:, j], ref[:, j], z)
+                out[column] = numeric_tails(cand[:, j], ref[:, j], z, None)
+        # A pile on one value is unnatural in any stretch, so levels always get the pile
+        # test; their tail masses only when the levels are stationary.
+        stationary = features.levels(cmp, REFERENCE) is not None
+        cand, ref = features.value_rows(cmp, "candidate"), features.value_rows(cmp, REFERENCE)
+        for j, column in enumerate(cmp.numeric_columns):
+            out[f"{column} (level)"] = numeric_tails(
+                cand[:, j], ref[:, j], z if stationary else None, pile_z
+            )
     else:
         for column in cmp.numeric_columns:
             cand = features.values(cmp, "candidate", column)
             ref = features.values(cmp, REFERENCE, column)
             if cand.size >= 2 and ref.size >= 2:
-                out[column] = numeric_tails(cand, ref, z)
+                out[column] = numeric_tails(cand, ref, z, pile_z)
         for column in cmp.categorical_columns:
             out[column] = categorical_tails(
                 features.labels(cmp, "candidate", column),
