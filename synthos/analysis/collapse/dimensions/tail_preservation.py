@@ -21,7 +21,8 @@ inside the reference's 1 % quantile removes too little mass beyond it to be seen
 leaves the pile. Categories: the reference's rare levels (under 5 % each) together.
 Pooled over columns: the share of rows with any cell beyond its cut (any rare level),
 which sees a defect shared by many columns long before any one column can, without
-correlated columns inflating the evidence. Text: the share of tokens outside the reference's head
+correlated columns inflating the evidence; and the piles of every column summed (a clip
+acts on every column at once). Text: the share of tokens outside the reference's head
 vocabulary (its most frequent tokens holding 80 % of its mass) on equal token budgets,
 and documents longer than the reference's 95 % length quantile, both against the real
 holdout. The dimension is the lower of the pooled score and the column aggregate of the
@@ -104,8 +105,9 @@ def _tail_points(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, dict[
 def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
     """Rows on the candidate's largest and smallest value, and the mean and variance of the
     rows on the extreme of as many draws with replacement from `ref`: E k = n sum_j p_j
-    G_j^(n-1) and E k(k-1) = n (n-1) sum_j p_j^2 G_j^(n-2), over the distinct values j
-    with shares p_j and cumulative shares G_j (from the top for the maximum)."""
+    G_j^(n-1) and E k(k-1) = n (n-1) sum_j p_j^2 G_j^(n-2), over the distinct values j with
+    shares p_j, G_j being the share of values no more extreme than j (at or below it for
+    the maximum, at or above it for the minimum)."""
     n = cand.size
     _, counts = np.unique(ref, return_counts=True)
     shares = counts / ref.size
@@ -114,8 +116,8 @@ def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
         cumulative = np.minimum(np.cumsum(p[::-1])[::-1], 1.0)
         mean = n * float(np.sum(p * cumulative ** (n - 1)))
         pairs = n * (n - 1) * float(np.sum(p**2 * cumulative ** max(n - 2, 0)))
-        # at least Poisson's variance, plus the error of the reference's own extreme
-        # counts (about mean m / n rows)
+        # at least Poisson's variance, plus the error of the reference's own extreme masses:
+        # it holds about mean m / n rows there, a count whose Poisson error scales by n / m
         variance = max(pairs + mean - mean**2, mean) + mean * n / ref.size
         value = float(cand.max() if side == "max" else cand.min())
         rows = int(np.count_nonzero(cand == value))
@@ -193,7 +195,6 @@ def _pooled(cmp: Comparison) -> dict[str, Any] | None:
     n, m = cand.shape[0], ref.shape[0]
     if cand.shape[1] > 1 and n >= 2 and m >= 2:
         points.update(_tail_points(cand, ref, z))
-    # clipping acts on every column at once: the piles of all columns together
     cand, ref = features.value_rows(cmp, "candidate"), features.value_rows(cmp, REFERENCE)
     if cand.shape[1] > 1 and min(len(cand), len(ref)) >= 2:
         piles = [
