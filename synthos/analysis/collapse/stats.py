@@ -59,6 +59,19 @@ def aggregate_columns(scores: Sequence[float], share: float = 0.25) -> float:
     return float(0.5 * values[0] + 0.5 * values[:count].mean())
 
 
+def lowest_part(
+    column_scores: Sequence[float], whole_scores: Sequence[float], default: float | None = None
+) -> float | None:
+    """The lower of the column aggregate (`aggregate_columns`) and the scores of parts that
+    test all columns at once: such a part is one test of every column already (averaged
+    with the columns, its finding would be diluted by their passes). `default` when there
+    is neither."""
+    parts = list(whole_scores)
+    if len(column_scores):
+        parts.append(aggregate_columns(column_scores))
+    return min(parts, default=default)
+
+
 def finite(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     return values[np.isfinite(values)]

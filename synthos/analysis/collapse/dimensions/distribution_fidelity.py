@@ -38,13 +38,13 @@ from ..stats import (
     NULL_FACTOR,
     MomentErrors,
     adjusted_z,
-    aggregate_columns,
     block_errors,
     decay_score,
     finite,
     frequencies,
     joint_mean_shift,
     ks_critical,
+    lowest_part,
     mean_size,
     moment_shift,
     series_sizes,
@@ -215,13 +215,11 @@ def text_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
 
 
 def dimension_score(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
-    """The lower of the column aggregate and the joint tests: the aggregate keeps one
-    noisy column from deciding, while a joint test is one test of all columns already
-    (averaged with the columns, its finding would be diluted by their passes)."""
+    """The lower of the column aggregate and the joint tests (`stats.lowest_part`)."""
     per = text_scores(cmp, side) if cmp.modality == "text" else column_scores(cmp, side)
     columns = [v["score"] for v in per.values() if not v.get("joint")]
     joint = [v["score"] for v in per.values() if v.get("joint")]
-    return min([aggregate_columns(columns)] * bool(columns) + joint, default=100.0), per
+    return lowest_part(columns, joint, default=100.0), per
 
 
 def evaluate(cmp: Comparison):

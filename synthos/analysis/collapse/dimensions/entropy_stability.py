@@ -38,13 +38,13 @@ from ..inputs import Comparison
 from ..stats import (
     MIN_ROWS,
     adjusted_z,
-    aggregate_columns,
     binomial_noise,
     block_errors,
     decay_score,
     entropy,
     frequencies,
     log_sd_error,
+    lowest_part,
     series_sizes,
 )
 from .base import missing_reference, not_evaluated, scored
@@ -341,16 +341,9 @@ def evaluate(cmp: Comparison):
         axes = principal_spread(cand, ref, cmp.config.z, seed)
         off_support = support.get("precision_loss", 0.0)
         modes = mode_mass(cand, ref, cmp.config.z, seed, cmp.config.knn_rows, off_support)
-    parts = []
-    if columns:
-        parts.append(aggregate_columns([c["score"] for c in columns.values()]))
-    if support:
-        parts.append(support["score"])
-    if axes:
-        parts.append(axes["score"])
-    if modes:
-        parts.append(modes["score"])
-    if not parts:
+    whole = [part["score"] for part in (support, axes, modes) if part]
+    score = lowest_part([c["score"] for c in columns.values()], whole)
+    if score is None:
         return not_evaluated(cmp, NAME, "too few rows for entropy or coverage")
     evidence = {
         "statistics": columns,
@@ -359,4 +352,4 @@ def evaluate(cmp: Comparison):
         "modes": modes,
         "rule": "lowest of columns, support, principal axes and modes",
     }
-    return scored(cmp, NAME, min(parts), evidence)
+    return scored(cmp, NAME, score, evidence)

@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
-from ..stats import adjusted_z, aggregate_columns, frequencies
+from ..stats import adjusted_z, frequencies, lowest_part
 from .base import missing_reference, not_evaluated, scored
 
 NAME = "tail_preservation"
@@ -125,7 +125,9 @@ def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
     return out
 
 
-def pile_point(rows: int, expected: float, variance: float, z: float, **extra: Any):
+def pile_point(
+    rows: int, expected: float, variance: float, z: float, **extra: Any
+) -> dict[str, Any]:
     """A pile's loss: the share of its rows beyond the expected rows and z standard errors."""
     noise = z * math.sqrt(variance)
     loss = max(0.0, rows - expected - noise) / max(rows, 1)
@@ -298,7 +300,7 @@ def evaluate(cmp: Comparison):
         return not_evaluated(
             cmp, NAME, "no tail is larger than its sampling noise at these sample sizes"
         )
-    score = min([aggregate_columns(scores)] * bool(scores) + ([pooled["score"]] if pooled else []))
+    score = lowest_part(scores, [pooled["score"]] if pooled else [])
     worst = sorted(parts, key=lambda c: parts[c]["score"])[:5]
     evidence = {"parts": parts, "worst_parts": worst, "pooled": pooled}
     return scored(cmp, NAME, score, evidence)
