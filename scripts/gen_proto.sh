@@ -4,4 +4,5 @@
 #   scripts/gen_proto.sh --check   exit 1 if it is stale
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec python -m serve.protogen "$@"
+source scripts/env.sh
+exec "$SYNTHOS_PYTHON" -m serve.protogen "$@"

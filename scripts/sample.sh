@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-PYTHON=${PYTHON:-python3}
+source scripts/env.sh
+PYTHON=$SYNTHOS_PYTHON
 "$PYTHON" train.py +cascade=quick data=tabular_pair "$@"

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Install Synthos and its dependencies into the current Python (3.10-3.13).
+# Install Synthos and its dependencies into the project's environment (Python 3.10-3.13):
+# the active virtual environment (or non-base conda environment) when there is one,
+# otherwise .venv in the repository, created with PYTHON (default python3). A system
+# Python that refuses pip (PEP 668) is never installed into.
 #   bash scripts/setup.sh          # the library
 #   bash scripts/setup.sh dev      # plus test and lint tools
 # torch: an existing install is kept. Otherwise a machine with an NVIDIA GPU gets PyPI's
@@ -7,19 +10,32 @@
 # locally, as on Synthos' CI machines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
 extras=${1:-}
+source scripts/env.sh
 
-if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    echo "setup: NVIDIA GPU found, installing a CUDA build of torch"
-    "$PYTHON" -m pip install "torch>=2.4,<2.16"
-  else
-    echo "setup: no GPU found, installing torch 2.13.0"
-    "$PYTHON" -m pip install "torch==2.13.0"
+if [ ! -x "$SYNTHOS_PYTHON" ]; then
+  echo "setup: creating the virtual environment .venv"
+  if ! "${PYTHON:-python3}" -m venv .venv; then
+    rm -rf .venv
+    echo "setup: '${PYTHON:-python3} -m venv' failed; on Debian/Ubuntu install the venv" \
+      "module first (sudo apt install python3-venv), or set PYTHON to another Python" >&2
+    exit 1
   fi
 fi
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+py=$SYNTHOS_PYTHON
+"$py" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+has_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
+if ! "$py" -c "import torch" >/dev/null 2>&1; then
+  if has_gpu; then
+    echo "setup: NVIDIA GPU found, installing a CUDA build of torch"
+    "$py" -m pip install -q "torch>=2.4,<2.16"
+  else
+    echo "setup: no GPU found, installing torch 2.13.0"
+    "$py" -m pip install -q "torch==2.13.0"
+  fi
+fi
+if has_gpu; then
   extras=${extras:+$extras,}gpu
 fi
-"$PYTHON" -m pip install -e ".${extras:+[$extras]}"
+echo "setup: installing synthos${extras:+[$extras]} into $(dirname "$(dirname "$py")")"
+"$py" -m pip install -q -e ".${extras:+[$extras]}"

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
-PYTHON=${PYTHON:-python3}
+source scripts/env.sh
+PYTHON=$SYNTHOS_PYTHON
 export WANDB_MODE=disabled
 "$PYTHON" -m ruff check .
 "$PYTHON" -m ruff format --check .
