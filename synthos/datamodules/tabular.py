@@ -404,13 +404,17 @@ def _numeric_values(column: pa.ChunkedArray, name: str, path: str | None) -> np.
     column = _decoded(column)
     typ = column.type
     try:
+        # Ticks beyond 2**53 (nanosecond timestamps) lose digits below a microsecond in
+        # float64, which no quantile bin can tell apart: an unsafe cast is meant there.
+        exact = True
         if pa.types.is_temporal(typ):
             if pa.types.is_date32(typ) or pa.types.is_time32(typ):
                 column = column.cast(pa.int32())
             column = column.cast(pa.int64())
+            exact = False
         elif pa.types.is_boolean(typ):
             column = column.cast(pa.int8())
-        values = column.cast(pa.float64())
+        values = column.cast(pa.float64(), safe=exact)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise DataError(
             f"column {name!r} has type {typ}, not numbers: {str(exc)[:200]}",
