@@ -21,7 +21,8 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from synthos.callbacks import CollapseMonitor
+from synthos.callbacks import BudgetPoints, CollapseMonitor
+from synthos.callbacks.common import find_callback
 from synthos.errors import ErrorCode, SynthosError
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         )
         if monitor is not None:
             result["collapse"] = monitor.verdict
+        budgets = find_callback(trainer, BudgetPoints) if trainer else None
+        if budgets is not None:
+            result["budget_points"] = budgets.summary()
         result["seconds"] = round(time.time() - started, 3)
         write_json_atomic(output_dir / METRICS_FILE, result)
         if any(isinstance(lg, WandbLogger) for lg in loggers):

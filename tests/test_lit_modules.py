@@ -3,7 +3,12 @@ import torch
 
 from synthos.lit_modules import ForecastingModule, LanguageModelModule, build_module
 from synthos.lit_modules.forecaster import ForecastSkill, forecast_targets, seasonal_naive
-from synthos.lit_modules.optim import OptimConfig, parameter_groups, warmup_cosine
+from synthos.lit_modules.optim import (
+    OptimConfig,
+    parameter_groups,
+    warmup_cosine,
+    warmup_stable_decay,
+)
 from synthos.models import ResonanceNN
 from synthos.task import TaskSpec
 
@@ -37,6 +42,15 @@ def test_forecast_skill():
     skill = ForecastSkill()
     skill.update(torch.tensor([[2.0, 2.0]]), naive, actual)  # squared error 1
     assert skill.compute().item() == pytest.approx(1 - 1 / 5)
+
+
+def test_warmup_stable_decay_schedule():
+    # 100 steps, 20 % cooldown: warmup to 1, flat until step 80, then linear towards 0.
+    assert warmup_stable_decay(0, 10, 100, 0.2) == pytest.approx(0.1)
+    assert warmup_stable_decay(10, 10, 100, 0.2) == 1.0
+    assert warmup_stable_decay(80, 10, 100, 0.2) == 1.0
+    assert warmup_stable_decay(90, 10, 100, 0.2) == pytest.approx(0.5)
+    assert warmup_stable_decay(99, 10, 100, 0.2) == pytest.approx(0.05)
 
 
 def test_warmup_cosine_schedule():

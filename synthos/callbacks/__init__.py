@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from synthos.callbacks.budgets import BudgetPoints
     from synthos.callbacks.bus import ProgressBus, Subscription, default_bus
     from synthos.callbacks.collapse import CollapseMonitor
     from synthos.callbacks.gradients import GradientStats
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from synthos.callbacks.spectral import SpectralMetrics, effective_rank, spectral_entropy
 
 _LAZY = {
+    "BudgetPoints": "synthos.callbacks.budgets",
     "CascadeProgress": "synthos.callbacks.progress",
     "CollapseMonitor": "synthos.callbacks.collapse",
     "GradientStats": "synthos.callbacks.gradients",
@@ -35,6 +37,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BudgetPoints",
     "CascadeProgress",
     "CollapseMonitor",
     "GradientStats",

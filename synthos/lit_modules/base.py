@@ -59,6 +59,18 @@ class SequenceLightningModule(pl.LightningModule):
     def step_loss(self, batch: Any, stage: str) -> torch.Tensor:
         raise NotImplementedError
 
+    def batch_tokens(self, batch: Any) -> int:
+        """Training tokens in a batch: the positions the loss is taken at (the data budget D
+        of a loss law)."""
+        raise NotImplementedError
+
+    def evaluation_terms(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Per-row sums of the evaluation metrics, without logging: a `(B,)` tensor per term,
+        at least `loss_sum` and `loss_count` (the loss is their pooled ratio). Budget
+        evaluations pool them over a split and take the rows as the independent units of
+        the standard error."""
+        raise NotImplementedError
+
     def require_finite(self, loss: torch.Tensor, stage: str) -> None:
         """Stop the run on a non-finite loss, before anything saves the diverged state.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
@@ -95,3 +97,30 @@ class ForecastingModule(SequenceLightningModule):
             self.log(f"{stage}/mse", F.mse_loss(final, actual), on_epoch=True)
             self.log(f"{stage}/skill", skill, prog_bar=True, on_epoch=True)
         return loss
+
+    def batch_tokens(self, batch: Any) -> int:
+        """Forecast origins: every context position of every window."""
+        window = batch["window"] if isinstance(batch, dict) else batch
+        return window.shape[0] * (window.shape[1] - self.task.horizon)
+
+    def evaluation_terms(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Squared errors per window (window units, every origin, as the training loss) and
+        the final forecast's squared errors against the seasonal-naive one (data units)."""
+        window = batch["window"] if isinstance(batch, dict) else batch
+        horizon = self.task.horizon
+        context = window.shape[1] - horizon
+        history = window[:, :context]
+        loc, scale = instance_scale(history)
+        scaled = (window - loc) / scale
+        forecasts = self.net(scaled[:, :context]).float()
+        errors = (forecasts - forecast_targets(scaled, context, horizon)).pow(2)
+        final = forecasts[:, -1] * scale + loc
+        season = self.task.season_length or 1
+        naive = seasonal_naive(history, horizon, 1 if season > context else season)
+        actual = window[:, context:]
+        return {
+            "loss_sum": errors.flatten(1).sum(dim=1),
+            "loss_count": torch.full_like(errors[:, 0, 0, 0], errors[0].numel()),
+            "model_sq": (final - actual).pow(2).flatten(1).sum(dim=1),
+            "naive_sq": (naive - actual).pow(2).flatten(1).sum(dim=1),
+        }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
@@ -46,3 +48,24 @@ class LanguageModelModule(SequenceLightningModule):
                 metric.update(logits[mask], targets[mask])
                 self.log(f"{stage}/target_acc", metric, on_epoch=True)
         return loss
+
+    def batch_tokens(self, batch: Any) -> int:
+        tokens = batch["tokens"] if isinstance(batch, dict) else batch
+        return tokens.shape[0] * (tokens.shape[1] - 1)
+
+    def evaluation_terms(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Token cross-entropy per row and, for tabular rows, correct target tokens."""
+        tokens = batch["tokens"] if isinstance(batch, dict) else batch
+        inputs, targets = tokens[:, :-1], tokens[:, 1:]
+        logits = self.net(inputs).float()
+        nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+        terms = {
+            "loss_sum": nll.sum(dim=1),
+            "loss_count": torch.full_like(nll[:, 0], targets.shape[1]),
+        }
+        mask = batch.get("target_mask") if isinstance(batch, dict) else None
+        if mask is not None:
+            correct = (logits.argmax(dim=-1) == targets) & mask
+            terms["target_acc_sum"] = correct.sum(dim=1).float()
+            terms["target_acc_count"] = mask.sum(dim=1).float()
+        return terms
