@@ -60,6 +60,15 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def parameter_counts(net: torch.nn.Module) -> dict[str, int]:
+    """All parameters, and those outside the input/output layers (`net.io`: embedding and
+    tied head, or feature projections): the size a loss law over models is about, the same
+    for every vocabulary and feature count."""
+    total = sum(p.numel() for p in net.parameters())
+    io = sum(p.numel() for p in net.io.parameters()) if hasattr(net, "io") else 0
+    return {"parameters": total, "parameters_no_embedding": total - io}
+
+
 def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return {
         key: float(value.item() if isinstance(value, torch.Tensor) else value)
@@ -103,6 +112,8 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         result["fit_started"] = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg))
         metrics = _scalar_metrics(trainer.callback_metrics)
+        # Before testing: a test from a checkpoint restores the callbacks' saved state.
+        _record_budget_points(trainer, result)
         if cfg.get("test"):
             best = _best_checkpoint(trainer)
             trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
@@ -112,7 +123,7 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
             status="completed",
             metrics=metrics,
             task=task.to_dict(),
-            parameters=sum(p.numel() for p in model.net.parameters()),
+            **parameter_counts(model.net),
             global_step=trainer.global_step,
             checkpoint_dir=str(cfg.paths.checkpoint_dir),
         )
@@ -129,14 +140,19 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         )
         if monitor is not None:
             result["collapse"] = monitor.verdict
-        budgets = find_callback(trainer, BudgetPoints) if trainer else None
-        if budgets is not None:
-            result["budget_points"] = budgets.summary()
+        if "budget_points" not in result:  # a run that stopped in fit keeps its points
+            _record_budget_points(trainer, result)
         result["seconds"] = round(time.time() - started, 3)
         write_json_atomic(output_dir / METRICS_FILE, result)
         if any(isinstance(lg, WandbLogger) for lg in loggers):
             wandb.finish()
     return result
+
+
+def _record_budget_points(trainer: pl.Trainer | None, result: dict[str, Any]) -> None:
+    budgets = find_callback(trainer, BudgetPoints) if trainer else None
+    if budgets is not None:
+        result["budget_points"] = budgets.summary()
 
 
 def as_synthos_error(exc: BaseException) -> SynthosError:

@@ -52,15 +52,23 @@ def configure_job(cfg: DictConfig, job: CascadeJob) -> DictConfig:
             ErrorCode.MODEL_CONFIG,
             f"unknown cascade.family {cascade.family!r}; expected one of {list(cascade.models)}",
         )
+    base_seed = int(cascade.seed)
     job_cfg = copy.deepcopy(cfg)
     with open_dict(job_cfg):
         job_cfg.cascade.tier = job.tier
         job_cfg.cascade.variant = job.variant
         job_cfg.cascade.models_total = sum(t.variants for t in cascade.tiers)
+        # The validation's seed stays the splits' seed (data.seed follows cascade.seed);
+        # only the job's own training seed and sub-sample change with the job.
+        job_cfg.cascade.seed = base_seed
+        job_cfg.seed = job.seed(base_seed)
         job_cfg.model = family_models[f"tier{job.tier}"]
-        job_cfg.seed = job.seed(cascade.seed)
+        job_cfg.model.optim.schedule = "wsd"
+        job_cfg.model.optim.cooldown_fraction = float(cascade.cooldown_fraction)
+        job_cfg.model.optim.warmup_steps = int(cascade.warmup_steps)
         job_cfg.data.train_fraction = tier.data_fraction
         job_cfg.data.subsample_seed = job_cfg.seed
+        _share_vocabulary(job_cfg.data, Path(cfg.paths.output_dir).parent)
         job_cfg.trainer = OmegaConf.merge(job_cfg.trainer, tier.get("trainer") or {})
         devices = cascade.get("devices_per_job")
         if devices is not None:
@@ -69,6 +77,18 @@ def configure_job(cfg: DictConfig, job: CascadeJob) -> DictConfig:
             job_cfg.trainer.strategy = "ddp" if int(devices) > 1 else "auto"
         job_cfg.tags = [*cfg.tags, f"tier{job.tier}", f"variant{job.variant}", cascade.family]
     return job_cfg
+
+
+#: Data settings naming the vocabulary a DataModule fits once and reuses.
+VOCABULARY_FILES = {"vocab_path": "tabular_vocab.json", "tokenizer_path": "tokenizer.json"}
+
+
+def _share_vocabulary(data_cfg: DictConfig, sweep_dir: Path) -> None:
+    """Every job of a cascade reads one vocabulary, fitted on the whole training split, so the
+    variants of a tier have one parameter count and tiers differ only in architecture."""
+    for key, name in VOCABULARY_FILES.items():
+        if key in data_cfg:
+            data_cfg[key] = str(sweep_dir / name)
 
 
 def _on_device(job_cfg: DictConfig, slot: int) -> DictConfig:
