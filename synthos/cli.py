@@ -154,7 +154,14 @@ def _run_diversity(args: argparse.Namespace) -> int:
 def _add_aggregate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep_dir", type=Path, help="a cascade's sweep directory")
     parser.add_argument(
-        "--target-params", type=int, help="predict for this model size (default: the plan's)"
+        "--target-params",
+        type=float,
+        help="predict for this size, parameters without embeddings (default: the plan's)",
+    )
+    parser.add_argument(
+        "--target-tokens",
+        type=float,
+        help="training tokens of the target run (default: the plan's, or 20 per parameter)",
     )
     parser.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     parser.add_argument(
@@ -169,7 +176,8 @@ def _run_aggregate(args: argparse.Namespace) -> int:
 
     results = aggregate_sweep(
         args.sweep_dir,
-        target_params=args.target_params,
+        target_params=None if args.target_params is None else int(args.target_params),
+        target_tokens=None if args.target_tokens is None else int(args.target_tokens),
         level=args.level,
         detect=not args.no_detect,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ from omegaconf import DictConfig
 
 from synthos.cascade.plan import JOB_NAME, CascadeJob, cascade_job_list
 from synthos.cascade.prediction import (
-    JobResult,
-    baseline_largest_tier_mean,
-    plot_scaling_fit,
-    predict_scaling,
+    CascadePrediction,
+    baseline_largest_tier,
+    headline_for,
+    law_points,
+    predict_cascade,
 )
+from synthos.cascade.prediction_plot import plot_prediction
 from synthos.cascade.wandb_summary import log_cascade_summary
 from synthos.errors import DataError, ErrorCode, SynthosError
 from synthos.report import empty_report, write_report
@@ -32,13 +35,8 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "cascade_results.json"
 PLOT_FILE = "scaling_fit.png"
 PLAN_FILE = "cascade_plan.json"
-
-# Headline metric per task: (metrics key, higher is better, natural range).
-HEADLINE = {
-    "language_model": ("test/loss", False, (0.0, None)),
-    "tabular": ("test/target_acc", True, (0.0, 1.0)),
-    "forecasting": ("test/skill", True, (None, 1.0)),
-}
+#: Training tokens per parameter of the target run when the plan names none (Chinchilla).
+TOKENS_PER_PARAM = 20
 
 
 def collect_jobs(sweep_dir: Path, expected: list[str] | None = None) -> list[dict[str, Any]]:
@@ -65,15 +63,6 @@ def collect_jobs(sweep_dir: Path, expected: list[str] | None = None) -> list[dic
     return jobs
 
 
-def headline_metric(jobs: list[dict[str, Any]]) -> tuple[str, bool, tuple]:
-    done = [j for j in jobs if j.get("status") == "completed"]
-    if any("test/target_acc" in j.get("metrics", {}) for j in done):
-        return HEADLINE["tabular"]
-    kinds = {j.get("task", {}).get("kind") for j in done}
-    kind = kinds.pop() if len(kinds) == 1 else "language_model"
-    return HEADLINE.get(kind, HEADLINE["language_model"])
-
-
 def aggregate_sweep(
     sweep_dir: str | Path,
     target_params: int | None = None,
@@ -81,6 +70,7 @@ def aggregate_sweep(
     validation_id: str | None = None,
     dataset: dict[str, Any] | None = None,
     detect: bool = True,
+    target_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Build cascade_results.json, scaling_fit.png and the cascade part of report.json; then,
     when the plan names the dataset (and `detect`), run collapse detection on it with the
@@ -92,7 +82,6 @@ def aggregate_sweep(
             "sweep directory not found", code=ErrorCode.DATA_NOT_FOUND, path=str(sweep_dir)
         )
     plan = _read_plan(sweep_dir)
-    target_params = int(target_params or plan.get("target_params") or 0)
     validation_id = validation_id or plan.get("validation_id") or sweep_dir.name
     dataset = dataset or plan.get("dataset") or {}
     jobs = collect_jobs(sweep_dir, plan.get("jobs"))
@@ -102,50 +91,35 @@ def aggregate_sweep(
             code=ErrorCode.DATA_EMPTY,
             path=str(sweep_dir),
         )
-    metric, higher_is_better, metric_range = headline_metric(jobs)
-    records = [
-        JobResult(
-            tier=j["tier"],
-            variant=j["variant"],
-            parameters=int(j.get("parameters") or 0),
-            metric=float(j.get("metrics", {}).get(metric, float("nan"))),
-            status=j.get("status", "missing"),
-        )
-        for j in jobs
-    ]
-    if not target_params:
-        sizes = [r.parameters for r in records if r.parameters]
-        target_params = 4 * max(sizes) if sizes else 1
-    prediction = predict_scaling(
-        records,
-        target_params,
-        metric=metric,
-        higher_is_better=higher_is_better,
-        level=level,
-        metric_range=metric_range,
+    headline = headline_for(jobs)
+    points = law_points(jobs, headline)
+    target_params, target_tokens = _target(plan, points, target_params, target_tokens)
+    outcome = predict_cascade(
+        points, headline, target_params=target_params, target_tokens=target_tokens, level=level
     )
-    plot_scaling_fit(prediction, records, sweep_dir / PLOT_FILE)
-    try:
-        baseline = baseline_largest_tier_mean(records)
-    except ValueError:
-        baseline = None
+    plot_prediction(outcome, points, sweep_dir / PLOT_FILE)
+    predicted = isinstance(outcome, CascadePrediction)
     results = {
         "validation_id": validation_id,
         "sweep_dir": str(sweep_dir),
-        "metric": metric,
-        "higher_is_better": higher_is_better,
+        "metric": headline.metric,
+        "higher_is_better": headline.higher_is_better,
         "target_params": target_params,
+        "target_tokens": target_tokens,
         "models_total": len(jobs),
         "models_completed": sum(j["status"] == "completed" for j in jobs),
         "models_failed": sum(j["status"] != "completed" for j in jobs),
-        "jobs": [_job_summary(j, metric) for j in jobs],
-        "prediction": prediction.to_dict(),
-        "baseline_largest_tier_mean": baseline,
+        "jobs": [_job_summary(j, headline.metric) for j in jobs],
+        "points": [asdict(p) for p in points],
+        "prediction": outcome.to_dict() if predicted else None,
+        "prediction_unavailable": None if predicted else outcome.reason,
+        "baseline_largest_tier_mean": baseline_largest_tier(points, headline),
         "plot": str(sweep_dir / PLOT_FILE),
     }
     write_json_atomic(sweep_dir / RESULTS_FILE, results)
     report = empty_report(validation_id, dataset)
-    report["prediction"] = prediction.to_report()
+    report["prediction"] = outcome.to_report() if predicted else None
+    report["prediction_unavailable"] = results["prediction_unavailable"]
     report["timings"] = {
         "cascade": round(sum(float(j.get("seconds") or 0) for j in jobs), 3),
         "aggregate": round(time.time() - started, 3),
@@ -157,6 +131,20 @@ def aggregate_sweep(
         )
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
+
+
+def _target(
+    plan: dict[str, Any], points: list, params: int | None, tokens: int | None
+) -> tuple[int, int]:
+    """The run to predict: given, else the plan's; without a size, 4x the largest size seen;
+    without tokens, the plan's tokens per parameter (default 20) times the size."""
+    params = int(params or plan.get("target_params") or 0)
+    if not params:
+        params = 4 * max((p.params for p in points), default=1)
+    tokens = int(tokens or plan.get("target_tokens") or 0)
+    if not tokens:
+        tokens = int(params * float(plan.get("tokens_per_param") or TOKENS_PER_PARAM))
+    return params, tokens
 
 
 def run_collapse_stage(sweep_dir: Path, candidate: str, reference: str | None) -> dict[str, Any]:
@@ -179,18 +167,6 @@ def _optional_str(value: Any) -> str | None:
 
 def summary_text(results: dict[str, Any]) -> str:
     """What a person reads at the end of a cascade: models finished, the prediction, files."""
-    prediction = results["prediction"]
-    if results["models_completed"] == 0:
-        outcome = f"no prediction ({prediction.get('reason')})"
-    else:
-        caveat = (
-            f" (degenerate fit: {prediction.get('reason')})" if prediction.get("degenerate") else ""
-        )
-        outcome = (
-            f"predicted {results['metric']} at {results['target_params']:,} parameters: "
-            f"{prediction['predicted']:.4g} [{prediction['lower']:.4g}, "
-            f"{prediction['upper']:.4g}]{caveat}"
-        )
     sweep_dir = Path(results["sweep_dir"])
     collapse = results.get("collapse")
     if collapse is None:
@@ -201,10 +177,31 @@ def summary_text(results: dict[str, Any]) -> str:
         detection = f"collapse detection failed: {collapse['error']['message']}\n"
     return (
         detection + f"Cascade {results['validation_id']}: {results['models_completed']}/"
-        f"{results['models_total']} models finished; {outcome}\n"
+        f"{results['models_total']} models finished; {prediction_text(results)}\n"
         f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
         f"  plot:    {sweep_dir / PLOT_FILE}"
     )
+
+
+def prediction_text(results: dict[str, Any]) -> str:
+    """The prediction in a sentence: the metric and loss with intervals, or why there is none."""
+    prediction = results.get("prediction")
+    if prediction is None:
+        return f"no prediction ({results.get('prediction_unavailable')})"
+    loss = prediction["loss"]
+    text = (
+        f"predicted {prediction['metric']} at {prediction['target_params']:,} parameters and "
+        f"{prediction['target_tokens']:,} tokens: {prediction['predicted']:.4g} "
+        f"[{prediction['lower']:.4g}, {prediction['upper']:.4g}] "
+        f"({prediction['level']:.0%} prediction interval)"
+    )
+    if prediction["metric"] != "test/loss":
+        text += f"; loss {loss['predicted']:.4g} [{loss['lower']:.4g}, {loss['upper']:.4g}]"
+    if prediction["degenerate"]:
+        text += f"; DEGENERATE fit: {prediction['reason']}"
+    if prediction["warnings"]:
+        text += f"; {len(prediction['warnings'])} warning(s) in report.json"
+    return text
 
 
 def _job_summary(job: dict[str, Any], metric: str) -> dict[str, Any]:
@@ -235,6 +232,8 @@ class AggregateOnMultirunEnd(Callback):
             "profile": cascade.profile,
             "family": cascade.family,
             "target_params": int(cascade.target_params),
+            "target_tokens": None if cascade.target_tokens is None else int(cascade.target_tokens),
+            "tokens_per_param": float(cascade.tokens_per_param),
             "level": float(cascade.level),
             "jobs": cascade_job_list(cascade.tiers).split(","),
             "reference_path": _optional_str(config.data.get("reference_path")),

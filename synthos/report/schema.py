@@ -34,6 +34,7 @@ def empty_report(validation_id: str, dataset: dict[str, Any]) -> dict[str, Any]:
         "collapse_type": None,
         "root_causes": [],
         "prediction": None,
+        "prediction_unavailable": None,
         "regions": [],
         "recommendations": [],
         "signature_matches": [],

@@ -79,11 +79,17 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
 
     report = json.loads((sweep / "report.json").read_text())
     prediction = report["prediction"]
-    assert prediction["metric"] == "test/loss"
+    assert prediction["metric"] == "test/loss" and report["prediction_unavailable"] is None
     for key in ("predicted", "lower", "upper", "level"):
         assert math.isfinite(prediction[key])
     assert prediction["lower"] <= prediction["predicted"] <= prediction["upper"]
-    assert set(prediction["scaling"]) == {"a", "b", "c", "r2"}
+    # The law over (size, tokens) of every job's budget points, for a size and a budget.
+    assert prediction["target_tokens"] == 20 * prediction["target_params"]
+    assert prediction["law"]["form"] == "L = E + A / N^alpha + B / D^beta"
+    assert isinstance(prediction["degenerate"], bool)
+    points = results["points"]
+    assert {p["job"] for p in points} == {"t1v0", "t2v0", "t2v1", "t3v0"}
+    assert len({p["tokens"] for p in points}) >= 3 and len({p["params"] for p in points}) == 3
     assert (sweep / "scaling_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Collapse detection ran on the cascade's dataset with its results.
     dims = {d["name"]: d for d in report["dimensions"]}
@@ -109,6 +115,16 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
     )
     assert cli.returncode == 0, cli.stderr
     assert "4/5 models finished" in cli.stdout and "report.json" in cli.stdout
+
+
+def test_a_cascade_whose_jobs_all_fail_has_no_prediction_and_says_why(tmp_path, data_dir):
+    proc = run_cascade(tmp_path, data_dir, f"data.path={tmp_path / 'missing.jsonl'}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    sweep = tmp_path / "cascade" / "test"
+    report = json.loads((sweep / "report.json").read_text())
+    assert report["prediction"] is None
+    assert "no finished job" in report["prediction_unavailable"]
+    assert "no prediction (no finished job" in proc.stdout
 
 
 def test_aggregate_command_on_a_missing_directory_is_one_clear_line(tmp_path):
