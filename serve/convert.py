@@ -56,17 +56,29 @@ def root_cause(d: dict[str, Any]) -> common_pb2.RootCause:
 
 
 def prediction(d: dict[str, Any]) -> common_pb2.Prediction:
-    scaling = d.get("scaling") or {}
+    law = d.get("law") or {}
+    loss = d.get("loss") or {}
     return common_pb2.Prediction(
         metric=str(d.get("metric", "")),
         target_params=_int(d.get("target_params")),
+        target_tokens=_int(d.get("target_tokens")),
         predicted=_number(d.get("predicted")) or 0.0,
         lower=_number(d.get("lower")) or 0.0,
         upper=_number(d.get("upper")) or 0.0,
         level=_number(d.get("level")) or 0.0,
-        scaling=common_pb2.ScalingFit(
-            **{k: _number(scaling.get(k)) or 0.0 for k in ("a", "b", "c", "r2")}
+        loss=common_pb2.Interval(
+            **{k: _number(loss.get(k)) or 0.0 for k in ("predicted", "lower", "upper")}
         ),
+        law=common_pb2.LossLaw(
+            form=str(law.get("form", "")),
+            params={
+                k: float(v) for k, v in (law.get("params") or {}).items() if _number(v) is not None
+            },
+            fit_quality=struct_of(law.get("fit_quality") or {}),
+        ),
+        degenerate=bool(d.get("degenerate")),
+        reason=str(d.get("reason") or ""),
+        warnings=[str(w) for w in d.get("warnings") or []],
     )
 
 
@@ -134,6 +146,7 @@ def report(d: dict[str, Any]) -> common_pb2.Report:
     _set_optional(message, "risk_score", d.get("risk_score"), int)
     _set_optional(message, "severity", d.get("severity"), str)
     _set_optional(message, "collapse_type", d.get("collapse_type"), str)
+    message.prediction_unavailable = str(d.get("prediction_unavailable") or "")
     if d.get("prediction"):
         message.prediction.CopyFrom(prediction(d["prediction"]))
     return message

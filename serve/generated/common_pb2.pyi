@@ -76,35 +76,60 @@ class RootCause(_message.Message):
     description: str
     def __init__(self, cause: _Optional[str] = ..., percentage: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...
 
-class ScalingFit(_message.Message):
-    __slots__ = ("a", "b", "c", "r2")
-    A_FIELD_NUMBER: _ClassVar[int]
-    B_FIELD_NUMBER: _ClassVar[int]
-    C_FIELD_NUMBER: _ClassVar[int]
-    R2_FIELD_NUMBER: _ClassVar[int]
-    a: float
-    b: float
-    c: float
-    r2: float
-    def __init__(self, a: _Optional[float] = ..., b: _Optional[float] = ..., c: _Optional[float] = ..., r2: _Optional[float] = ...) -> None: ...
+class LossLaw(_message.Message):
+    __slots__ = ("form", "params", "fit_quality")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FIT_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    form: str
+    params: _containers.ScalarMap[str, float]
+    fit_quality: _struct_pb2.Struct
+    def __init__(self, form: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., fit_quality: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class Interval(_message.Message):
+    __slots__ = ("predicted", "lower", "upper")
+    PREDICTED_FIELD_NUMBER: _ClassVar[int]
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    predicted: float
+    lower: float
+    upper: float
+    def __init__(self, predicted: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("metric", "target_params", "predicted", "lower", "upper", "level", "scaling")
+    __slots__ = ("metric", "target_params", "predicted", "lower", "upper", "level", "target_tokens", "loss", "law", "degenerate", "reason", "warnings")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     TARGET_PARAMS_FIELD_NUMBER: _ClassVar[int]
     PREDICTED_FIELD_NUMBER: _ClassVar[int]
     LOWER_FIELD_NUMBER: _ClassVar[int]
     UPPER_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
-    SCALING_FIELD_NUMBER: _ClassVar[int]
+    TARGET_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    LAW_FIELD_NUMBER: _ClassVar[int]
+    DEGENERATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     metric: str
     target_params: int
     predicted: float
     lower: float
     upper: float
     level: float
-    scaling: ScalingFit
-    def __init__(self, metric: _Optional[str] = ..., target_params: _Optional[int] = ..., predicted: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ..., level: _Optional[float] = ..., scaling: _Optional[_Union[ScalingFit, _Mapping]] = ...) -> None: ...
+    target_tokens: int
+    loss: Interval
+    law: LossLaw
+    degenerate: bool
+    reason: str
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, metric: _Optional[str] = ..., target_params: _Optional[int] = ..., predicted: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ..., level: _Optional[float] = ..., target_tokens: _Optional[int] = ..., loss: _Optional[_Union[Interval, _Mapping]] = ..., law: _Optional[_Union[LossLaw, _Mapping]] = ..., degenerate: _Optional[bool] = ..., reason: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Region(_message.Message):
     __slots__ = ("region_id", "row_start", "row_end", "issue_type", "impact_score", "affected_columns")
@@ -163,7 +188,7 @@ class SignatureMatch(_message.Message):
     def __init__(self, signature_id: _Optional[str] = ..., collapse_type: _Optional[str] = ..., similarity: _Optional[float] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("schema_version", "validation_id", "dataset", "dimensions", "overall_score", "collapse_detected", "risk_score", "severity", "collapse_type", "root_causes", "prediction", "regions", "recommendations", "signature_matches", "timings")
+    __slots__ = ("schema_version", "validation_id", "dataset", "dimensions", "overall_score", "collapse_detected", "risk_score", "severity", "collapse_type", "root_causes", "prediction", "regions", "recommendations", "signature_matches", "timings", "prediction_unavailable")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +211,7 @@ class Report(_message.Message):
     RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_MATCHES_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     validation_id: str
     dataset: DatasetInfo
@@ -201,4 +227,5 @@ class Report(_message.Message):
     recommendations: _containers.RepeatedCompositeFieldContainer[Recommendation]
     signature_matches: _containers.RepeatedCompositeFieldContainer[SignatureMatch]
     timings: _containers.ScalarMap[str, float]
-    def __init__(self, schema_version: _Optional[int] = ..., validation_id: _Optional[str] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., dimensions: _Optional[_Iterable[_Union[Dimension, _Mapping]]] = ..., overall_score: _Optional[float] = ..., collapse_detected: _Optional[bool] = ..., risk_score: _Optional[int] = ..., severity: _Optional[str] = ..., collapse_type: _Optional[str] = ..., root_causes: _Optional[_Iterable[_Union[RootCause, _Mapping]]] = ..., prediction: _Optional[_Union[Prediction, _Mapping]] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ..., recommendations: _Optional[_Iterable[_Union[Recommendation, _Mapping]]] = ..., signature_matches: _Optional[_Iterable[_Union[SignatureMatch, _Mapping]]] = ..., timings: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    prediction_unavailable: str
+    def __init__(self, schema_version: _Optional[int] = ..., validation_id: _Optional[str] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., dimensions: _Optional[_Iterable[_Union[Dimension, _Mapping]]] = ..., overall_score: _Optional[float] = ..., collapse_detected: _Optional[bool] = ..., risk_score: _Optional[int] = ..., severity: _Optional[str] = ..., collapse_type: _Optional[str] = ..., root_causes: _Optional[_Iterable[_Union[RootCause, _Mapping]]] = ..., prediction: _Optional[_Union[Prediction, _Mapping]] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ..., recommendations: _Optional[_Iterable[_Union[Recommendation, _Mapping]]] = ..., signature_matches: _Optional[_Iterable[_Union[SignatureMatch, _Mapping]]] = ..., timings: _Optional[_Mapping[str, float]] = ..., prediction_unavailable: _Optional[str] = ...) -> None: ...

@@ -166,7 +166,8 @@ class ValidationService(ServiceBase, v1_grpc.ValidationEngineServicer):
         report = record.report or {}
         if not report.get("prediction"):
             raise FailedPrecondition(
-                f"cascade {record.validation_id} completed without a prediction",
+                f"cascade {record.validation_id} completed without a prediction: "
+                f"{report.get('prediction_unavailable') or 'no reason recorded'}",
                 validation_id=record.validation_id,
             )
         return convert.predictions(record.results or {}, report)

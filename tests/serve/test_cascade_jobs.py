@@ -84,8 +84,13 @@ def test_train_cascade_streams_progress_and_predictions_equal_the_report(server,
     assert predictions.prediction.metric == expected["metric"] == "test/loss"
     for key in ("predicted", "lower", "upper", "level"):
         assert getattr(predictions.prediction, key) == expected[key]
-    for key in ("a", "b", "c", "r2"):
-        assert getattr(predictions.prediction.scaling, key) == expected["scaling"][key]
+    assert predictions.prediction.target_tokens == expected["target_tokens"]
+    for key in ("predicted", "lower", "upper"):
+        assert getattr(predictions.prediction.loss, key) == expected["loss"][key]
+    assert predictions.prediction.law.form == expected["law"]["form"]
+    fitted = {k: v for k, v in expected["law"]["params"].items() if v is not None}
+    assert dict(predictions.prediction.law.params) == fitted
+    assert predictions.prediction.degenerate == expected["degenerate"]
     results = json.loads((sweep / "cascade_results.json").read_text())
     assert predictions.models_completed == results["models_completed"] == 5
     assert [m.job for m in predictions.models] == [j["job"] for j in results["jobs"]]
