@@ -1,53 +1,39 @@
-"""Honest check of the cascade's prediction against a model it never saw.
+"""Held-out larger models: does the cascade predict a model 4x its largest tier?
 
-For each dataset it trains one held-out model larger than every tier (Resonance NN, d_model
-192, 6 blocks: about 3x the quick profile's largest tier; the tier-3 data budget and steps),
-then runs the quick cascade on the same data with `cascade.target_params` set to that
-model's parameter count, and compares:
+For each dataset: the quick cascade, then one model with 4x the parameters (without
+embeddings) of the largest tier, trained by the same protocol at its own budget
+(`cascade_holdout`); the cascade then predicts that size and budget, and the prediction is
+compared with what the held-out model measured, beside the simplest baseline: the mean of
+the largest tier. Datasets: two texts (the stdlib docstrings; a synthetic trigram candidate
+against real docstrings) and two tables (the breast-cancer synthetic candidate against the
+real table; the digits table), at least one of each with a reference.
 
-* the cascade's prediction (scaling law over the 18 models, bootstrap interval);
-* the simplest baseline: the mean of the largest tier;
+    python benchmarks/cascade_prediction_check.py --out /tmp/check
+    python benchmarks/cascade_prediction_check.py --datasets text,digits --out /tmp/check
 
-with the held-out model's actual test metric (test/loss for text, test/target_acc for
-tables: train on the dataset, test on held-out rows; for `tabular_pair` the rows are real
-while the training rows are the collapsed synthetic candidate). It prints one row per
-dataset, the mean absolute error of each and their ratio (prediction / baseline; < 1 means
-the cascade beats the baseline), and the interval's coverage.
-
-    python benchmarks/cascade_prediction_check.py                       # text, tabular_pair, digits
-    python benchmarks/cascade_prediction_check.py --datasets text,breast_cancer --out /tmp/check
-
-Every run is a subprocess of `train.py` exactly as a user runs it; results go to
-OUT/check.json. On 2 CPU cores each dataset takes about 10-15 minutes.
+Results: OUT/check.json and a Markdown table on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from cascade_holdout import compare, measured, predicted, train_cascade, train_heldout, write_json
 
-#: name -> the data overrides of `train.py`; bundled tables other than the default one are
-#: written first and passed by path (see `data_overrides`).
+#: name -> data overrides of `train.py` (tables other than the sample are written first).
 DATASETS = {
     "text": ["data=text_sample"],
-    "breast_cancer": ["data=tabular_sample"],
+    "text_pair": ["data=text_pair"],
     "tabular_pair": ["data=tabular_pair"],
-    "digits": [],
-    "wine": [],
-    "diabetes": [],
+    "digits": None,
 }
 
 
 def data_overrides(name: str, data_dir: Path) -> list[str]:
-    if DATASETS[name]:
+    if DATASETS[name] is not None:
         return DATASETS[name]
     from synthos.datamodules.sample_data import TABLE_TARGET, sample_table
 
@@ -55,165 +41,81 @@ def data_overrides(name: str, data_dir: Path) -> list[str]:
     return ["data=tabular_sample", f"data.path={path}", f"data.target_column={TABLE_TARGET[name]}"]
 
 
-HELDOUT_MODEL = ["model=resonance_mini", "model.net.d_model=192", "model.net.n_layers=6"]
-
-
-def _tier3_budget(profile: str) -> list[str]:
-    """The trainer settings of the profile's largest tier, for the held-out model."""
-    import yaml
-
-    tiers = yaml.safe_load((ROOT / "conf" / "cascade" / f"{profile}.yaml").read_text())
-    top = tiers["cascade"]["tiers"][-1]
-    out = [
-        "trainer.max_epochs=-1",
-        "trainer.check_val_every_n_epoch=null",
-        "trainer.num_sanity_val_steps=0",
-        "trainer.enable_progress_bar=false",
-        "test=true",
-        f"data.train_fraction={top['data_fraction']}",
-    ]
-    out += [f"trainer.{k}={v}" for k, v in top["trainer"].items()]
-    return out
-
-
-def _run(cmd: list[str], log: Path) -> float:
-    started = time.time()
-    env = {**os.environ, "WANDB_MODE": "disabled"}
-    with open(log, "w") as out:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}); see {log}")
-    return time.time() - started
-
-
-def check_dataset(name: str, profile: str, out: Path, data_dir: Path) -> dict:
-    data = data_overrides(name, data_dir)
+def check(name: str, out: Path, profile: str) -> dict:
     work = out / name
     work.mkdir(parents=True, exist_ok=True)
-    common = ["trainer=cpu", "logger=csv", f"paths.data_dir={data_dir}"]
-    heldout_dir = work / "heldout"
-    heldout_s = _run(
-        [
-            sys.executable,
-            "train.py",
-            *data,
-            *HELDOUT_MODEL,
-            *common,
-            *_tier3_budget(profile),
-            f"paths.log_dir={work}",
-            f"hydra.run.dir={heldout_dir}",
-            "resume=false",
-        ],
-        work / "heldout.log",
-    )
-    heldout = json.loads((heldout_dir / "metrics.json").read_text())
-    if heldout.get("status") != "completed":
-        raise RuntimeError(f"held-out model on {name} did not complete: {heldout.get('error')}")
-    cascade_s = _run(
-        [
-            sys.executable,
-            "train.py",
-            f"+cascade={profile}",
-            *data,
-            *common,
-            f"paths.log_dir={work}",
-            f"cascade.validation_id=check-{name}",
-            f"cascade.target_params={heldout['parameters']}",
-        ],
-        work / "cascade.log",
-    )
-    sweep = work / "cascade" / f"check-{name}"
-    results = json.loads((sweep / "cascade_results.json").read_text())
-    metric = results["metric"]
-    actual = float(heldout["metrics"][metric])
-    pred = results["prediction"]
-    baseline = results["baseline_largest_tier_mean"]
-    return {
-        "dataset": name,
-        "metric": metric,
-        "heldout_params": heldout["parameters"],
-        "largest_tier_params": max(j["parameters"] or 0 for j in results["jobs"]),
-        "models_completed": results["models_completed"],
-        "actual": actual,
-        "predicted": pred["predicted"],
-        "lower": pred["lower"],
-        "upper": pred["upper"],
-        "level": pred["level"],
-        "degenerate": pred["degenerate"],
-        "reason": pred.get("reason"),
-        "covered": pred["lower"] <= actual <= pred["upper"],
-        "baseline": baseline,
-        "error_prediction": abs(pred["predicted"] - actual),
-        "error_baseline": abs(baseline - actual) if baseline is not None else None,
-        "seconds": {"heldout": round(heldout_s, 1), "cascade": round(cascade_s, 1)},
-        "sweep_dir": str(sweep),
-    }
+    data = data_overrides(name, out / "data")
+    started = time.time()
+    sweep = train_cascade(data, work, f"check-{name}", profile)
+    family = "resonance"
+    heldout = measured(train_heldout(data, work, f"heldout-{name}", profile, family))
+    row = compare(name, predicted(sweep, heldout), heldout)
+    row["minutes"] = round((time.time() - started) / 60, 1)
+    return row
 
 
 def summarize(rows: list[dict]) -> dict:
-    pred = [r["error_prediction"] for r in rows]
+    scored = [r for r in rows if r["error_prediction"] is not None]
+    mae = sum(r["error_prediction"] for r in scored) / max(1, len(scored))
     base = [r["error_baseline"] for r in rows if r["error_baseline"] is not None]
-    mae_pred = sum(pred) / len(pred)
-    mae_base = sum(base) / len(base) if base else math.nan
+    mae_base = sum(base) / max(1, len(base))
     return {
         "datasets": len(rows),
-        "covered": sum(r["covered"] for r in rows),
-        "mae_prediction": mae_pred,
-        "mae_baseline_largest_tier_mean": mae_base,
-        "ratio_prediction_to_baseline": mae_pred / mae_base if mae_base else math.nan,
-        "prediction_closer": sum(
-            r["error_baseline"] is not None and r["error_prediction"] < r["error_baseline"]
-            for r in rows
-        ),
+        "predicted": len(scored),
+        "covered": sum(bool(r["covered"]) for r in scored),
+        "mae_prediction": mae,
+        "mae_baseline": mae_base,
+        "ratio": mae / mae_base if mae_base else None,
+        "closer_than_baseline": sum(r["error_prediction"] < r["error_baseline"] for r in scored),
     }
 
 
 def table(rows: list[dict]) -> str:
-    head = (
-        "| dataset | metric | held-out params | actual | predicted [interval] | covered "
-        "| baseline | err pred | err base | minutes |\n"
-        "|---|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [head]
+    lines = [
+        "| dataset | metric | held-out N / D | actual | predicted [90 % interval] | covered "
+        "| largest-tier mean | err pred | err base | loss actual / predicted | minutes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        minutes = (r["seconds"]["heldout"] + r["seconds"]["cascade"]) / 60
-        flag = " (degenerate)" if r["degenerate"] else ""
+        size = f"{r['heldout_params']:,} / {r['heldout_tokens']:,}"
+        if r["predicted"] is None:
+            pred, err, loss = f"none: {r['unavailable']}", "-", f"{r['actual_loss']:.4f} / -"
+        else:
+            flag = " degenerate" if r["degenerate"] else ""
+            pred = f"{r['predicted']:.4f} [{r['lower']:.4f}, {r['upper']:.4f}]{flag}"
+            err = f"{r['error_prediction']:.4f}"
+            loss = f"{r['actual_loss']:.4f} / {r['loss']['predicted']:.4f}"
         lines.append(
-            f"| {r['dataset']} | {r['metric']} | {r['heldout_params']:,} | {r['actual']:.4f} "
-            f"| {r['predicted']:.4f} [{r['lower']:.4f}, {r['upper']:.4f}]{flag} "
-            f"| {'yes' if r['covered'] else 'no'} | {r['baseline']:.4f} "
-            f"| {r['error_prediction']:.4f} | {r['error_baseline']:.4f} | {minutes:.1f} |"
+            f"| {r['dataset']} | {r['metric']} | {size} | {r['actual']:.4f} | {pred} "
+            f"| {'yes' if r['covered'] else 'no'} | {r['baseline']:.4f} | {err} "
+            f"| {r['error_baseline']:.4f} | {loss} | {r['minutes']} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", default="text,tabular_pair,digits")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--profile", default="quick")
-    parser.add_argument("--out", type=Path, default=ROOT / "logs" / "prediction_check")
+    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in DATASETS]
+    unknown = sorted(set(names) - set(DATASETS))
     if unknown:
         parser.error(f"unknown datasets {unknown}; choose from {sorted(DATASETS)}")
-    args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in names:
-        print(f"[{time.strftime('%H:%M:%S')}] {name}: held-out model, then the cascade", flush=True)
-        rows.append(check_dataset(name, args.profile, args.out, args.out / "data"))
-        (args.out / "check.json").write_text(json.dumps({"rows": rows}, indent=2))
+        print(f"[{time.strftime('%H:%M:%S')}] {name}", flush=True)
+        rows.append(check(name, args.out, args.profile))
+        write_json(args.out / "check.json", {"rows": rows})
     summary = summarize(rows)
-    (args.out / "check.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    write_json(args.out / "check.json", {"rows": rows, "summary": summary})
     print(table(rows))
     print(
-        f"\ninterval ({rows[0]['level']:.0%}) covered the actual metric on "
-        f"{summary['covered']}/{summary['datasets']} datasets; prediction closer than the "
-        f"baseline on {summary['prediction_closer']}/{summary['datasets']}\n"
-        f"mean abs error: prediction {summary['mae_prediction']:.4f}, baseline (largest-tier "
-        f"mean) {summary['mae_baseline_largest_tier_mean']:.4f}, ratio "
-        f"{summary['ratio_prediction_to_baseline']:.3f}\n"
-        f"results: {args.out / 'check.json'}"
+        f"\ncovered {summary['covered']}/{summary['predicted']}; closer than the baseline "
+        f"{summary['closer_than_baseline']}/{summary['predicted']}; mean abs error "
+        f"{summary['mae_prediction']:.4f} vs baseline {summary['mae_baseline']:.4f} "
+        f"(ratio {summary['ratio']})"
     )
     return 0
 

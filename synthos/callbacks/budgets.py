@@ -9,8 +9,10 @@ steps, evaluates it on a held-out split, and restores the state so the main run 
 as if nothing had happened (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training
 Beyond Fixed Training Durations": such a cooldown matches a run trained for that budget
 alone). The run's own end is the largest budget. Each point records the optimizer steps and
-training tokens of its budget, the pooled metrics with their standard errors over rows,
-and the number of rows evaluated.
+training tokens of its budget, the pooled metrics with their standard errors over rows on
+the evaluation split, the number of rows evaluated, and the loss on a second held-out split
+used for selection (early stopping on repeated data picks a budget by it, never by the split
+that is reported).
 
 Cooldown batches are drawn from the training set in a fresh seeded order, so the main
 run's data order is untouched; under DDP every rank cools down on its own shard and the
@@ -44,6 +46,7 @@ class BudgetPoint:
     metrics: dict[str, float]
     rows: int
     final: bool
+    selection: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,17 +86,19 @@ def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> tuple[float, f
 
 
 class BudgetPoints(Callback):
-    """Evaluate the run at budgets `fractions` of its steps (and at its end) on `split`.
+    """Evaluate the run at budgets `fractions` of its steps (and at its end) on `split`, and
+    on `selection_split` (None: no selection metrics).
 
-    `max_batches` bounds each evaluation (default: the trainer's `limit_test_batches` for the
-    test split, `limit_val_batches` for val). The module must train with the "wsd" schedule
-    and implement `evaluation_terms` and `batch_tokens`.
+        `max_batches` bounds each evaluation (default: the trainer's `limit_test_batches` for the
+        test split, `limit_val_batches` for val). The module must train with the "wsd" schedule
+        and implement `evaluation_terms` and `batch_tokens`.
     """
 
     def __init__(
         self,
         fractions: tuple[float, ...] | list[float] = (0.125, 0.25, 0.5),
         split: str = "test",
+        selection_split: str | None = "val",
         max_batches: int | None = None,
         seed: int = 0,
     ) -> None:
@@ -102,12 +107,14 @@ class BudgetPoints(Callback):
                 f"budget fractions must be in (0, 1), got {list(fractions)}",
                 code=ErrorCode.MODEL_CONFIG,
             )
-        if split not in ("val", "test"):
+        if split not in ("val", "test") or selection_split not in ("val", "test", None):
             raise ModelError(
-                f"budget split must be val or test, got {split!r}", code=ErrorCode.MODEL_CONFIG
+                f"budget splits must be val or test, got {split!r} and {selection_split!r}",
+                code=ErrorCode.MODEL_CONFIG,
             )
         self.fractions = sorted(set(float(f) for f in fractions))
         self.split = split
+        self.selection_split = selection_split
         self.max_batches = max_batches
         self.seed = seed
         self.points: list[BudgetPoint] = []
@@ -162,8 +169,7 @@ class BudgetPoints(Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_step < self._total or any(p.final for p in self.points):
             return
-        metrics, rows = self._evaluate(trainer, pl_module)
-        self.points.append(BudgetPoint(trainer.global_step, self.tokens, metrics, rows, True))
+        self.points.append(self._point(trainer, pl_module, trainer.global_step, self.tokens, True))
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +187,7 @@ class BudgetPoints(Callback):
         """What metrics.json records: the points by budget, and budgets that were skipped."""
         return {
             "split": self.split,
+            "selection_split": self.selection_split,
             "points": [p.to_dict() for p in sorted(self.points, key=lambda p: p.steps)],
             "skipped": list(self.skipped),
         }
@@ -198,7 +205,7 @@ class BudgetPoints(Callback):
         }
         try:
             tokens = self._cooldown(trainer, module, optimizer, start, budget)
-            metrics, rows = self._evaluate(trainer, module)
+            point = self._point(trainer, module, budget, self.tokens + tokens, False)
         finally:
             module.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -206,7 +213,14 @@ class BudgetPoints(Callback):
             if saved["cuda_rng"] is not None:
                 torch.cuda.set_rng_state_all(saved["cuda_rng"])
             module.train()
-        self.points.append(BudgetPoint(budget, self.tokens + tokens, metrics, rows, False))
+        self.points.append(point)
+
+    def _point(self, trainer, module, steps: int, tokens: int, final: bool) -> BudgetPoint:
+        metrics, rows = self._evaluate(trainer, module, self.split)
+        selection = None
+        if self.selection_split is not None:
+            selection, _ = self._evaluate(trainer, module, self.selection_split)
+        return BudgetPoint(steps, tokens, metrics, rows, final, selection)
 
     def _cooldown(self, trainer, module, optimizer, start: int, budget: int) -> int:
         fraction = module.optim.cooldown_fraction
@@ -233,11 +247,11 @@ class BudgetPoints(Callback):
         return tokens
 
     @torch.no_grad()
-    def _evaluate(self, trainer, module) -> tuple[dict[str, float], int]:
-        limit = self.max_batches or getattr(trainer, f"limit_{self.split}_batches")
+    def _evaluate(self, trainer, module, split: str) -> tuple[dict[str, float], int]:
+        limit = self.max_batches or getattr(trainer, f"limit_{split}_batches")
         module.eval()
         pooled: dict[str, list[torch.Tensor]] = {}
-        loader = self._loader(trainer, self.split)
+        loader = self._loader(trainer, split)
         n_batches = _batch_limit(limit, len(loader))
         for index, batch in enumerate(loader):
             if index >= n_batches:
@@ -250,7 +264,7 @@ class BudgetPoints(Callback):
         module.train()
         if not pooled:
             raise ModelError(
-                f"budget evaluation found no {self.split} batches", code=ErrorCode.MODEL_CONFIG
+                f"budget evaluation found no {split} batches", code=ErrorCode.MODEL_CONFIG
             )
         terms = {key: _gather(torch.cat(values)) for key, values in pooled.items()}
         return pooled_metrics(terms), int(terms["loss_count"].numel())

@@ -1,8 +1,9 @@
 """The cascade's prediction of the target run, from every job's budget points.
 
 Step 1: a loss law `L(N, D)` (`synthos.cascade.loss_law`) over every (size without
-embeddings, training tokens, held-out loss) point of every finished job, the points of one
-job bootstrapped together; it predicts the held-out loss of the target run (size and token
+embeddings, training tokens, held-out loss) point of every finished job, each budget taken
+with early stopping on a selection split (`law_points`), the points of one job bootstrapped
+together; it predicts the held-out loss of the target run (size and token
 budget) with an interval that covers sampling noise, the law's misfit and the evaluation
 set's own error. Step 2, for a headline metric other than the loss (tabular target accuracy,
 forecast skill): a monotone loss-to-metric map fitted on the same points
@@ -79,6 +80,8 @@ class LawPoint:
     metric_se: float | None
     rows: int
     final: bool
+    #: The budget whose checkpoint early stopping keeps (`tokens` when loss still falls).
+    stopped_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,31 +159,57 @@ def headline_for(jobs: Iterable[Mapping[str, Any]]) -> Headline:
 
 
 def law_points(jobs: Iterable[Mapping[str, Any]], headline: Headline) -> list[LawPoint]:
-    """Every budget point of every finished job, with the size without embeddings."""
+    """Every budget point of every finished job, with the size without embeddings.
+
+    Each budget is taken with early stopping: of the job's points up to that budget, the one
+    with the lowest loss on the selection split (a held-out split other than the reported
+    one) gives the reported loss and metric. On repeated data a run's held-out loss rises
+    once it overfits, and any run keeps its best checkpoint, so the law sees what a run
+    given that budget would deliver; on data seen once this is the budget's own point.
+    """
     points = []
     for job in jobs:
-        if job.get("status") != "completed":
-            continue
         size = job.get("parameters_no_embedding") or job.get("parameters")
-        for point in (job.get("budget_points") or {}).get("points", []):
-            metrics = point.get("metrics", {})
-            if not _finite(metrics.get("loss")) or not size:
-                continue
-            points.append(
-                LawPoint(
-                    job=str(job.get("job")),
-                    tier=int(job.get("tier", 0)),
-                    params=int(size),
-                    tokens=int(point["tokens"]),
-                    loss=float(metrics["loss"]),
-                    loss_se=_optional(metrics.get("loss_se")),
-                    metric=_optional(metrics.get(headline.point_key)),
-                    metric_se=_optional(metrics.get(f"{headline.point_key}_se")),
-                    rows=int(point.get("rows", 0)),
-                    final=bool(point.get("final")),
-                )
-            )
+        if job.get("status") != "completed" or not size:
+            continue
+        budget = sorted(
+            (
+                p
+                for p in (job.get("budget_points") or {}).get("points", [])
+                if _finite(p.get("metrics", {}).get("loss"))
+            ),
+            key=lambda p: p["tokens"],
+        )
+        best = None
+        for point in budget:
+            if best is None or _selection_loss(point) < _selection_loss(best):
+                best = point
+            points.append(_law_point(job, int(size), point, best, headline))
     return points
+
+
+def _selection_loss(point: Mapping[str, Any]) -> float:
+    selection = point.get("selection") or point["metrics"]
+    value = selection.get("loss")
+    return float(value) if _finite(value) else math.inf
+
+
+def _law_point(job, size: int, point, chosen, headline: Headline) -> LawPoint:
+    """The point at `point`'s budget, measured at the `chosen` (early-stopped) budget."""
+    metrics = chosen["metrics"]
+    return LawPoint(
+        job=str(job.get("job")),
+        tier=int(job.get("tier", 0)),
+        params=size,
+        tokens=int(point["tokens"]),
+        loss=float(metrics["loss"]),
+        loss_se=_optional(metrics.get("loss_se")),
+        metric=_optional(metrics.get(headline.point_key)),
+        metric_se=_optional(metrics.get(f"{headline.point_key}_se")),
+        rows=int(chosen.get("rows", 0)),
+        final=bool(point.get("final")),
+        stopped_at=int(chosen["tokens"]),
+    )
 
 
 def baseline_largest_tier(points: list[LawPoint], headline: Headline) -> float | None:

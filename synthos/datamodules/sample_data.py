@@ -215,6 +215,62 @@ def sample_text(data_dir: str | os.PathLike) -> Path:
     return path
 
 
+def _text_halves(data_dir: str | os.PathLike) -> tuple[list[dict], list[dict]]:
+    """The docstrings split in two by a hash of their source: (reference, generator half)."""
+    import hashlib
+
+    docs = [json.loads(line) for line in sample_text(data_dir).read_text().splitlines() if line]
+    halves: tuple[list[dict], list[dict]] = ([], [])
+    for doc in docs:
+        digest = hashlib.sha256(str(doc.get("source", doc["text"][:64])).encode()).digest()
+        halves[digest[0] % 2].append(doc)
+    return halves
+
+
+def _write_jsonl(path: Path, docs: list[dict]) -> Path:
+    from synthos.fileio import atomic_write_text
+
+    return atomic_write_text(path, "".join(json.dumps(d) + "\n" for d in docs))
+
+
+def sample_text_reference(data_dir: str | os.PathLike) -> Path:
+    """JSONL of the real half of the docstrings: the reference of the text pair."""
+    path = Path(data_dir) / SAMPLE_SUBDIR / "python_stdlib_docs_reference.jsonl"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    return _write_jsonl(path, _text_halves(data_dir)[0])
+
+
+def sample_text_candidate(data_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """JSONL of synthetic docstrings: a word-trigram Markov chain fitted on the other half of
+    the docstrings, one generated document per real one with the same number of words. Its
+    flaw is the one of any n-gram generator: local fluency without long-range structure."""
+    import random
+
+    path = Path(data_dir) / SAMPLE_SUBDIR / "python_stdlib_docs_candidate.jsonl"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    source = _text_halves(data_dir)[1]
+    chain: dict[tuple[str, str], list[str]] = {}
+    for doc in source:
+        words = ["<s>", "<s>", *doc["text"].split(" "), "</s>"]
+        for a, b, c in zip(words, words[1:], words[2:], strict=False):
+            chain.setdefault((a, b), []).append(c)
+    rng = random.Random(seed)
+    generated = []
+    for index, doc in enumerate(source):
+        words, state = [], ("<s>", "<s>")
+        for _ in range(len(doc["text"].split(" "))):
+            word = rng.choice(chain.get(state) or ["</s>"])
+            if word == "</s>":
+                state = ("<s>", "<s>")
+                continue
+            words.append(word)
+            state = (state[1], word)
+        generated.append({"text": " ".join(words), "source": f"trigram-{index}"})
+    return _write_jsonl(path, generated)
+
+
 # --------------------------------------------------------------------------------------------
 # Series: statsmodels datasets
 
@@ -398,8 +454,8 @@ def sample_table_candidate(data_dir: str | os.PathLike, name: str = "breast_canc
 
 
 def sample_path(kind: str, data_dir: str, name: str | None = None) -> str:
-    """Resolver body: `text`, `series`, `table` or `table_candidate` (optionally with a
-    name) -> file path."""
+    """Resolver body: `text`, `series`, `table`, `table_candidate`, `text_reference` or
+    `text_candidate` (optionally with a name) -> file path."""
     if kind == "text":
         return str(sample_text(data_dir))
     if kind == "series":
@@ -408,8 +464,13 @@ def sample_path(kind: str, data_dir: str, name: str | None = None) -> str:
         return str(sample_table(data_dir, name or "breast_cancer"))
     if kind == "table_candidate":
         return str(sample_table_candidate(data_dir, name or "breast_cancer"))
+    if kind == "text_reference":
+        return str(sample_text_reference(data_dir))
+    if kind == "text_candidate":
+        return str(sample_text_candidate(data_dir))
     raise ValueError(
-        f"unknown sample kind {kind!r}; expected 'text', 'series', 'table' or 'table_candidate'"
+        f"unknown sample kind {kind!r}; expected 'text', 'series', 'table', "
+        "'table_candidate', 'text_reference' or 'text_candidate'"
     )
 
 

@@ -71,6 +71,9 @@ def test_forks_record_each_budget_and_leave_the_main_run_untouched(tmp_path):
     losses = [p["metrics"]["loss"] for p in summary["points"]]
     assert losses[0] > losses[1] > losses[2]  # a learnable pattern: more budget, lower loss
     assert all(p["rows"] == 48 and p["metrics"]["loss_se"] > 0 for p in summary["points"])
+    # The selection split is another held-out split: close to, but not, the test loss.
+    selection = [p["selection"]["loss"] for p in summary["points"]]
+    assert selection[0] > selection[1] > selection[2] and selection != losses
     # The final point is the trained model on the test split: what trainer.test reports.
     (tested,) = run.test(module, datamodule=data, verbose=False)
     assert losses[2] == pytest.approx(tested["test/loss"], rel=1e-5)

@@ -153,14 +153,24 @@ def test_an_evaluation_too_small_for_the_scaling_effect_is_flagged_with_the_rows
     assert large.evaluation["too_few_rows"] is False
 
 
-def test_law_points_read_finished_jobs_only_with_sizes_without_embeddings():
-    point = {
-        "steps": 10,
-        "tokens": 500,
+def budget_point(tokens, test_loss, selection_loss, accuracy, final=False):
+    return {
+        "steps": tokens // 10,
+        "tokens": tokens,
         "rows": 57,
-        "final": True,
-        "metrics": {"loss": 2.0, "loss_se": 0.1, "target_acc": 0.8, "target_acc_se": 0.05},
+        "final": final,
+        "metrics": {"loss": test_loss, "loss_se": 0.1, "target_acc": accuracy},
+        "selection": {"loss": selection_loss},
     }
+
+
+def test_law_points_early_stop_on_the_selection_split_and_skip_unfinished_jobs():
+    rising = [
+        budget_point(100, 3.1, 3.0, 0.6),
+        budget_point(200, 2.1, 2.0, 0.8),
+        budget_point(400, 2.6, 2.5, 0.7, final=True),  # overfits: held-out loss rises
+        {"tokens": 800, "metrics": {"loss": float("nan")}},
+    ]
     jobs = [
         {
             "job": "t1v0",
@@ -168,15 +178,19 @@ def test_law_points_read_finished_jobs_only_with_sizes_without_embeddings():
             "status": "completed",
             "parameters": 900,
             "parameters_no_embedding": 300,
-            "metrics": {"test/target_acc": 0.8},
-            "budget_points": {"points": [point, {**point, "metrics": {"loss": float("nan")}}]},
+            "metrics": {"test/target_acc": 0.7},
+            "budget_points": {"points": rising},
         },
-        {"job": "t1v1", "tier": 1, "status": "failed", "budget_points": {"points": [point]}},
+        {"job": "t1v1", "tier": 1, "status": "failed", "budget_points": {"points": rising}},
     ]
     headline = headline_for(jobs)
     assert headline is TABULAR
-    (only,) = law_points(jobs, headline)
-    assert (only.params, only.tokens, only.metric, only.rows) == (300, 500, 0.8, 57)
+    points = law_points(jobs, headline)
+    assert [p.tokens for p in points] == [100, 200, 400]
+    assert [p.loss for p in points] == [3.1, 2.1, 2.1]  # the 400-token budget keeps step 200
+    assert [p.metric for p in points] == [0.6, 0.8, 0.8]
+    assert [p.stopped_at for p in points] == [100, 200, 200]
+    assert {p.params for p in points} == {300} and points[-1].final
 
 
 def test_metric_map_recovers_a_known_curve_and_says_why_it_cannot_fit():
