@@ -3,6 +3,7 @@
     synthos diversity PATH --out DIR [--sample-size N] [--columns A B ...] [--seed S]
     synthos detect --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] [--modality M]
                    --out DIR
+    synthos scaling predict RUNS.csv --metric COLUMN --target PARAMS:TOKENS [--json]
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -177,6 +178,22 @@ def _run_aggregate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------
+# scaling
+
+
+def _add_scaling(parser: argparse.ArgumentParser) -> None:
+    from synthos.cascade.scaling_predict import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_scaling(args: argparse.Namespace) -> int:
+    from synthos.cascade.scaling_predict import run
+
+    return run(args)
+
+
+# ---------------------------------------------------------------------------------------
 # detect
 
 
@@ -254,6 +271,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "aggregate a cascade's sweep directory into cascade_results.json and report.json",
         _add_aggregate,
         _run_aggregate,
+    ),
+    "scaling": Subcommand(
+        "scaling",
+        "loss laws over model size and tokens: predict a run from a table of runs",
+        _add_scaling,
+        _run_scaling,
     ),
     "detect": Subcommand(
         "detect",
