@@ -89,6 +89,9 @@ DEFAULT_BOOTSTRAP = 200
 MIN_RUNS = 3
 NON_MONOTONE_SHARE = 0.25
 N_REFINED_STARTS = 12
+#: L-BFGS-B's iteration cap: well-posed fits converge in under 300; flat objectives (data
+#: without a trend) would otherwise spend thousands of iterations on no information.
+MAX_ITERATIONS = 500
 FORMS = ("params_tokens", "params", "tokens")
 _FORMULAS = {
     "params_tokens": "L = E + A / N^alpha + B / D^beta",
@@ -576,7 +579,7 @@ def _minimise(theta0, design: _Design, cov, y, w) -> tuple[np.ndarray, float] | 
             jac=True,
             method="L-BFGS-B",
             bounds=design.bounds,
-            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-10},
+            options={"maxiter": MAX_ITERATIONS, "ftol": 1e-13, "gtol": 1e-10},
         )
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return None
