@@ -3,10 +3,11 @@
 The fit is Chinchilla's "approach 3" as replicated by Besiroglu et al. (2024): in log space,
 minimise ``sum_i Huber_delta(LSE(a - alpha log N_i, b - beta log D_i, e) - log L_i)`` with
 ``a = log A``, ``b = log B``, ``e = log E`` and ``delta = 1e-3``, by L-BFGS-B from a grid of
-starting points, keeping the best optimum. Sizes and budgets are centred on their geometric
-means inside the optimiser (the same law, better conditioned); the grid is scaled to the
-data (E a fraction of the lowest loss, each term a fraction of the reducible loss, exponents
-0.1-1.2), every grid point is scored and the best `N_REFINED_STARTS` are optimised.
+starting points, keeping the best optimum. Inside the optimiser log sizes and log budgets
+are centred on the middle of their range (the same law, better conditioned); the grid is
+scaled to the data (E a fraction of the lowest loss, each term a fraction of the reducible
+loss, exponents 0.1-1.2), every grid point is scored and the best `N_REFINED_STARTS` are
+optimised.
 
 Forms (``form=``): ``"params_tokens"`` (the law above), ``"params"`` (``E + A / N**alpha``,
 tokens constant or absent), ``"tokens"`` (``E + B / D**beta``, size constant or absent);
@@ -14,7 +15,7 @@ tokens constant or absent), ``"tokens"`` (``E + B / D**beta``, size constant or 
 budgets) within `LEVEL_TOLERANCE` of each other count as one size: variants of a tier whose
 parameter counts differ by a few embedding rows are one size, not three.
 
-Intervals (in log space, at any level, computed at `LossLawFit.predict`) add three parts:
+Intervals (in log space, at any level, computed at `LossLawFit.predict`) combine three parts:
 
 * sampling noise: a bootstrap over runs, or over the caller's groups (points of one training
   run at several budgets are one group), resampled within each size so that every size
@@ -32,14 +33,15 @@ quadrature. An asymmetric bootstrap stays asymmetric.
 
 Honest edges: too few distinct sizes or budgets for the form (3 of each for the two-variable
 law, 4 levels for a one-variable law, so that a leave-one-out refit still has a point to
-spare), an exponent or E at its bound, a term that vanishes, data that are not monotone
-(more than `NON_MONOTONE_SHARE` of the pairs in which one run has at least the other's size
-and budget show the larger run worse) or an optimisation that found no finite optimum make
-the fit ``degenerate`` with a ``reason``; its intervals then reach at least the
-leave-one-out predictions and the losses the evidence allows (up to the best run the target
-dominates, or the whole observed range when the data are not monotone). With no finite
-optimum every prediction is ``None``. Fewer than `MIN_RUNS` usable runs, non-positive sizes
-or losses, or arrays of different lengths raise `synthos.errors.DataError`.
+spare), an exponent at its bound, E at the lowest loss or under 1 % of it (no floor), a term
+that vanishes, data that are not monotone (more than `NON_MONOTONE_SHARE` of the pairs in
+which one run has at least the other's size and budget show the larger run worse) or an
+optimisation that found no finite optimum make the fit ``degenerate`` with a ``reason``; its
+intervals then reach at least the leave-one-out predictions and the losses the evidence
+allows (up to the best run the target dominates, or the whole observed range when the data
+are not monotone). With no finite optimum every prediction is ``None``. Fewer than
+`MIN_RUNS` usable runs, non-positive sizes or losses, or arrays of different lengths raise
+`synthos.errors.DataError`.
 
 API::
 
@@ -89,6 +91,9 @@ DEFAULT_BOOTSTRAP = 200
 MIN_RUNS = 3
 NON_MONOTONE_SHARE = 0.25
 N_REFINED_STARTS = 12
+#: L-BFGS-B's iteration cap: well-posed fits converge in under 300; flat objectives (data
+#: without a trend) would otherwise spend thousands of iterations on no information.
+MAX_ITERATIONS = 500
 FORMS = ("params_tokens", "params", "tokens")
 _FORMULAS = {
     "params_tokens": "L = E + A / N^alpha + B / D^beta",
@@ -97,8 +102,11 @@ _FORMULAS = {
 }
 #: Bounds of log(term at the centre) relative to the log of the highest loss.
 _COEF_SPAN = (-25.0, 5.0)
-#: E's lower bound as a fraction of the lowest loss; a fit at it found no floor.
+#: E's lower bound as a fraction of the lowest loss.
 _E_FLOOR = 1e-4
+#: An E below this fraction of the lowest loss is no floor: it cannot be told from zero, and
+#: how close to the bound the optimiser stops along that flat direction is chance.
+_E_NEGLIGIBLE = 0.01
 #: A term whose largest value over the data is below this fraction of the lowest loss is gone.
 _TERM_VANISHES = 1e-4
 _EXPONENT_EDGE = 0.01
@@ -576,7 +584,7 @@ def _minimise(theta0, design: _Design, cov, y, w) -> tuple[np.ndarray, float] | 
             jac=True,
             method="L-BFGS-B",
             bounds=design.bounds,
-            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-10},
+            options={"maxiter": MAX_ITERATIONS, "ftol": 1e-13, "gtol": 1e-10},
         )
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return None
@@ -730,8 +738,11 @@ def _bound_reasons(design: _Design, runs: _Runs, theta: np.ndarray) -> list[str]
         if largest < _TERM_VANISHES * lowest:
             reasons.append(f"the {name} term vanishes (at most {largest:.3g} over the runs)")
     e = math.exp(theta[-1])
-    if e <= _E_FLOOR * lowest * 1.01:
-        reasons.append(f"E = {e:.3g} is at its lower bound: the runs show no loss floor")
+    if e < _E_NEGLIGIBLE * lowest:
+        reasons.append(
+            f"E = {e:.3g} is at its lower bound (under {_E_NEGLIGIBLE:.0%} of the lowest "
+            "loss): the runs show no loss floor"
+        )
     if theta[-1] >= hi[-1] - 1e-6:
         reasons.append(f"E = {e:.4g} reaches the lowest observed loss")
     return reasons
@@ -835,22 +846,22 @@ def _evidence_hull(fit: LossLawFit, cov, n, d, lower: float, upper: float):
 
 
 def _ignored_variable_notes(fit: LossLawFit, n, d) -> tuple[str, ...]:
-    runs = fit._runs
-    if fit.form == "params" and d is not None and runs.tokens is not None:
-        budgets = np.unique(runs.tokens)
-        if budgets.size == 1 and abs(math.log(d / budgets[0])) > math.log1p(LEVEL_TOLERANCE):
-            return (
-                f"tokens {d:.3g} differ from the runs' constant {budgets[0]:.3g}; "
-                "the one-variable law predicts at the runs' budget",
-            )
-    if fit.form == "tokens" and n is not None and runs.params is not None:
-        sizes = np.unique(runs.params)
-        if sizes.size == 1 and abs(math.log(n / sizes[0])) > math.log1p(LEVEL_TOLERANCE):
-            return (
-                f"params {n:.3g} differ from the runs' constant {sizes[0]:.3g}; "
-                "the one-variable law predicts at the runs' size",
-            )
-    return ()
+    """A one-variable law predicts at the runs' value of the other variable: say so when
+    the target's value lies outside the runs' range."""
+    ignored = {
+        "params": ("tokens", d, fit._runs.tokens, "budget"),
+        "tokens": ("params", n, fit._runs.params, "size"),
+    }.get(fit.form)
+    if ignored is None or ignored[1] is None or ignored[2] is None:
+        return ()
+    name, value, observed, what = ignored
+    low, high = float(observed.min()), float(observed.max())
+    if low / (1 + LEVEL_TOLERANCE) <= value <= high * (1 + LEVEL_TOLERANCE):
+        return ()
+    return (
+        f"{name} {value:.3g} lie outside the runs' {low:.3g}-{high:.3g}; the one-variable "
+        f"law predicts at the runs' {what}",
+    )
 
 
 def _num(value: float | None) -> float | None:
