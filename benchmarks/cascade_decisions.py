@@ -145,12 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out / "decisions.json", {"rows": rows, "summary": summary})
     print("| candidate | actual | predicted [interval] | largest-tier mean |\n|---|---|---|---|")
     for r in rows:
-        interval = "-" if r["predicted"] is None else (
-            f"{r['predicted']:.4f} [{r['lower']:.4f}, {r['upper']:.4f}]"
+        interval = (
+            "-"
+            if r["predicted"] is None
+            else (f"{r['predicted']:.4f} [{r['lower']:.4f}, {r['upper']:.4f}]")
         )
         print(f"| {r['dataset']} | {r['actual']:.4f} | {interval} | {r['baseline']:.4f} |")
-    print(f"\npairwise decision accuracy: prediction {summary['prediction']}, "
-          f"largest-tier mean {summary['baseline_largest_tier_mean']}")
+    print(
+        f"\npairwise decision accuracy: prediction {summary['prediction']}, "
+        f"largest-tier mean {summary['baseline_largest_tier_mean']}"
+    )
     return 0
 
 
