@@ -45,11 +45,13 @@ def log_cascade_summary(
         if plot.is_file():
             payload["cascade/scaling_fit"] = wandb.Image(str(plot))
         run.log(payload)
-        prediction = results["prediction"]
+        prediction = results["prediction"] or {}
         run.summary.update(
             {
                 "metric": results["metric"],
                 "target_params": results["target_params"],
+                "target_tokens": results.get("target_tokens"),
+                "prediction_unavailable": results.get("prediction_unavailable"),
                 "models_completed": results["models_completed"],
                 "models_failed": results["models_failed"],
                 "predicted": prediction.get("predicted"),

@@ -9,18 +9,32 @@ from synthos.cascade.wandb_summary import log_cascade_summary
 
 
 def _fake_sweep(root):
-    """Finished jobs whose test loss falls with size as a power law."""
+    """Finished jobs whose held-out loss falls with size and tokens as a power law."""
     sizes = {1: 1e5, 2: 4e5, 3: 1.6e6}
     for tier, variants in ((1, 3), (2, 2), (3, 2)):
         for variant in range(variants):
-            loss = 2.0 + 30.0 * sizes[tier] ** -0.3 + 0.01 * variant
+
+            def loss(tokens, tier=tier, variant=variant):
+                return 2.0 + 30.0 * sizes[tier] ** -0.3 + 50 * tokens**-0.3 + 0.01 * variant
+
+            points = [
+                {
+                    "steps": t // 100,
+                    "tokens": t,
+                    "rows": 100,
+                    "final": t == 800_000,
+                    "metrics": {"loss": loss(t), "loss_se": 0.01},
+                }
+                for t in (100_000, 200_000, 400_000, 800_000)
+            ]
             job = root / f"t{tier}v{variant}"
             job.mkdir(parents=True)
             record = {
                 "status": "completed",
                 "parameters": int(sizes[tier]),
                 "task": {"kind": "language_model"},
-                "metrics": {"test/loss": loss},
+                "metrics": {"test/loss": loss(800_000)},
+                "budget_points": {"points": points},
                 "seconds": 1.0,
             }
             (job / "metrics.json").write_text(json.dumps(record))
@@ -31,6 +45,7 @@ def test_summary_run_logs_job_table_and_plot_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     sweep = _fake_sweep(tmp_path / "sweep")
     results = aggregate_sweep(sweep, target_params=10_000_000, validation_id="v-test")
+    assert results["prediction"]["loss"]["predicted"] > 2.0
     run_dir = log_cascade_summary(results, save_dir=tmp_path / "wb", tags=["cascade"])
     assert run_dir is not None and "offline-run-" in run_dir
     files = tmp_path / "wb" / "wandb"
