@@ -17,6 +17,7 @@ from synthos.cascade.plan import CascadeJob, job_names
 from synthos.datamodules.sample_data import sample_path
 from synthos.lit_modules import ForecastingModule, LanguageModelModule
 from synthos.models import SequenceModel
+from synthos.training import parameter_counts
 from tests.conftest import CONF_DIR, compose_train
 
 MODEL_PRESETS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
@@ -156,14 +157,22 @@ def test_cascade_profiles_compose_with_their_jobs_and_models(make_cfg, profile, 
     assert cfg.hydra.mode.name == "MULTIRUN"
     jobs = str(cfg.hydra.sweeper.params["cascade.job"]).split(",")
     assert jobs == job_names(expected)
-    sizes = []
+    sizes, splits, vocabularies = [], set(), set()
     for tier in (1, 2, 3):
-        job_cfg = configure_job(cfg, CascadeJob(tier, 0))
+        job_cfg = configure_job(cfg, CascadeJob(tier, 1 if tier < 3 else 0))
         with torch.device("meta"):
             module = instantiate(job_cfg.model)
-        sizes.append(sum(p.numel() for p in module.net.parameters()))
+        sizes.append(parameter_counts(module.net)["parameters_no_embedding"])
         assert job_cfg.data.train_fraction == cfg.cascade.tiers[tier - 1].data_fraction
+        # Every job: its own training seed, the validation's split seed and one vocabulary.
+        assert job_cfg.seed != cfg.seed and job_cfg.data.seed == cfg.seed
+        splits.add(job_cfg.data.seed)
+        vocabularies.add(job_cfg.data.get("vocab_path") or job_cfg.data.get("tokenizer_path"))
+        assert job_cfg.model.optim.schedule == "wsd"
     assert sizes == sorted(sizes) and len(set(sizes)) == 3, sizes
+    assert len(splits) == 1 and len(vocabularies) == 1
+    if profile == "quick":
+        assert math.log10(sizes[-1] / sizes[0]) >= 1.5, sizes
 
 
 def test_full_cascade_has_18_jobs_over_the_gpu_presets(tmp_path, data_dir):
