@@ -247,6 +247,7 @@ def _run_detect(args: argparse.Namespace) -> int:
         report = fields
     else:
         report = empty_report(args.validation_id or Path(args.candidate).stem, fields["dataset"])
+        report["prediction_unavailable"] = "no cascade was trained: detection scores the data only"
         report.update(fields)
     report_path = write_report(out, report)
     print(result.summary())

@@ -21,6 +21,7 @@ REPORT_KEYS = {
     "collapse_type",
     "root_causes",
     "prediction",
+    "prediction_unavailable",
     "regions",
     "recommendations",
     "signature_matches",
@@ -56,6 +57,7 @@ def test_detect_writes_report_plot_and_summary(tmp_path, table_pair):
     assert [d["name"] for d in report["dimensions"]] == list(DIMENSIONS)
     assert report["collapse_detected"] is True and report["severity"] != "none"
     assert report["prediction"] is None and report["regions"] == []
+    assert "no cascade" in report["prediction_unavailable"]
     assert report["dataset"]["modality"] == "tabular" and report["dataset"]["rows"] == 284
     assert 0 <= report["risk_score"] <= 100
     assert (out / "dimensions.png").stat().st_size > 10_000
