@@ -20,7 +20,6 @@ DuckDB errors are mapped onto the Synthos taxonomy: damaged Parquet data is a `D
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -55,14 +54,28 @@ def sql_str(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def sql_float(value: float) -> str:
-    """A DOUBLE literal (infinities and NaN included)."""
-    value = float(value)
-    if math.isnan(value):
-        return "'nan'::DOUBLE"
-    if math.isinf(value):
-        return "'inf'::DOUBLE" if value > 0 else "'-inf'::DOUBLE"
-    return f"{value!r}::DOUBLE"
+class Params:
+    """The values of one query, passed to the engine by name, never spliced into the SQL.
+
+    `bind` records a value and returns its typed placeholder (``$p0::DOUBLE``) for the query
+    text; run the query with `values` as its parameters.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def bind(self, value: Any, sql_type: str) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}::{sql_type}"
+
+    def double(self, value: float) -> str:
+        return self.bind(float(value), "DOUBLE")
+
+
+def row_hash(params: Params, seed: int) -> str:
+    """SQL for ``u = hash(row id, seed)``: the value every sample ranks rows by."""
+    return f"hash(__rid, {params.bind(int(seed), 'BIGINT')})"
 
 
 def _import_duckdb():
@@ -106,22 +119,25 @@ class Source:
     files: tuple[str, ...] = ()
     _cleanup: list[Any] = field(default_factory=list, repr=False)
 
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> Any:
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         """Run `query` (with ``{src}`` standing for the relation); errors are mapped."""
         text = query.replace("{src}", self.relation)
         with engine_errors(self.path):
             return self.con.sql(text, params=params) if params else self.con.sql(text)
 
-    def fetchall(self, query: str) -> list[tuple]:
+    def fetchall(self, query: str, params: dict[str, Any] | None = None) -> list[tuple]:
         with engine_errors(self.path):
-            return self.sql(query).fetchall()
+            return self.sql(query, params).fetchall()
 
-    def arrow(self, query: str) -> pa.Table:
+    def arrow(self, query: str, params: dict[str, Any] | None = None) -> pa.Table:
         with engine_errors(self.path):
-            return to_arrow(self.sql(query))
+            return to_arrow(self.sql(query, params))
 
     def register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
 
     def close(self) -> None:
         for item in reversed(self._cleanup):
@@ -186,10 +202,10 @@ def connect(threads: int | None, memory_limit: str | None, temp_dir: str) -> Any
     """A fresh in-memory DuckDB connection with bounded threads and memory."""
     duckdb = _import_duckdb()
     con = duckdb.connect(database=":memory:")
-    con.execute(f"SET threads={int(threads or os.cpu_count() or 1)}")
+    con.execute("SET threads = ?", [int(threads or os.cpu_count() or 1)])
     if memory_limit:
-        con.execute(f"SET memory_limit={sql_str(memory_limit)}")
-    con.execute(f"SET temp_directory={sql_str(temp_dir)}")
+        con.execute("SET memory_limit = ?", [str(memory_limit)])
+    con.execute("SET temp_directory = ?", [str(temp_dir)])
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET enable_progress_bar=false")
     return con
