@@ -37,6 +37,9 @@ from synthos.errors import DataError, ErrorCode, SynthosError
 
 #: Spool row groups: large enough for fast scans, small enough to bound writer memory.
 SPOOL_BATCH_ROWS = 131072
+#: Connection variables holding the Parquet files of the dataset and each file's first row.
+FILES_VARIABLE = "synthos_files"
+OFFSETS_VARIABLE = "synthos_offsets"
 #: Messages of DuckDB's generic errors that mean the file is damaged, not that we erred.
 _DAMAGE = re.compile(
     r"parquet|corrupt|thrift|decompress|snappy|zstd|gzip|lz4|brotli|magic|footer|truncat",
@@ -47,11 +50,6 @@ _DAMAGE = re.compile(
 def quote_ident(name: str) -> str:
     """A SQL identifier for any column name."""
     return '"' + str(name).replace('"', '""') + '"'
-
-
-def sql_str(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class Params:
@@ -218,8 +216,13 @@ def _describe(con: Any, relation: str, path: str) -> dict[str, str]:
 
 
 def _parquet_relation(con: Any, files: Sequence[str], path: str) -> tuple[str, int]:
-    listing = "[" + ", ".join(sql_str(f) for f in files) + "]"
-    scan = f"read_parquet({listing}, union_by_name=true)"
+    """The FROM clause over Parquet `files` (with ``__row`` and ``__rid``), and its rows.
+
+    The file list and the row offset of each file are connection variables, bound as
+    parameters, so no file name enters the SQL text.
+    """
+    con.execute(f"SET VARIABLE {FILES_VARIABLE} = ?", [list(files)])
+    scan = f"read_parquet(getvariable('{FILES_VARIABLE}'), union_by_name=true)"
     with engine_errors(path):
         per_file = con.sql(
             f"SELECT file_index, count(*) FROM {scan} GROUP BY file_index ORDER BY file_index"
@@ -234,9 +237,9 @@ def _parquet_relation(con: Any, files: Sequence[str], path: str) -> tuple[str, i
     if len(files) == 1:
         row = "file_row_number::BIGINT"
     else:
-        listed = ", ".join(map(str, offsets))
-        offset = f"list_extract(CAST([{listed}] AS BIGINT[]), CAST(file_index AS BIGINT) + 1)"
-        row = f"({offset} + file_row_number)::BIGINT"
+        con.execute(f"SET VARIABLE {OFFSETS_VARIABLE} = ?", [offsets])
+        listed = f"CAST(getvariable('{OFFSETS_VARIABLE}') AS BIGINT[])"
+        row = f"(list_extract({listed}, CAST(file_index AS BIGINT) + 1) + file_row_number)::BIGINT"
     relation = f"(SELECT *, __row AS __rid FROM (SELECT *, {row} AS __row FROM {scan}))"
     return relation, total
 
@@ -266,41 +269,63 @@ def open_source(
 def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source:
     table = _as_arrow_table(data)
     if table is not None:
-        if table.num_rows == 0:
-            raise DataError(
-                "dataset has zero rows",
-                code=ErrorCode.DATA_EMPTY,
-                path="<table>",
-                expected="at least one row",
-            )
-        table = _plain_dictionaries(table)
-        rids = pa.array(range(table.num_rows), type=pa.int64())
-        con.register("__synthos_input", table.append_column("__rid", rids))
-        relation = "(SELECT *, __rid AS __row FROM __synthos_input)"
-        columns = _describe(con, "__synthos_input", "<table>")
-        columns.pop("__rid", None)
-        return Source(con, relation, columns, table.num_rows, "<table>", "arrow", True)
+        return _open_table(con, table)
 
-    from synthos.datamodules.loading import get_metadata, stream_chunks
+    from synthos.datamodules.loading import get_metadata
 
     path = os.fspath(data)
     meta = get_metadata(path, exact_row_count=False, preview_rows=0, **load_options)
     local = all(os.path.isfile(f) for f in meta.files)
     if meta.format == "parquet" and meta.compression is None and local and meta.files:
         if meta.row_count == 0 and not load_options.get("allow_empty"):
-            raise DataError(
-                "dataset has zero rows",
-                code=ErrorCode.DATA_EMPTY,
-                path=path,
-                expected="at least one row",
-            )
-        relation, rows = _parquet_relation(con, meta.files, path)
-        columns = _describe(con, relation, path)
-        for extra in ("__rid", "__row"):
-            columns.pop(extra, None)
-        return Source(con, relation, columns, rows, path, meta.format, True, tuple(meta.files))
-
+            raise _zero_rows(path)
+        return _parquet_source(con, meta.files, path, meta.format, True, meta.files)
     # Everything else goes through the loader once, into a Parquet spool.
+    spool = _spool(path, tmp, load_options)
+    return _parquet_source(con, [spool], path, meta.format, False, meta.files)
+
+
+def _zero_rows(path: str) -> DataError:
+    return DataError(
+        "dataset has zero rows",
+        code=ErrorCode.DATA_EMPTY,
+        path=path,
+        expected="at least one row",
+    )
+
+
+def _open_table(con: Any, table: pa.Table) -> Source:
+    """An in-memory table, registered as an Arrow view with row ids."""
+    if table.num_rows == 0:
+        raise _zero_rows("<table>")
+    table = _plain_dictionaries(table)
+    rids = pa.array(range(table.num_rows), type=pa.int64())
+    con.register("__synthos_input", table.append_column("__rid", rids))
+    relation = "(SELECT *, __rid AS __row FROM __synthos_input)"
+    columns = _describe(con, "__synthos_input", "<table>")
+    columns.pop("__rid", None)
+    return Source(con, relation, columns, table.num_rows, "<table>", "arrow", True)
+
+
+def _parquet_source(
+    con: Any,
+    scanned: Sequence[str],
+    path: str,
+    fmt: str,
+    in_place: bool,
+    files: Sequence[str],
+) -> Source:
+    relation, rows = _parquet_relation(con, scanned, path)
+    columns = _describe(con, relation, path)
+    for extra in ("__rid", "__row"):
+        columns.pop(extra, None)
+    return Source(con, relation, columns, rows, path, fmt, in_place, tuple(files))
+
+
+def _spool(path: str, tmp: str, load_options: dict[str, Any]) -> str:
+    """Stream `path` through the loader into one Parquet file (bounded memory)."""
+    from synthos.datamodules.loading import stream_chunks
+
     spool = os.path.join(tmp, "spool.parquet")
     writer: pq.ParquetWriter | None = None
     rows = 0
@@ -314,17 +339,8 @@ def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source
         if writer is not None:
             writer.close()
     if writer is None or rows == 0:
-        raise DataError(
-            "dataset has zero rows",
-            code=ErrorCode.DATA_EMPTY,
-            path=path,
-            expected="at least one row",
-        )
-    relation, rows = _parquet_relation(con, [spool], path)
-    columns = _describe(con, relation, path)
-    for extra in ("__rid", "__row"):
-        columns.pop(extra, None)
-    return Source(con, relation, columns, rows, path, meta.format, False, tuple(meta.files))
+        raise _zero_rows(path)
+    return spool
 
 
 def _as_arrow_table(data: Any) -> pa.Table | None:
