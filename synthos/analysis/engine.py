@@ -37,6 +37,8 @@ from synthos.errors import DataError, ErrorCode, SynthosError
 
 #: Spool row groups: large enough for fast scans, small enough to bound writer memory.
 SPOOL_BATCH_ROWS = 131072
+#: ``{src}`` in a query, or a quoted name or string literal (group 1), which keeps it.
+_SOURCE_TOKEN = re.compile(r"(\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*')|\{src\}")
 #: Connection variables holding the Parquet files of the dataset and each file's first row.
 FILES_VARIABLE = "synthos_files"
 OFFSETS_VARIABLE = "synthos_offsets"
@@ -118,8 +120,11 @@ class Source:
     _cleanup: list[Any] = field(default_factory=list, repr=False)
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
-        """Run `query` (with ``{src}`` standing for the relation); errors are mapped."""
-        text = query.replace("{src}", self.relation)
+        """Run `query` (with ``{src}`` standing for the relation); errors are mapped.
+
+        ``{src}`` inside a quoted name or string (a column called "{src}") is left alone.
+        """
+        text = _SOURCE_TOKEN.sub(lambda m: m.group(1) or self.relation, query)
         with engine_errors(self.path):
             return self.con.sql(text, params=params) if params else self.con.sql(text)
 

@@ -8,6 +8,7 @@ categorical, numeric and text dimensions, either the `strata_columns` asked for 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,7 @@ def _length_dimension(profile: Profile, col: Column) -> Dimension:
 
 
 def _requested(
-    names: list[str] | tuple[str, ...],
+    names: Sequence[str],
     candidates: dict[str, list[Dimension]],
     profile: Profile,
     path: str,
