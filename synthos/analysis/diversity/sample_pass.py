@@ -92,7 +92,12 @@ def sample_pass(
     lower = _lower_bounds(counts, rare, totals.rows, config)
     preliminary = bounded_allocation(n, counts, lower)
     params = Params()
-    plan = _plan(profile, stats, design, totals, strata, text_groups, config, params)
+    level_groups, level_rules = _rare_levels(profile, design, strata, totals.rows, config, params)
+    tail_rows = _tail_rows(config, len(stats))
+    tail_groups, tail_rules = _tails(profile, stats, totals, tail_rows, params)
+    groups = [*text_groups, *level_groups, *tail_groups, *_extremes(profile, totals)]
+    forced = sorted({r for g in groups if g.mask_column is None for r in g.rids})
+    plan = _Plan(groups, level_rules + tail_rules, forced, tail_rows)
     fractions = [
         candidate_fraction(int(a), int(c)) for a, c in zip(preliminary, counts, strict=True)
     ]
@@ -122,25 +127,6 @@ def _lower_bounds(
         dtype=np.int64,
     )
     return np.maximum(lower, np.minimum(counts, config.min_rows_per_stratum))
-
-
-def _plan(
-    profile: Profile,
-    stats: dict[str, NumericStats],
-    design: StrataDesign,
-    totals: GlobalStats,
-    strata: StrataCounts,
-    text_groups: list[Group],
-    config: DiversityConfig,
-    params: Params,
-) -> _Plan:
-    groups = list(text_groups)
-    level_groups, level_rules = _rare_levels(profile, design, strata, totals.rows, config, params)
-    tail_rows = _tail_rows(config, len(stats))
-    tail_groups, tail_rules = _tails(profile, stats, totals, tail_rows, params)
-    groups += level_groups + tail_groups + _extremes(profile, totals)
-    forced = sorted({r for g in groups if g.mask_column is None for r in g.rids})
-    return _Plan(groups, level_rules + tail_rules, forced, tail_rows)
 
 
 def _rare_levels(
