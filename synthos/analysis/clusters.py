@@ -120,60 +120,69 @@ def split_separated(
     `max_clusters` is reached.
     """
     labels = labels.copy()
-    n = labels.size
-    min_size = max(3, math.ceil(0.001 * n))
-
+    min_size = max(3, math.ceil(0.001 * labels.size))
     rng = np.random.default_rng(seed)
-
-    def tight(group: np.ndarray, parent_center: np.ndarray) -> bool:
-        pts = x[group]
-        own = np.sqrt(((pts - pts.mean(axis=0)) ** 2).sum(axis=1)).mean()
-        far = np.sqrt(((pts - parent_center) ** 2).sum(axis=1)).mean()
-        return bool(far > 1e-12 and own < coherence * far)
-
-    def separated(group: np.ndarray) -> bool:
-        """A gap around the group: its rows' nearest neighbour outside it is much farther
-        than their nearest neighbour inside it (a blob's tail has no such gap)."""
-        from sklearn.neighbors import NearestNeighbors
-
-        rest = np.setdiff1d(np.arange(n), group)
-        if rest.size > SEPARATION_ROWS:
-            rest = np.sort(rng.choice(rest, size=SEPARATION_ROWS, replace=False))
-        inside = (
-            group if group.size <= SEPARATION_ROWS else rng.choice(group, SEPARATION_ROWS, False)
-        )
-        d_out = NearestNeighbors(n_neighbors=1).fit(x[rest]).kneighbors(x[inside])[0][:, 0]
-        d_in = NearestNeighbors(n_neighbors=2).fit(x[group]).kneighbors(x[inside])[0][:, 1]
-        return bool(np.median(d_out) > SEPARATION_RATIO * max(float(np.median(d_in)), 1e-9))
-
     changed = True
     while changed and int(labels.max()) + 1 < max_clusters:
         changed = False
         for c in range(int(labels.max()) + 1):
             members = np.flatnonzero(labels == c)
-            if members.size < 2 * min_size:
-                continue
-            center = x[members].mean(axis=0)
-            d = np.sqrt(((x[members] - center) ** 2).sum(axis=1))
-            med = float(np.median(d))
-            spread = 1.4826 * float(np.median(np.abs(d - med)))
-            if spread <= 1e-12:
-                continue
-            far = members[d > med + 3.5 * spread]
-            if far.size < min_size:
+            far = _far_rows(x, members, min_size)
+            if far is None:
                 continue
             rest_center = x[np.setdiff1d(members, far)].mean(axis=0)
             groups = [far]
-            if not tight(far, rest_center) and far.size >= 2 * min_size:
+            if not _tight(x, far, rest_center, coherence) and far.size >= 2 * min_size:
                 part = _kmeans(x[far], 2, seed, n_init=3).labels_
                 groups = [far[part == 0], far[part == 1]]
             for group in groups:
-                if group.size >= min_size and tight(group, rest_center) and separated(group):
+                if (
+                    group.size >= min_size
+                    and _tight(x, group, rest_center, coherence)
+                    and _separated(x, group, rng)
+                ):
                     labels[group] = int(labels.max()) + 1
                     changed = True
             if changed:
                 break  # recompute from the new labels
     return labels
+
+
+def _far_rows(x: np.ndarray, members: np.ndarray, min_size: int) -> np.ndarray | None:
+    """A cluster's rows farther from its centroid than median + 3.5 robust SD of the
+    distances (None when the cluster or that group is too small, or distances do not vary)."""
+    if members.size < 2 * min_size:
+        return None
+    center = x[members].mean(axis=0)
+    d = np.sqrt(((x[members] - center) ** 2).sum(axis=1))
+    med = float(np.median(d))
+    spread = 1.4826 * float(np.median(np.abs(d - med)))
+    if spread <= 1e-12:
+        return None
+    far = members[d > med + 3.5 * spread]
+    return far if far.size >= min_size else None
+
+
+def _tight(x: np.ndarray, group: np.ndarray, parent_center: np.ndarray, coherence: float) -> bool:
+    """The group's rows are closer to their own centroid than `coherence` times the parent's."""
+    pts = x[group]
+    own = np.sqrt(((pts - pts.mean(axis=0)) ** 2).sum(axis=1)).mean()
+    far = np.sqrt(((pts - parent_center) ** 2).sum(axis=1)).mean()
+    return bool(far > 1e-12 and own < coherence * far)
+
+
+def _separated(x: np.ndarray, group: np.ndarray, rng: np.random.Generator) -> bool:
+    """A gap around the group: its rows' nearest neighbour outside it is much farther
+    than their nearest neighbour inside it (a blob's tail has no such gap)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rest = np.setdiff1d(np.arange(x.shape[0]), group)
+    if rest.size > SEPARATION_ROWS:
+        rest = np.sort(rng.choice(rest, size=SEPARATION_ROWS, replace=False))
+    inside = group if group.size <= SEPARATION_ROWS else rng.choice(group, SEPARATION_ROWS, False)
+    d_out = NearestNeighbors(n_neighbors=1).fit(x[rest]).kneighbors(x[inside])[0][:, 0]
+    d_in = NearestNeighbors(n_neighbors=2).fit(x[group]).kneighbors(x[inside])[0][:, 1]
+    return bool(np.median(d_out) > SEPARATION_RATIO * max(float(np.median(d_in)), 1e-9))
 
 
 @dataclass
@@ -334,20 +343,7 @@ def row_clusters(
         members = np.flatnonzero(clustering.labels == c)
         if members.size == 0:
             continue
-        centroid = {}
-        for name, values in numeric.items():
-            v = np.asarray(values, dtype=np.float64)[members]
-            v = v[np.isfinite(v)]
-            centroid[name] = float(v.mean()) if v.size else None
-        profile: dict[str, Any] = {}
-        for name, values in categorical.items():
-            v = np.asarray(values, dtype=object)[members].astype(str)
-            levels, counts = np.unique(v, return_counts=True)
-            top = int(np.argmax(counts))
-            profile[name] = {"mode": str(levels[top]), "share": float(counts[top] / v.size)}
         nearest = members[np.argmin(clustering.distances[members])]
-        for name, (values, _emb) in text.items():
-            profile[name] = {"example": _snippet(values[nearest])}
         share = members.size / n
         clusters.append(
             {
@@ -355,8 +351,8 @@ def row_clusters(
                 "size": round(share * total_rows),
                 "share": float(share),
                 "sampled_rows": int(members.size),
-                "centroid": centroid,
-                "profile": profile,
+                "centroid": _centroid(numeric, members),
+                "profile": _profile(categorical, text, members, nearest),
                 "density": dens[c],
                 "radius": float(clustering.distances[members].mean()),
             }
@@ -369,3 +365,31 @@ def row_clusters(
         "features": int(x.shape[1]),
         "clusters": clusters,
     }
+
+
+def _centroid(numeric: dict[str, np.ndarray], members: np.ndarray) -> dict[str, float | None]:
+    """Mean of each numeric column over the members' finite values."""
+    centroid = {}
+    for name, values in numeric.items():
+        v = np.asarray(values, dtype=np.float64)[members]
+        v = v[np.isfinite(v)]
+        centroid[name] = float(v.mean()) if v.size else None
+    return centroid
+
+
+def _profile(
+    categorical: dict[str, np.ndarray],
+    text: dict[str, tuple[list[str], np.ndarray | None]],
+    members: np.ndarray,
+    nearest: int,
+) -> dict[str, Any]:
+    """Modal level of each categorical column, and the text of the row nearest the centroid."""
+    profile: dict[str, Any] = {}
+    for name, values in categorical.items():
+        v = np.asarray(values, dtype=object)[members].astype(str)
+        levels, counts = np.unique(v, return_counts=True)
+        top = int(np.argmax(counts))
+        profile[name] = {"mode": str(levels[top]), "share": float(counts[top] / v.size)}
+    for name, (values, _emb) in text.items():
+        profile[name] = {"example": _snippet(values[nearest])}
+    return profile

@@ -3,8 +3,9 @@
 Pearson is exact over all rows: the engine returns, for shifts s_i (the profile means),
 ``S_i = sum(x_i - s_i)``, ``SS_i = sum((x_i - s_i)**2)`` and ``P_ij = sum((x_i - s_i)(x_j - s_j))``,
 and ``r = (P_ij - S_i S_j / n) / sqrt((SS_i - S_i**2 / n)(SS_j - S_j**2 / n))`` (shifting by
-a value near the mean keeps this numerically stable). Pairs with missing values use the
-engine's ``corr`` over their complete rows instead. Spearman (pandas, average ranks) and
+a value near the mean keeps this numerically stable; one scan shares these sums, which is
+faster than the engine's ``corr`` per pair). Pairs with missing values use the engine's
+``corr`` over their complete rows instead. Spearman (pandas, average ranks) and
 Cramer's V run on the profile sample.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,17 +21,23 @@ import pyarrow.compute as pc
 from .strata import NULL, OTHER
 
 
-def pearson_from_moments(g: dict[str, Any], i: int, j: int, n: int) -> float | None:
+def pearson_from_moments(
+    n: int,
+    sum_a: float | None,
+    sum_b: float | None,
+    squares_a: float | None,
+    squares_b: float | None,
+    product: float | None,
+) -> float | None:
+    """Pearson r from shifted sums ``S``, squares ``SS`` and the co-moment ``P`` of n rows."""
     if n < 2:
         return None
-    si, sj = g.get(f"s{i}") or 0.0, g.get(f"s{j}") or 0.0
-    sij = g.get(f"p{i}_{j}") if f"p{i}_{j}" in g else g.get(f"p{j}_{i}")
-    sii, sjj = g.get(f"ss{i}"), g.get(f"ss{j}")
-    if sij is None or sii is None or sjj is None:
+    si, sj = sum_a or 0.0, sum_b or 0.0
+    if product is None or squares_a is None or squares_b is None:
         return None
-    cov = sij - si * sj / n
-    vi = sii - si * si / n
-    vj = sjj - sj * sj / n
+    cov = product - si * sj / n
+    vi = squares_a - si * si / n
+    vj = squares_b - sj * sj / n
     if vi <= 0 or vj <= 0:
         return None
     return float(max(-1.0, min(1.0, cov / math.sqrt(vi * vj))))

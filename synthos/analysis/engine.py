@@ -20,7 +20,6 @@ DuckDB errors are mapped onto the Synthos taxonomy: damaged Parquet data is a `D
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -38,6 +37,11 @@ from synthos.errors import DataError, ErrorCode, SynthosError
 
 #: Spool row groups: large enough for fast scans, small enough to bound writer memory.
 SPOOL_BATCH_ROWS = 131072
+#: ``{src}`` in a query, or a quoted name or string literal (group 1), which keeps it.
+_SOURCE_TOKEN = re.compile(r"(\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*')|\{src\}")
+#: Connection variables holding the Parquet files of the dataset and each file's first row.
+FILES_VARIABLE = "synthos_files"
+OFFSETS_VARIABLE = "synthos_offsets"
 #: Messages of DuckDB's generic errors that mean the file is damaged, not that we erred.
 _DAMAGE = re.compile(
     r"parquet|corrupt|thrift|decompress|snappy|zstd|gzip|lz4|brotli|magic|footer|truncat",
@@ -50,19 +54,28 @@ def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def sql_str(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
+class Params:
+    """The values of one query, passed to the engine by name, never spliced into the SQL.
+
+    `bind` records a value and returns its typed placeholder (``$p0::DOUBLE``) for the query
+    text; run the query with `values` as its parameters.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def bind(self, value: Any, sql_type: str) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}::{sql_type}"
+
+    def double(self, value: float) -> str:
+        return self.bind(float(value), "DOUBLE")
 
 
-def sql_float(value: float) -> str:
-    """A DOUBLE literal (infinities and NaN included)."""
-    value = float(value)
-    if math.isnan(value):
-        return "'nan'::DOUBLE"
-    if math.isinf(value):
-        return "'inf'::DOUBLE" if value > 0 else "'-inf'::DOUBLE"
-    return f"{value!r}::DOUBLE"
+def row_hash(params: Params, seed: int) -> str:
+    """SQL for ``u = hash(row id, seed)``: the value every sample ranks rows by."""
+    return f"hash(__rid, {params.bind(int(seed), 'BIGINT')})"
 
 
 def _import_duckdb():
@@ -106,22 +119,28 @@ class Source:
     files: tuple[str, ...] = ()
     _cleanup: list[Any] = field(default_factory=list, repr=False)
 
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> Any:
-        """Run `query` (with ``{src}`` standing for the relation); errors are mapped."""
-        text = query.replace("{src}", self.relation)
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        """Run `query` (with ``{src}`` standing for the relation); errors are mapped.
+
+        ``{src}`` inside a quoted name or string (a column called "{src}") is left alone.
+        """
+        text = _SOURCE_TOKEN.sub(lambda m: m.group(1) or self.relation, query)
         with engine_errors(self.path):
             return self.con.sql(text, params=params) if params else self.con.sql(text)
 
-    def fetchall(self, query: str) -> list[tuple]:
+    def fetchall(self, query: str, params: dict[str, Any] | None = None) -> list[tuple]:
         with engine_errors(self.path):
-            return self.sql(query).fetchall()
+            return self.sql(query, params).fetchall()
 
-    def arrow(self, query: str) -> pa.Table:
+    def arrow(self, query: str, params: dict[str, Any] | None = None) -> pa.Table:
         with engine_errors(self.path):
-            return to_arrow(self.sql(query))
+            return to_arrow(self.sql(query, params))
 
     def register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
 
     def close(self) -> None:
         for item in reversed(self._cleanup):
@@ -186,10 +205,10 @@ def connect(threads: int | None, memory_limit: str | None, temp_dir: str) -> Any
     """A fresh in-memory DuckDB connection with bounded threads and memory."""
     duckdb = _import_duckdb()
     con = duckdb.connect(database=":memory:")
-    con.execute(f"SET threads={int(threads or os.cpu_count() or 1)}")
+    con.execute("SET threads = ?", [int(threads or os.cpu_count() or 1)])
     if memory_limit:
-        con.execute(f"SET memory_limit={sql_str(memory_limit)}")
-    con.execute(f"SET temp_directory={sql_str(temp_dir)}")
+        con.execute("SET memory_limit = ?", [str(memory_limit)])
+    con.execute("SET temp_directory = ?", [str(temp_dir)])
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET enable_progress_bar=false")
     return con
@@ -202,8 +221,13 @@ def _describe(con: Any, relation: str, path: str) -> dict[str, str]:
 
 
 def _parquet_relation(con: Any, files: Sequence[str], path: str) -> tuple[str, int]:
-    listing = "[" + ", ".join(sql_str(f) for f in files) + "]"
-    scan = f"read_parquet({listing}, union_by_name=true)"
+    """The FROM clause over Parquet `files` (with ``__row`` and ``__rid``), and its rows.
+
+    The file list and the row offset of each file are connection variables, bound as
+    parameters, so no file name enters the SQL text.
+    """
+    con.execute(f"SET VARIABLE {FILES_VARIABLE} = ?", [list(files)])
+    scan = f"read_parquet(getvariable('{FILES_VARIABLE}'), union_by_name=true)"
     with engine_errors(path):
         per_file = con.sql(
             f"SELECT file_index, count(*) FROM {scan} GROUP BY file_index ORDER BY file_index"
@@ -218,9 +242,9 @@ def _parquet_relation(con: Any, files: Sequence[str], path: str) -> tuple[str, i
     if len(files) == 1:
         row = "file_row_number::BIGINT"
     else:
-        listed = ", ".join(map(str, offsets))
-        offset = f"list_extract(CAST([{listed}] AS BIGINT[]), CAST(file_index AS BIGINT) + 1)"
-        row = f"({offset} + file_row_number)::BIGINT"
+        con.execute(f"SET VARIABLE {OFFSETS_VARIABLE} = ?", [offsets])
+        listed = f"CAST(getvariable('{OFFSETS_VARIABLE}') AS BIGINT[])"
+        row = f"(list_extract({listed}, CAST(file_index AS BIGINT) + 1) + file_row_number)::BIGINT"
     relation = f"(SELECT *, __row AS __rid FROM (SELECT *, {row} AS __row FROM {scan}))"
     return relation, total
 
@@ -250,41 +274,63 @@ def open_source(
 def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source:
     table = _as_arrow_table(data)
     if table is not None:
-        if table.num_rows == 0:
-            raise DataError(
-                "dataset has zero rows",
-                code=ErrorCode.DATA_EMPTY,
-                path="<table>",
-                expected="at least one row",
-            )
-        table = _plain_dictionaries(table)
-        rids = pa.array(range(table.num_rows), type=pa.int64())
-        con.register("__synthos_input", table.append_column("__rid", rids))
-        relation = "(SELECT *, __rid AS __row FROM __synthos_input)"
-        columns = _describe(con, "__synthos_input", "<table>")
-        columns.pop("__rid", None)
-        return Source(con, relation, columns, table.num_rows, "<table>", "arrow", True)
+        return _open_table(con, table)
 
-    from synthos.datamodules.loading import get_metadata, stream_chunks
+    from synthos.datamodules.loading import get_metadata
 
     path = os.fspath(data)
     meta = get_metadata(path, exact_row_count=False, preview_rows=0, **load_options)
     local = all(os.path.isfile(f) for f in meta.files)
     if meta.format == "parquet" and meta.compression is None and local and meta.files:
         if meta.row_count == 0 and not load_options.get("allow_empty"):
-            raise DataError(
-                "dataset has zero rows",
-                code=ErrorCode.DATA_EMPTY,
-                path=path,
-                expected="at least one row",
-            )
-        relation, rows = _parquet_relation(con, meta.files, path)
-        columns = _describe(con, relation, path)
-        for extra in ("__rid", "__row"):
-            columns.pop(extra, None)
-        return Source(con, relation, columns, rows, path, meta.format, True, tuple(meta.files))
-
+            raise _zero_rows(path)
+        return _parquet_source(con, meta.files, path, meta.format, True, meta.files)
     # Everything else goes through the loader once, into a Parquet spool.
+    spool = _spool(path, tmp, load_options)
+    return _parquet_source(con, [spool], path, meta.format, False, meta.files)
+
+
+def _zero_rows(path: str) -> DataError:
+    return DataError(
+        "dataset has zero rows",
+        code=ErrorCode.DATA_EMPTY,
+        path=path,
+        expected="at least one row",
+    )
+
+
+def _open_table(con: Any, table: pa.Table) -> Source:
+    """An in-memory table, registered as an Arrow view with row ids."""
+    if table.num_rows == 0:
+        raise _zero_rows("<table>")
+    table = _plain_dictionaries(table)
+    rids = pa.array(range(table.num_rows), type=pa.int64())
+    con.register("__synthos_input", table.append_column("__rid", rids))
+    relation = "(SELECT *, __rid AS __row FROM __synthos_input)"
+    columns = _describe(con, "__synthos_input", "<table>")
+    columns.pop("__rid", None)
+    return Source(con, relation, columns, table.num_rows, "<table>", "arrow", True)
+
+
+def _parquet_source(
+    con: Any,
+    scanned: Sequence[str],
+    path: str,
+    fmt: str,
+    in_place: bool,
+    files: Sequence[str],
+) -> Source:
+    relation, rows = _parquet_relation(con, scanned, path)
+    columns = _describe(con, relation, path)
+    for extra in ("__rid", "__row"):
+        columns.pop(extra, None)
+    return Source(con, relation, columns, rows, path, fmt, in_place, tuple(files))
+
+
+def _spool(path: str, tmp: str, load_options: dict[str, Any]) -> str:
+    """Stream `path` through the loader into one Parquet file (bounded memory)."""
+    from synthos.datamodules.loading import stream_chunks
+
     spool = os.path.join(tmp, "spool.parquet")
     writer: pq.ParquetWriter | None = None
     rows = 0
@@ -298,17 +344,8 @@ def _open(con: Any, data: Any, tmp: str, load_options: dict[str, Any]) -> Source
         if writer is not None:
             writer.close()
     if writer is None or rows == 0:
-        raise DataError(
-            "dataset has zero rows",
-            code=ErrorCode.DATA_EMPTY,
-            path=path,
-            expected="at least one row",
-        )
-    relation, rows = _parquet_relation(con, [spool], path)
-    columns = _describe(con, relation, path)
-    for extra in ("__rid", "__row"):
-        columns.pop(extra, None)
-    return Source(con, relation, columns, rows, path, meta.format, False, tuple(meta.files))
+        raise _zero_rows(path)
+    return spool
 
 
 def _as_arrow_table(data: Any) -> pa.Table | None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import quote_ident, sql_float, sql_str
+from .engine import Params
 
 #: Strings are compared and profiled on their first characters only (bounds memory when
 #: a "categorical" column holds long values; text columns are clustered on a prefix).
@@ -71,31 +71,29 @@ class Dimension:
             return len(self.levels) + 2
         return 24  # length buckets up to 16M chars, plus missing
 
-    def expression(self, value_sql: str) -> str:
+    def expression(self, value_sql: str, params: Params) -> str:
         """SQL mapping the column (already cleaned by the caller) to its integer key.
 
-        Keys are small integers (grouping on them is ~6x faster than on strings): -1 for
-        missing; categorical levels 1..k in `levels` order and 0 for ``<other>``; numeric
-        bins 0..len(edges); text length buckets 0, 1, 2, ...
+        Keys are small integers because the engine groups on them much faster than on
+        strings: -1 for missing; categorical levels 1..k in `levels` order and 0 for
+        ``<other>``; numeric bins 0..len(edges); text length buckets 0, 1, 2, ...
+        Level values and bin edges are bound in `params`.
         """
+        missing = f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN}"
         if self.kind == "categorical":
             if not self.levels:
-                return f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} ELSE {OTHER_CODE} END"
-            listed = ", ".join(sql_str(v) for v in self.levels)
+                return f"{missing} ELSE {OTHER_CODE} END"
+            listed = params.bind([str(v) for v in self.levels], "VARCHAR[]")
             return (
-                f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} "
-                f"ELSE coalesce(list_position([{listed}], {value_sql}), {OTHER_CODE}) END"
+                f"{missing} ELSE coalesce(list_position({listed}, {value_sql}), {OTHER_CODE}) END"
             )
         if self.kind == "numeric":
             if not self.levels:
-                return f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} ELSE 0 END"
-            steps = " + ".join(f"({value_sql} > {sql_float(e)})::INTEGER" for e in self.levels)
-            return f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} ELSE {steps} END"
+                return f"{missing} ELSE 0 END"
+            steps = " + ".join(f"({value_sql} > {params.double(e)})::INTEGER" for e in self.levels)
+            return f"{missing} ELSE {steps} END"
         if self.kind == "text_length":
-            return (
-                f"CASE WHEN {value_sql} IS NULL THEN {MISSING_BIN} "
-                f"ELSE floor(log2(length({value_sql}) + 1))::INTEGER END"
-            )
+            return f"{missing} ELSE floor(log2(length({value_sql}) + 1))::INTEGER END"
         raise ValueError(f"unknown dimension kind {self.kind!r}")
 
     def label(self, key: Any) -> str:
@@ -219,7 +217,3 @@ def lorenz_curve(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     x = np.concatenate([[0.0], np.arange(1, c.size + 1) / c.size])
     y = np.concatenate([[0.0], np.cumsum(c) / c.sum()])
     return x, y
-
-
-def key_alias(index: int) -> str:
-    return quote_ident(f"__k{index}")

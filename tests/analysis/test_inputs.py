@@ -164,3 +164,39 @@ def test_extreme_rows_are_the_first_among_ties():
     assert next(c for c in r.columns if c["name"] == "v")["kind"] == "numeric"
     assert {0, 19} <= rows  # first rows holding v's min and max
     assert {0, n - 1} <= rows  # w's min and max
+
+
+def test_quotes_and_placeholders_in_names_and_values_are_data(tmp_path):
+    """Paths, column names and levels that look like SQL (quotes, ``$p0``, ``{src}``) reach
+    the engine as data, so they are counted and labelled as they are."""
+    levels = ["O'Brien", "$p0", 'say "hi"', "{src}", "plain"]
+    n = 2000
+    rng = np.random.default_rng(5)
+    shares = [0.4, 0.3, 0.2, 0.095, 0.005]
+    table = pa.table(
+        {
+            'it\'s "odd"': rng.choice(levels, n, p=shares),
+            "$p1": rng.standard_normal(n),
+            "{src}": rng.integers(0, 500, n),
+        }
+    )
+    folder = tmp_path / "it's $p0 {src}"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 1500), folder / "a.parquet")
+    pq.write_table(table.slice(1500), folder / "b.parquet")
+    r = analyze_diversity(folder, sample_size=300, seed=1, **FAST)
+    assert r.dataset["rows"] == n and r.dataset["scanned_in_place"] is True
+    counted = {d["level"]: d["rows"] for d in r.marginals['it\'s "odd"']["levels"]}
+    values, counts = np.unique(
+        table.column('it\'s "odd"').to_numpy(zero_copy_only=False), return_counts=True
+    )
+    assert counted == dict(zip(values.tolist(), counts.tolist(), strict=True))
+    assert r.marginals['it\'s "odd"']["rare_levels"] == ["plain"]
+    kept = {c["level"] for c in r.sample["constraints"] if c["kind"] == "rare_level"}
+    assert kept == {"plain"}
+    assert "plain" in r.sample_table.column('it\'s "odd"').to_pylist()
+    x = table.column("$p1").to_numpy()
+    entry = next(c for c in r.columns if c["name"] == "$p1")
+    assert entry["mean"] == pytest.approx(float(x.mean()), rel=1e-9)
+    assert entry["min"] == float(x.min()) and entry["max"] == float(x.max())
+    _check_rows(r.sample_table, table)
