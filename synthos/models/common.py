@@ -62,6 +62,19 @@ class RMSNorm(nn.Module):
         return (x.float() * scale).type_as(x) * self.weight
 
 
+class ResidualProjection(nn.Linear):
+    """The last projection of a residual branch. `SequenceModel` initialises these small
+    (std / sqrt(2 n_layers)) so that a deep stack starts close to the identity."""
+
+
+class HasAuxiliaryLoss:
+    """A module that owns a regulariser. `SequenceModel.auxiliary_loss` adds each owner's
+    term exactly once, however deeply it is nested; wrappers do not re-export it."""
+
+    def auxiliary_loss(self) -> torch.Tensor:
+        raise NotImplementedError
+
+
 class GatedFFN(nn.Module):
     """SwiGLU feed-forward: position-wise, so causal by construction."""
 
@@ -69,7 +82,7 @@ class GatedFFN(nn.Module):
         super().__init__()
         hidden = round(d_model * mult / 8) * 8
         self.gate_up = nn.Linear(d_model, 2 * hidden, bias=False)
-        self.down = nn.Linear(hidden, d_model, bias=False)
+        self.down = ResidualProjection(hidden, d_model, bias=False)
         self.dropout = nn.Dropout(dropout)
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,9 +175,9 @@ class SequenceModel(nn.Module):
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
         # Residual branches start small so deep stacks train stably.
-        for name, param in self.named_parameters():
-            if name.endswith(("out_proj.weight", "down.weight")):
-                nn.init.normal_(param, std=std / (2 * self.config.n_layers) ** 0.5)
+        for module in self.modules():
+            if isinstance(module, ResidualProjection):
+                nn.init.normal_(module.weight, std=std / (2 * self.config.n_layers) ** 0.5)
 
     def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Residual stream after the embedding and after every block (for diagnostics)."""
@@ -187,12 +200,8 @@ class SequenceModel(nn.Module):
         return self.io.output(self.norm(h))
 
     def auxiliary_loss(self) -> torch.Tensor:
-        """Regularisers the blocks ask for (e.g. frequency sparsity); zero when none."""
-        terms = [
-            m.auxiliary_loss()
-            for m in self.modules()
-            if m is not self and hasattr(m, "auxiliary_loss")
-        ]
+        """The sum of every regulariser owner's term (e.g. frequency sparsity); zero when none."""
+        terms = [m.auxiliary_loss() for m in self.modules() if isinstance(m, HasAuxiliaryLoss)]
         if not terms:
             return torch.zeros((), device=self.norm.weight.device)
         return torch.stack(terms).sum()

@@ -17,7 +17,14 @@ from torch import nn
 
 from synthos.errors import ErrorCode, ModelError
 from synthos.models.causal_fft_conv import causal_fft_conv, fft_length, project_to_causal
-from synthos.models.common import GatedFFN, RMSNorm, SequenceModel, SequenceModelConfig
+from synthos.models.common import (
+    GatedFFN,
+    HasAuxiliaryLoss,
+    ResidualProjection,
+    RMSNorm,
+    SequenceModel,
+    SequenceModelConfig,
+)
 
 
 @dataclass
@@ -87,7 +94,7 @@ class MultiHeadFrequencyLayer(nn.Module):
         return filters.reshape(-1, seq_len)
 
 
-class AdaptiveFrequencySelector(nn.Module):
+class AdaptiveFrequencySelector(HasAuxiliaryLoss, nn.Module):
     """A learned soft mask over frequency bands of each head's filter spectra.
 
     Sparsity is a constraint on the filters (with an L1-style penalty), never a mask on the
@@ -204,7 +211,7 @@ class AdvancedSpectralGating(nn.Module):
             HierarchicalFFT(config.hierarchical_chunk) if config.hierarchical_chunk else None
         )
         self.skip = nn.Parameter(torch.ones(d))
-        self.out_proj = nn.Linear(d, d, bias=False)
+        self.out_proj = ResidualProjection(d, d, bias=False)
 
     def causal_filters(self, seq_len: int) -> torch.Tensor:
         """The filters actually applied: (d_model, seq_len), supported on lags 0..L-1."""
@@ -233,11 +240,6 @@ class AdvancedSpectralGating(nn.Module):
                 mixed = causal_fft_conv(u, h)
         y = g2 * mixed.to(v.dtype) + self.skip.unsqueeze(-1) * v
         return self.out_proj(y.transpose(1, 2))
-
-    def auxiliary_loss(self) -> torch.Tensor:
-        if self.selector is None:
-            return torch.zeros((), device=self.skip.device)
-        return self.selector.auxiliary_loss()
 
 
 class SpectralFFN(GatedFFN):

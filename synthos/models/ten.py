@@ -18,7 +18,13 @@ from torch import nn
 
 from synthos.errors import ErrorCode, ModelError
 from synthos.models.causal_fft_conv import causal_fft_conv
-from synthos.models.common import GatedFFN, RMSNorm, SequenceModel, SequenceModelConfig
+from synthos.models.common import (
+    GatedFFN,
+    ResidualProjection,
+    RMSNorm,
+    SequenceModel,
+    SequenceModelConfig,
+)
 
 # Streaming state of one cell: the complex eigenstate amplitudes, (batch, K).
 CellState = torch.Tensor
@@ -157,7 +163,7 @@ class TemporalFlowCell(nn.Module):
         k = n_eigenstates
         self.n_eigenstates = k
         self.in_proj = nn.Linear(d_model, 2 * k, bias=False)  # rows (Re B_k, Im B_k)
-        self.out_proj = nn.Linear(2 * k, d_model, bias=False)
+        self.out_proj = ResidualProjection(2 * k, d_model, bias=False)
         self.coupling = ResonanceBlock(k, coupling_eps)
         self.attention = EigenstateAttention(d_model, k) if eigen_attention else None
         # Ring init: |lambda|^2 uniform in [min^2, max^2] (uniform over the ring's area) and

@@ -184,3 +184,25 @@ def test_activation_checkpointing_gives_same_gradients():
 
     for a, b in zip(grads(False), grads(True), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_frequency_sparsity_counts_once_per_block():
+    net = ResonanceNN(small_config(frequency_selector=True, sparsity_weight=0.5))
+    with torch.no_grad():
+        for i, block in enumerate(net.blocks):
+            block.mixer.selector.band_logits.fill_(float(i))
+    # sigmoid(0) = 0.5 in block 0, sigmoid(1) in block 1, each weighted 0.5.
+    expected = 0.5 * (0.5 + 1 / (1 + math.exp(-1)))
+    assert net.auxiliary_loss().item() == pytest.approx(expected, rel=1e-6)
+    assert ResonanceNN(small_config()).auxiliary_loss().item() == 0.0
+
+
+def test_residual_projections_start_small_whatever_their_names():
+    torch.manual_seed(0)
+    config = small_config(d_model=64, n_layers=8)
+    net = ResonanceNN(config)
+    residual_std = 64**-0.5 / math.sqrt(2 * 8)
+    for block in net.blocks:
+        assert block.mixer.out_proj.weight.std().item() == pytest.approx(residual_std, rel=0.1)
+        assert block.ffn.down.weight.std().item() == pytest.approx(residual_std, rel=0.1)
+        assert block.mixer.in_proj.weight.std().item() == pytest.approx(64**-0.5, rel=0.1)
