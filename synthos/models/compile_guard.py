@@ -2,11 +2,13 @@
 
 Compiling on CPU costs tens of seconds per shape for little gain, and a broken toolchain
 (no Triton, no compiler) must never stop training, so every failure of the compiled call
-falls back to the eager function with one warning.
+falls back to the eager function with one warning. The backward graph is lowered with the
+forward (not lazily at the first backward), so its failures are caught here too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +50,8 @@ class GuardedCompile:
         try:
             if self.compiled is None:
                 self.compiled = torch.compile(self.fn, **self.compile_options)
-            result = self.compiled(*args)
+            with _backward_lowered_with_forward():
+                result = self.compiled(*args)
             self.reason = None
             return result
         except Exception as exc:  # the eager function is always a correct fallback
@@ -60,3 +63,14 @@ class GuardedCompile:
     def __getstate__(self) -> dict[str, Any]:
         """A compiled function does not pickle (spawned workers, deep copies): recompile."""
         return {**self.__dict__, "compiled": None}
+
+
+def _backward_lowered_with_forward() -> contextlib.AbstractContextManager:
+    """AOT autograd's switch for eager backward lowering, where this torch has it."""
+    try:
+        from torch._functorch import config
+    except ImportError:
+        return contextlib.nullcontext()
+    if not hasattr(config, "force_non_lazy_backward_lowering"):
+        return contextlib.nullcontext()
+    return config.patch(force_non_lazy_backward_lowering=True)

@@ -285,3 +285,20 @@ def test_compile_failure_falls_back_to_eager_once():
     assert torch.equal(guard(x), x * 2)
     assert not guard.enabled and guard.reason.startswith("torch.compile failed")
     assert torch.equal(guard(-x), -x - 1)
+
+
+def test_backward_lowering_failure_is_caught_in_the_forward_call():
+    """A backend whose backward lowering fails: the failure surfaces in the guarded forward
+    call (so the guard can fall back), not later in loss.backward()."""
+    from torch._dynamo.backends.common import aot_autograd
+
+    def failing_backward(gm, example_inputs):
+        raise RuntimeError("backward lowering failed")
+
+    backend = aot_autograd(fw_compiler=lambda gm, _: gm, bw_compiler=failing_backward)
+    guard = GuardedCompile(lambda x: (x * 3).sin(), True, devices=("cpu",), backend=backend)
+    x = torch.randn(4, requires_grad=True)
+    y = guard(x)
+    assert not guard.enabled and "backward lowering failed" in guard.reason
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, 3 * (3 * x.detach()).cos())
