@@ -158,6 +158,7 @@ class Measurement:
     tokens_per_s: float | None = None
     ms_per_step: float | None = None
     peak_gib: float | None = None
+    saved_mib: float | None = None
     params: int | None = None
     note: str | None = None
     error: str | None = None
@@ -201,6 +202,21 @@ def peak_gib(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated() / 2**30
 
 
+def saved_for_backward_mib(step: Callable[[], None]) -> float:
+    """MiB of distinct storage autograd keeps for backward during one step: the activation
+    memory, measurable on any device (a storage saved by several ops counts once)."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        step()
+    return sum(storages.values()) / 2**20
+
+
 def flash_only(device: torch.device):
     """SDPA restricted to the flash kernel on CUDA (a silent fallback would not be flash)."""
     if device.type != "cuda":
@@ -231,6 +247,8 @@ def measure(
         row.ms_per_step = seconds * 1e3
         row.tokens_per_s = batch * length / seconds
         row.peak_gib = peak_gib(device)
+        with contextlib.suppress(Exception):  # extra figure: never costs the timing
+            row.saved_mib = saved_for_backward_mib(step)
     except Exception as exc:
         row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
     finally:
@@ -481,19 +499,20 @@ def fmt(value: float | None, spec: str) -> str:
 
 def table(rows: list[Measurement]) -> str:
     lines = [
-        "| part | L | batch | variant | M tok/s | ms/step | peak GiB | x baseline tok/s "
-        "| x baseline memory |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| part | L | batch | variant | M tok/s | ms/step | peak GiB | saved MiB "
+        "| x baseline tok/s | x baseline peak | x baseline saved |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         base = baseline_row(rows, r.part, r.length)
         speed = ratio(r.tokens_per_s, base.tokens_per_s) if base else None
         memory = ratio(r.peak_gib, base.peak_gib) if base else None
+        saved = ratio(r.saved_mib, base.saved_mib) if base else None
         shown = r.error[:60] if r.error else fmt(r.tokens_per_s and r.tokens_per_s / 1e6, ".4g")
         lines.append(
             f"| {r.part} | {r.length} | {r.batch} | {r.name} | {shown} | "
-            f"{fmt(r.ms_per_step, '.2f')} | {fmt(r.peak_gib, '.2f')} | {fmt(speed, '.2f')} | "
-            f"{fmt(memory, '.2f')} |"
+            f"{fmt(r.ms_per_step, '.2f')} | {fmt(r.peak_gib, '.2f')} | {fmt(r.saved_mib, '.1f')} "
+            f"| {fmt(speed, '.2f')} | {fmt(memory, '.2f')} | {fmt(saved, '.2f')} |"
         )
     return "\n".join(lines)
 

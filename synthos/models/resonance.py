@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from synthos.errors import ErrorCode, ModelError
 from synthos.models.causal_fft_conv import (
@@ -259,9 +260,14 @@ class AdvancedSpectralGating(nn.Module):
         z = self.in_proj(x).transpose(1, 2)  # (B, 3D, L)
         z = self.short_conv(z)[..., :seq_len]  # left padding only: causal
         if self.config.mixer_impl == "fast":
-            # Filters are functions of parameters only: float32 even under autocast.
+            # Filters are functions of parameters only: float32 even under autocast, and
+            # recomputed in backward instead of keeping their (heads, freqs, L) bases and
+            # 2L-bin spectra (gigabytes at 128K, against milliseconds of recomputation).
             with torch.autocast(device_type=x.device.type, enabled=False):
-                h = self.causal_filters(seq_len)
+                if torch.is_grad_enabled():
+                    h = checkpoint(self.causal_filters, seq_len, use_reentrant=False)
+                else:
+                    h = self.causal_filters(seq_len)
             chunk = self.hierarchical.chunk if self.hierarchical is not None else 0
             y = self.fast_mix(z, h, self.skip, chunk if seq_len > chunk else 0)
             return self.out_proj(y.transpose(1, 2))

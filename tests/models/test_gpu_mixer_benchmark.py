@@ -49,6 +49,11 @@ def test_cpu_smoke_runs_every_part_and_writes_json(tmp_path, capsys):
     for r in rows:
         assert r["tokens_per_s"] > 0 and r["batch"] * r["length"] in (512, 256)
         assert r["peak_gib"] is None  # no CUDA memory counter on CPU
+        assert r["saved_mib"] > 0
+    saved = {(r["name"], r["length"]): r["saved_mib"] for r in rows if r["part"] == "block"}
+    for length in (64, 256):
+        assert saved[("resonance_fast", length)] < 0.75 * saved[("resonance_reference", length)]
+    assert saved[("resonance_fast_checkpointed", 256)] < saved[("sdpa_flash", 256)]
     # Goals are judged only on a GPU.
     assert result["goals"] and all(g["met"] is None for g in result["goals"])
     printed = capsys.readouterr().out
