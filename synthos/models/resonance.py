@@ -209,7 +209,8 @@ class AdvancedSpectralGating(nn.Module):
     elementwise gates make the mixing data-dependent while staying causal (same position);
     the long filters h come from `MultiHeadFrequencyLayer`, are modulated per head in the
     frequency domain (magnitude, phase and optional band selection) and projected back onto
-    causal support before use.
+    causal support before use. `config.mixer_impl` picks the reference computation or the
+    fast one (`fast_spectral_mix`), which give the same outputs up to float32 round-off.
     """
 
     def __init__(self, config: ResonanceConfig) -> None:
