@@ -352,6 +352,54 @@ def run_block_part(sizes: Sizes, device: torch.device) -> list[Measurement]:
     return rows
 
 
+# --------------------------------------------------------------------------- numerics
+def relative_error(y: torch.Tensor, truth: torch.Tensor) -> float:
+    return ((y.float() - truth.float()).abs().max() / truth.float().abs().max()).item()
+
+
+def mixer_outputs(layer: nn.Module, x: torch.Tensor, bf16: bool) -> tuple[torch.Tensor, ...]:
+    """Output and input gradient of one forward + backward (weighted sum as the loss)."""
+    x = x.clone().requires_grad_()
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        y = layer(x)
+    weights = torch.randn(
+        y.shape, device=x.device, generator=torch.Generator(x.device).manual_seed(1)
+    )
+    (y.float() * weights).sum().backward()
+    return y.detach().float(), x.grad.float()
+
+
+def run_numerics_part(sizes: Sizes, device: torch.device) -> dict[str, Any]:
+    """Fast vs reference in fp32 (must agree to round-off), and both under bf16 autocast
+    against the fp32 reference (the fast path's error beside the reference's own)."""
+    length = min(sizes.lengths[0], 1024)
+    torch.manual_seed(0)
+    reference = AdvancedSpectralGating(mixer_config(sizes, "reference")).to(device)
+    fast = AdvancedSpectralGating(mixer_config(sizes, "fast")).to(device)
+    fast.load_state_dict(reference.state_dict())
+    x = torch.randn(2, length, sizes.width, device=device)
+    exact = mixer_outputs(reference, x, bf16=False)
+    fast32 = mixer_outputs(fast, x, bf16=False)
+    ref16 = mixer_outputs(reference, x, bf16=True)
+    fast16 = mixer_outputs(fast, x, bf16=True)
+
+    def errors(measured: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        return {
+            "output": relative_error(measured[0], exact[0]),
+            "input_grad": relative_error(measured[1], exact[1]),
+        }
+
+    result = {
+        "length": length,
+        "batch": 2,
+        "fp32_fast_vs_reference": errors(fast32),
+        "bf16_fast_vs_fp32_reference": errors(fast16),
+        "bf16_reference_vs_fp32_reference": errors(ref16),
+    }
+    print(json.dumps({"part": "numerics", **result}), flush=True)
+    return result
+
+
 # --------------------------------------------------------------------------- part 2: model
 def resonance_preset(sizes: Sizes, impl: str, compiled: bool) -> ResonanceNN:
     fields = OmegaConf.to_container(
@@ -545,7 +593,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run tiny sizes on CPU to check the script (not a performance figure)",
     )
     parser.add_argument(
-        "--parts", nargs="+", choices=["block", "model"], default=["block", "model"]
+        "--parts",
+        nargs="+",
+        choices=["numerics", "block", "model"],
+        default=["numerics", "block", "model"],
     )
     parser.add_argument("--lengths", type=int, nargs="+", help="block lengths (override)")
     parser.add_argument("--width", type=int, help="block width (override)")
@@ -583,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = "cpu-smoke (not a performance figure)" if args.cpu_smoke else "gpu"
     env = environment(device, mode)
     print(json.dumps(env), flush=True)
+    numerics = run_numerics_part(sizes, device) if "numerics" in args.parts else None
     rows = []
     if "block" in args.parts:
         rows += run_block_part(sizes, device)
@@ -591,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         **env,
         "sizes": asdict(sizes),
+        "numerics": numerics,
         "measurements": [asdict(r) for r in rows],
         "goals": goals(rows, device.type == "cuda"),
     }
@@ -600,6 +653,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n# {mode}, {env['device']}, torch {env['torch']}, {env['date']}\n")
     print(table(rows))
     print()
+    if numerics is not None:
+        print(f"numerics (max relative error, L={numerics['length']}):")
+        for key in ("fp32_fast_vs_reference", "bf16_fast_vs_fp32_reference"):
+            print(f"  {key}: {json.dumps(numerics[key])}")
+        print(
+            f"  baseline bf16_reference: {json.dumps(numerics['bf16_reference_vs_fp32_reference'])}"
+        )
     for goal in result["goals"]:
         print(f"goal: {goal['goal']}: ratio {fmt(goal['ratio'], '.2f')}, met {goal['met']}")
     print(f"\nwrote {out}")

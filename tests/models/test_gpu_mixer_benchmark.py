@@ -54,6 +54,9 @@ def test_cpu_smoke_runs_every_part_and_writes_json(tmp_path, capsys):
     for length in (64, 256):
         assert saved[("resonance_fast", length)] < 0.75 * saved[("resonance_reference", length)]
     assert saved[("resonance_fast_checkpointed", 256)] < saved[("sdpa_flash", 256)]
+    numerics = result["numerics"]
+    assert max(numerics["fp32_fast_vs_reference"].values()) <= 1e-5
+    assert 0 < max(numerics["bf16_fast_vs_fp32_reference"].values()) <= 2e-2
     # Goals are judged only on a GPU.
     assert result["goals"] and all(g["met"] is None for g in result["goals"])
     printed = capsys.readouterr().out
