@@ -1,11 +1,14 @@
 """Resonance token mixer vs FlashAttention, and a resonance_tiny training step vs a 76M GPT,
 in one run on one GPU.
 
+Part 0 (numerics): the fast mixer against the reference in fp32, and both under bf16
+autocast against the fp32 reference.
+
 Part 1 (block): one token-mixing layer of width 768 with its in/out projections, forward +
 backward, bf16 autocast, a fixed number of tokens per step (batch = tokens / L): the
 Resonance mixer (reference, fast, fast + torch.compile, fast + activation checkpointing from
 64K) against causal SDPA restricted to the flash kernel (12 heads of 64). Tokens/s, peak
-memory and their ratios to flash at every length.
+memory, memory kept for backward and their ratios to flash at every length.
 
 Part 2 (model): a whole training step (forward, cross-entropy, backward, fused AdamW) of the
 `resonance_tiny` preset (reference and fast mixer, fast + compiled mixer) against a 76M GPT
@@ -429,7 +432,9 @@ def training_step(
     tokens = torch.randint(0, vocab, (batch, length + 1), device=device)
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16), flash_only(device):
+        # SDPA picks its kernel itself here (flash for bf16 causal attention on recent GPUs),
+        # as in a user's training run.
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             logits = forward(tokens[:, :-1])
             loss = F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, 1:].flatten())
         loss.backward()
