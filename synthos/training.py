@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from synthos.callbacks import BudgetPoints, CollapseMonitor
+from synthos.callbacks import BudgetPoints, CollapseMonitor, ProgressStream
 from synthos.callbacks.common import find_callback
 from synthos.errors import ErrorCode, SynthosError
 
@@ -140,6 +140,9 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         )
         if monitor is not None:
             result["collapse"] = monitor.verdict
+        stream = find_callback(trainer, ProgressStream) if trainer else None
+        if stream is not None:  # a cascade job: its mean GPU utilisation (null off GPUs)
+            result["gpu_utilization"] = stream.gpu_utilization
         if "budget_points" not in result:  # a run that stopped in fit keeps its points
             _record_budget_points(trainer, result)
         result["seconds"] = round(time.time() - started, 3)

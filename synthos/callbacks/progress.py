@@ -27,7 +27,12 @@ from lightning.pytorch.callbacks import Callback
 from synthos.callbacks.bus import ProgressBus, default_bus
 from synthos.callbacks.collapse import CollapseMonitor
 from synthos.callbacks.common import find_callback, finite_or_none, jsonable, metric, step_loss
-from synthos.callbacks.gpu import GpuMonitor
+from synthos.callbacks.gpu import (
+    GpuMonitor,
+    UtilizationMeter,
+    UtilizationSummary,
+    cuda_pci_addresses,
+)
 from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.jsonl import JsonlTail, append_jsonl
 from synthos.callbacks.loss_curve import LossCurve, convergence_step, downsample
@@ -59,8 +64,9 @@ class CascadeProgress:
     `result` keys: validation_id, tier, variant, status, parameters, train_loss, val_loss,
     seconds, global_step, convergence_step, loss_curve ([[step, loss], ...]), metrics,
     gradients (GradientStats.latest), spectral (SpectralMetrics.latest), collapse
-    ({collapsed, reasons, step, stopped} from CollapseMonitor), and error when failed;
-    a callback that is absent gives null.
+    ({collapsed, reasons, step, stopped} from CollapseMonitor), gpu_utilization (the
+    training's mean NVML utilisation, `UtilizationSummary`: null with a reason without
+    NVML or a GPU), and error when failed; a callback that is absent gives null.
     """
 
     validation_id: str
@@ -110,6 +116,7 @@ class ProgressStream(Callback):
         curve_points: points in the result's downsampled loss curve.
         convergence_tol: see `convergence_step`.
         publish: also publish to the process's `default_bus()` (or `bus` when given).
+        gpu_sample_s: period of the NVML utilisation samples averaged over the training.
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class ProgressStream(Callback):
         convergence_tol: float = 0.05,
         publish: bool = True,
         bus: ProgressBus | None = None,
+        gpu_sample_s: float = 1.0,
     ) -> None:
         self.validation_id = str(validation_id)
         self.tier = tier
@@ -138,6 +146,7 @@ class ProgressStream(Callback):
         self.convergence_tol = convergence_tol
         self.publish = publish
         self.bus = bus
+        self.gpu_sample_s = float(gpu_sample_s)
 
         self.curve = LossCurve()
         self.records_emitted = 0
@@ -153,6 +162,11 @@ class ProgressStream(Callback):
         self._closed = True  # no periodic records
         self._ended = True  # no model in flight whose end still needs a record
         self._gpu = GpuMonitor()
+        self._utilization = UtilizationMeter(self._gpu, self.gpu_sample_s)
+        self._utilization_result = UtilizationSummary(
+            None,
+            reason="not measured in this process: no training ran here (ddp_spawn: see progress)",
+        ).to_dict()
         self._tail = JsonlTail(self.jsonl_path) if self.jsonl_path else None
         self._finished: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._pending: list[tuple[int, torch.Tensor]] = []
@@ -179,6 +193,11 @@ class ProgressStream(Callback):
         self._init_runtime()
 
     @property
+    def gpu_utilization(self) -> dict[str, Any]:
+        """The last training's mean GPU utilisation (`UtilizationSummary` as a dict)."""
+        return self._utilization_result
+
+    @property
     def key(self) -> tuple[str, str, str]:
         return (self.validation_id, str(self.tier), str(self.variant))
 
@@ -201,6 +220,7 @@ class ProgressStream(Callback):
         self._total_steps = (
             int(total) if isinstance(total, (int, float)) and math.isfinite(total) else None
         )
+        self._start_utilization(trainer)
         self._emit(PROGRESS)
         self._thread = threading.Thread(
             target=_timer_loop,
@@ -251,6 +271,7 @@ class ProgressStream(Callback):
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._stop_thread()
+        self._utilization.stop()
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -281,6 +302,15 @@ class ProgressStream(Callback):
         self._emit(MODEL_FAILED, result, force=True)
 
     # ------------------------------------------------------------- internals
+    def _start_utilization(self, trainer: pl.Trainer) -> None:
+        """Average the utilisation of the GPUs this trainer uses, from now to the end."""
+        device = trainer.strategy.root_device
+        if device.type != "cuda":
+            self._utilization.start(None, reason=f"no GPU: the job trains on {device.type}")
+            return
+        ordinals = list(trainer.device_ids) or [device.index or 0]
+        self._utilization.start(self._gpu.indices_for(cuda_pci_addresses(ordinals)))
+
     def _stop_thread(self) -> None:
         _stop_thread(self._stop, self._thread)
         self._thread = None
@@ -320,6 +350,7 @@ class ProgressStream(Callback):
             self._ended = True
         self._step = int(trainer.global_step)
         self._flush_losses()
+        self._utilization_result = self._utilization.stop().to_dict()
         try:
             result = self.model_result(trainer, pl_module, exception)
         except Exception as exc:  # a broken result must not hide the end of the model
@@ -361,6 +392,7 @@ class ProgressStream(Callback):
             "gradients": dict(grads.latest) if grads is not None and grads.latest else None,
             "spectral": dict(spectral.latest) if spectral is not None and spectral.latest else None,
             "collapse": None,
+            "gpu_utilization": self.gpu_utilization,
         }
         if monitor is not None:
             verdict = monitor.verdict

@@ -9,7 +9,9 @@ from torch.utils.data import DataLoader
 
 class SplitDataModule(pl.LightningDataModule):
     """Subclasses fill `self.datasets` ({"train", "val", "test"}) in `setup()` and set
-    `batch_size`, `num_workers` and `seed`; training batches are shuffled reproducibly."""
+    `batch_size`, `num_workers` and `seed`; training batches are shuffled reproducibly.
+    Batches are pinned when the trainer runs on CUDA, so their copies to the GPU are
+    asynchronous and do not stall the next step."""
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
@@ -30,4 +32,9 @@ class SplitDataModule(pl.LightningDataModule):
             generator=generator,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            pin_memory=self._trains_on_cuda(),
         )
+
+    def _trains_on_cuda(self) -> bool:
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"

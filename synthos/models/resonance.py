@@ -9,14 +9,21 @@ time is causal: outputs at t never depend on inputs after t.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from synthos.errors import ErrorCode, ModelError
-from synthos.models.causal_fft_conv import causal_fft_conv, fft_length, project_to_causal
+from synthos.models.causal_fft_conv import (
+    causal_fft_conv,
+    fft_length,
+    lean_causal_fft_conv,
+    project_to_causal,
+)
 from synthos.models.common import (
     GatedFFN,
     HasAuxiliaryLoss,
@@ -25,6 +32,10 @@ from synthos.models.common import (
     SequenceModel,
     SequenceModelConfig,
 )
+from synthos.models.compile_guard import GuardedCompile
+
+#: Token-mixer implementations: the same operator, computed two ways (see `AdvancedSpectralGating`).
+MIXER_IMPLS = ("reference", "fast")
 
 
 @dataclass
@@ -38,9 +49,19 @@ class ResonanceConfig(SequenceModelConfig):
     n_frequency_bands: int = 16
     sparsity_weight: float = 1e-3
     hierarchical_chunk: int | None = None
+    # "reference": plain autograd through torch.fft; "fast": `lean_causal_fft_conv`
+    # (same outputs up to float32 round-off, less memory, FFT sizes with small factors).
+    mixer_impl: str = "reference"
+    # The fast mixer's conv and gating under torch.compile (CUDA only; eager elsewhere).
+    compile_mixer: bool = False
 
     def validate(self) -> None:
         super().validate()
+        if self.mixer_impl not in MIXER_IMPLS:
+            raise ModelError(
+                f"mixer_impl must be one of {', '.join(MIXER_IMPLS)}, got {self.mixer_impl!r}",
+                code=ErrorCode.MODEL_CONFIG,
+            )
         if self.d_model % self.n_heads:
             raise ModelError(
                 f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}",
@@ -148,30 +169,44 @@ class HierarchicalFFT(nn.Module):
         super().__init__()
         self.chunk = chunk
 
-    def forward(self, u: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """u: (B, C, L), h: (C, L) causal filter -> (B, C, L)."""
-        batch, channels, seq_len = u.shape
-        c = self.chunk
-        n_chunks = -(-seq_len // c)
-        pad = n_chunks * c - seq_len
-        u_padded = F.pad(u, (0, pad))
-        h_padded = F.pad(h, (0, pad + c))
-        chunks = u_padded.view(batch, channels, n_chunks, c).transpose(1, 2)
-        local = (
-            causal_fft_conv(chunks, h_padded[:, :c]).transpose(1, 2).reshape(batch, channels, -1)
-        )
-        if n_chunks == 1:
-            return local[..., :seq_len]
-        summaries = u_padded.view(batch, channels, n_chunks, c).mean(-1)  # (B, C, n_chunks)
-        # Coarse filter at lag m chunks: the mean filter value over lags m*c +- c/2, times c.
-        centred = F.pad(h_padded, (c // 2, 0))[:, : (n_chunks + 1) * c]
-        coarse_filter = c * centred.reshape(channels, n_chunks + 1, c).mean(-1)[:, :n_chunks]
-        coarse_filter = torch.cat(
-            [torch.zeros_like(coarse_filter[:, :1]), coarse_filter[:, 1:]], dim=1
-        )  # lag 0 excluded: the current chunk is covered exactly by the local part
-        coarse = causal_fft_conv(summaries, coarse_filter)
-        out = local + coarse.repeat_interleave(c, dim=-1)
-        return out[..., :seq_len]
+    def forward(
+        self,
+        u: torch.Tensor,
+        h: torch.Tensor,
+        conv: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = causal_fft_conv,
+    ) -> torch.Tensor:
+        """u: (B, C, L), h: (C, L) causal filter -> (B, C, L); `conv` is the exact causal
+        convolution used inside chunks and between chunk summaries."""
+        return hierarchical_fft_conv(u, h, self.chunk, conv)
+
+
+def hierarchical_fft_conv(
+    u: torch.Tensor,
+    h: torch.Tensor,
+    chunk: int,
+    conv: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = causal_fft_conv,
+) -> torch.Tensor:
+    """`HierarchicalFFT`'s computation as a function (so a compiled mixer can call it)."""
+    batch, channels, seq_len = u.shape
+    c = chunk
+    n_chunks = -(-seq_len // c)
+    pad = n_chunks * c - seq_len
+    u_padded = F.pad(u, (0, pad))
+    h_padded = F.pad(h, (0, pad + c))
+    chunks = u_padded.view(batch, channels, n_chunks, c).transpose(1, 2)
+    local = conv(chunks, h_padded[:, :c]).transpose(1, 2).reshape(batch, channels, -1)
+    if n_chunks == 1:
+        return local[..., :seq_len]
+    summaries = u_padded.view(batch, channels, n_chunks, c).mean(-1)  # (B, C, n_chunks)
+    # Coarse filter at lag m chunks: the mean filter value over lags m*c +- c/2, times c.
+    centred = F.pad(h_padded, (c // 2, 0))[:, : (n_chunks + 1) * c]
+    coarse_filter = c * centred.reshape(channels, n_chunks + 1, c).mean(-1)[:, :n_chunks]
+    coarse_filter = torch.cat(
+        [torch.zeros_like(coarse_filter[:, :1]), coarse_filter[:, 1:]], dim=1
+    )  # lag 0 excluded: the current chunk is covered exactly by the local part
+    coarse = conv(summaries, coarse_filter)
+    out = local + coarse.repeat_interleave(c, dim=-1)
+    return out[..., :seq_len]
 
 
 class AdvancedSpectralGating(nn.Module):
@@ -181,7 +216,8 @@ class AdvancedSpectralGating(nn.Module):
     elementwise gates make the mixing data-dependent while staying causal (same position);
     the long filters h come from `MultiHeadFrequencyLayer`, are modulated per head in the
     frequency domain (magnitude, phase and optional band selection) and projected back onto
-    causal support before use.
+    causal support before use. `config.mixer_impl` picks the reference computation or the
+    fast one (`fast_spectral_mix`), which give the same outputs up to float32 round-off.
     """
 
     def __init__(self, config: ResonanceConfig) -> None:
@@ -212,6 +248,7 @@ class AdvancedSpectralGating(nn.Module):
         )
         self.skip = nn.Parameter(torch.ones(d))
         self.out_proj = ResidualProjection(d, d, bias=False)
+        self.fast_mix = GuardedCompile(fast_spectral_mix, config.compile_mixer)
 
     def causal_filters(self, seq_len: int) -> torch.Tensor:
         """The filters actually applied: (d_model, seq_len), supported on lags 0..L-1."""
@@ -230,6 +267,18 @@ class AdvancedSpectralGating(nn.Module):
         seq_len = x.shape[1]
         z = self.in_proj(x).transpose(1, 2)  # (B, 3D, L)
         z = self.short_conv(z)[..., :seq_len]  # left padding only: causal
+        if self.config.mixer_impl == "fast":
+            # Filters are functions of parameters only: float32 even under autocast, and
+            # recomputed in backward instead of keeping their (heads, freqs, L) bases and
+            # 2L-bin spectra (gigabytes at 128K, against milliseconds of recomputation).
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                if torch.is_grad_enabled():
+                    h = checkpoint(self.causal_filters, seq_len, use_reentrant=False)
+                else:
+                    h = self.causal_filters(seq_len)
+            chunk = self.hierarchical.chunk if self.hierarchical is not None else 0
+            y = self.fast_mix(z, h, self.skip, chunk if seq_len > chunk else 0)
+            return self.out_proj(y.transpose(1, 2))
         v, g1, g2 = z.chunk(3, dim=1)
         h = self.causal_filters(seq_len)
         u = (g1 * v).float()
@@ -240,6 +289,21 @@ class AdvancedSpectralGating(nn.Module):
                 mixed = causal_fft_conv(u, h)
         y = g2 * mixed.to(v.dtype) + self.skip.unsqueeze(-1) * v
         return self.out_proj(y.transpose(1, 2))
+
+
+def fast_spectral_mix(z: torch.Tensor, h: torch.Tensor, skip: torch.Tensor, chunk: int):
+    """The fast mixer between the short convolution and the output projection:
+    g2 * (h * (g1 * v)) + skip * v, with z = [v; g1; g2] on channels (B, 3D, L), h the causal
+    filters (D, L) and `chunk` > 0 for the hierarchical convolution. The arithmetic (and so
+    the dtypes under autocast) is the reference's; only the convolution's implementation
+    differs (`lean_causal_fft_conv`)."""
+    v, g1, g2 = z.chunk(3, dim=1)
+    u = g1 * v
+    if chunk:
+        mixed = hierarchical_fft_conv(u.float(), h, chunk, lean_causal_fft_conv).to(v.dtype)
+    else:
+        mixed = lean_causal_fft_conv(u, h)
+    return g2 * mixed + skip.unsqueeze(-1) * v
 
 
 class SpectralFFN(GatedFFN):

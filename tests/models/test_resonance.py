@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from synthos.errors import DataError, ErrorCode, ModelError
-from synthos.models.causal_fft_conv import causal_fft_conv
+from synthos.models.causal_fft_conv import causal_fft_conv, lean_causal_fft_conv
 from synthos.models.resonance import (
     AdvancedSpectralGating,
     HierarchicalFFT,
@@ -27,6 +27,9 @@ MIXER_VARIANTS = {
     "hierarchical": dict(hierarchical_chunk=16),
     "all": dict(frequency_selector=True, hierarchical_chunk=8),
 }
+#: Every causality check runs on both implementations of the token mixer.
+IMPLS = ["reference", "fast"]
+CONVS = {"reference": causal_fft_conv, "fast": lean_causal_fft_conv}
 
 
 def small_config(**overrides) -> ResonanceConfig:
@@ -54,11 +57,12 @@ def test_causal_fft_conv_complex_matches_direct_convolution():
     torch.testing.assert_close(causal_fft_conv(u, h), direct, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("variant", MIXER_VARIANTS)
 @pytest.mark.parametrize("seq_len", [37, 67])
-def test_mixer_is_causal(variant, seq_len):
+def test_mixer_is_causal(variant, seq_len, impl):
     torch.manual_seed(0)
-    mixer = AdvancedSpectralGating(small_config(**MIXER_VARIANTS[variant]))
+    mixer = AdvancedSpectralGating(small_config(**MIXER_VARIANTS[variant], mixer_impl=impl))
     with torch.no_grad():  # make the modulations non-trivial so leaks would show
         for p in mixer.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -67,26 +71,32 @@ def test_mixer_is_causal(variant, seq_len):
     assert_causal(mixer, x, positions)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("seq_len", [16, 37, 64, 100])
-def test_hierarchical_fft_is_causal_across_chunks(seq_len):
+def test_hierarchical_fft_is_causal_across_chunks(seq_len, impl):
     torch.manual_seed(0)
     hier = HierarchicalFFT(chunk=16)
     h = torch.randn(3, seq_len)
     u = torch.randn(2, seq_len, 3)
-    assert_causal(lambda x: hier(x.transpose(1, 2), h).transpose(1, 2), u, list(range(seq_len - 1)))
+    conv = CONVS[impl]
+    assert_causal(
+        lambda x: hier(x.transpose(1, 2), h, conv).transpose(1, 2), u, list(range(seq_len - 1))
+    )
 
 
-def test_hierarchical_fft_is_exact_inside_first_chunk():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_hierarchical_fft_is_exact_inside_first_chunk(impl):
     torch.manual_seed(0)
     u, h = torch.randn(1, 2, 40), torch.randn(2, 40)
     full = causal_fft_conv(u, h)
-    torch.testing.assert_close(HierarchicalFFT(16)(u, h)[..., :16], full[..., :16])
+    torch.testing.assert_close(HierarchicalFFT(16)(u, h, CONVS[impl])[..., :16], full[..., :16])
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("variant", MIXER_VARIANTS)
-def test_language_model_is_causal_end_to_end(variant):
+def test_language_model_is_causal_end_to_end(variant, impl):
     torch.manual_seed(0)
-    net = ResonanceNN(small_config(**MIXER_VARIANTS[variant]))
+    net = ResonanceNN(small_config(**MIXER_VARIANTS[variant], mixer_impl=impl))
     tokens = torch.randint(0, 64, (2, 45))
     embedded = net.io.embed(tokens)
 
@@ -98,17 +108,19 @@ def test_language_model_is_causal_end_to_end(variant):
     assert_causal(from_embeddings, embedded, [0, 10, 16, 30, 43])
 
 
-def test_token_positions_are_causal():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_token_positions_are_causal(impl):
     """Changing later tokens (not just embeddings) leaves earlier logits unchanged."""
     torch.manual_seed(0)
-    net = ResonanceNN(small_config())
+    net = ResonanceNN(small_config(mixer_impl=impl))
     tokens = torch.randint(0, 64, (2, 40))
     assert_causal(net, tokens, [5, 20], perturb=lambda t: torch.randint_like(t, 0, 64))
 
 
-def test_forecaster_is_causal_and_shapes():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_forecaster_is_causal_and_shapes(impl):
     torch.manual_seed(0)
-    net = ResonanceNN(small_config(vocab_size=None, n_features=3, horizon=5))
+    net = ResonanceNN(small_config(vocab_size=None, n_features=3, horizon=5, mixer_impl=impl))
     x = torch.randn(2, 40, 3)
     assert net(x).shape == (2, 40, 5, 3)
     assert_causal(lambda v: net(v).flatten(2), x, [0, 19, 38])
@@ -120,9 +132,10 @@ def test_language_model_shapes_and_tied_embeddings():
     assert net.io.head.weight is net.io.embedding.weight
 
 
-def test_random_tokens_cannot_be_predicted():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_random_tokens_cannot_be_predicted(impl):
     torch.manual_seed(0)
-    net = ResonanceNN(vocab_size=64, **MICRO)
+    net = ResonanceNN(vocab_size=64, **{**MICRO, "mixer_impl": impl})
     assert random_token_loss(net, vocab=64, seq_len=64, steps=200) >= math.log(64) - 0.1
 
 
@@ -134,10 +147,11 @@ def test_learns_copy_task_at_length_256():
     assert accuracy >= 0.9, f"copy accuracy {accuracy:.3f}; unigram baseline {1 / vocab:.3f}"
 
 
-def test_long_context_forward_backward_at_131072():
+@pytest.mark.parametrize("impl", ["reference", pytest.param("fast", marks=pytest.mark.slow)])
+def test_long_context_forward_backward_at_131072(impl):
     torch.manual_seed(0)
     # The micro preset at a small vocabulary, at its maximum context.
-    net = ResonanceNN(vocab_size=256, **MICRO)
+    net = ResonanceNN(vocab_size=256, **{**MICRO, "mixer_impl": impl})
     assert MICRO["max_seq_len"] == 131072
     tokens = torch.randint(0, 256, (1, 131072))
     logits = net(tokens)
@@ -171,9 +185,10 @@ def test_bad_config_is_a_model_error(overrides):
         ResonanceNN(small_config(**overrides))
 
 
-def test_activation_checkpointing_gives_same_gradients():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_activation_checkpointing_gives_same_gradients(impl):
     torch.manual_seed(0)
-    net = ResonanceNN(small_config())
+    net = ResonanceNN(small_config(mixer_impl=impl))
     tokens = torch.randint(0, 64, (2, 24))
 
     def grads(checkpointing):
