@@ -1,0 +1,1 @@
+"""Signature library: fingerprints of datasets, their outcomes, and the pre-screen."""
