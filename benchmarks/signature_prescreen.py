@@ -154,18 +154,24 @@ def summarise(results: list[dict]) -> dict:
         "auroc": auroc(risk, defective),
         "type_accuracy": float(np.mean([r["likely_type"] == r["true_type"] for r in bad])),
         "top1_type_accuracy": float(np.mean([r["top1_type"] == r["true_type"] for r in bad])),
-        "proceed_fpr": float(np.mean([x >= 50 for x, r in zip(risk, results) if not r["defective"]])),
-        "proceed_fnr": float(np.mean([x < 50 for x, r in zip(risk, results) if r["defective"]])),
+        "proceed_fpr": float(
+            np.mean([x >= 50 for x, r in zip(risk, results, strict=True) if not r["defective"]])
+        ),
+        "proceed_fnr": float(
+            np.mean([x < 50 for x, r in zip(risk, results, strict=True) if r["defective"]])
+        ),
         "by_modality": {},
         "by_family": {},
     }
     for modality in sorted({r["modality"] for r in results}):
-        part = [(x, r) for x, r in zip(risk, results) if r["modality"] == modality]
-        out["by_modality"][modality] = auroc([x for x, _ in part], [r["defective"] for _, r in part])
+        part = [(x, r) for x, r in zip(risk, results, strict=True) if r["modality"] == modality]
+        out["by_modality"][modality] = auroc(
+            [x for x, _ in part], [r["defective"] for _, r in part]
+        )
     for family in sorted({r["family"] for r in results} - {"clean"}):
         part = [
             (x, r)
-            for x, r in zip(risk, results)
+            for x, r in zip(risk, results, strict=True)
             if r["family"] in (family, "clean")
             and r["modality"] in {q["modality"] for q in results if q["family"] == family}
         ]
@@ -219,9 +225,14 @@ import sys, numpy as np
 from synthos.analysis.signatures.fingerprint import Fingerprint, INTRINSIC
 from synthos.analysis.signatures.store import Outcome, Signature, SignatureLibrary
 library = SignatureLibrary(sys.argv[1]); batch = int(sys.argv[2]); writer = sys.argv[3]
-rng = np.random.default_rng(abs(hash(writer)) % 2**32)
+rng = np.random.default_rng(int(writer[1:]))
 for k in range(1000):
-    entries = [Signature(f"{writer}-{k}-{i}", Fingerprint("tabular", rng.standard_normal(len(INTRINSIC)), None, {"path": writer}), Outcome(collapse_detected=False), "durability") for i in range(batch)]
+    entries = [
+        Signature(f"{writer}-{k}-{i}",
+                  Fingerprint("tabular", rng.standard_normal(len(INTRINSIC)), None, {}),
+                  Outcome(collapse_detected=False), "durability")
+        for i in range(batch)
+    ]
     library.add(entries)
     print(f"committed {writer}-{k}", flush=True)
 """
@@ -338,9 +349,9 @@ def main() -> None:
         cases,
         config=FingerprintConfig(threads=1),
         source="collapse_suite",
-        progress=lambda n, c: print(f"  {n}/{len(cases)} {c.name}", flush=True)
-        if n % 50 == 0
-        else None,
+        progress=lambda n, c: (
+            print(f"  {n}/{len(cases)} {c.name}", flush=True) if n % 50 == 0 else None
+        ),
     )
     seconds = time.perf_counter() - seconds
     print(f"fingerprinted {len(snapshot)} cases in {seconds:.0f} s", flush=True)

@@ -247,14 +247,18 @@ def intrinsic_statistics(sample: DatasetSample, seed: int = 0) -> dict[str, floa
     table = sample.sample
     if table.num_columns:
         out["missing_share"] = float(
-            np.mean([table.column(c).null_count / max(1, table.num_rows) for c in table.column_names])
+            np.mean(
+                [table.column(c).null_count / max(1, table.num_rows) for c in table.column_names]
+            )
         )
     if sample.modality == "text":
         out.update(text_stats.text_shape(text_stats.tokenize(sample.texts())))
     else:
         numeric = [sample.numbers(c) for c in sample.numeric_columns]
         out.update(table_stats.pooled_shapes(numeric))
-        out.update(table_stats.category_shapes([sample.labels(c) for c in sample.categorical_columns]))
+        out.update(
+            table_stats.category_shapes([sample.labels(c) for c in sample.categorical_columns])
+        )
         out.update(table_stats.dependence(sample.value_matrix()))
         if series:
             out.update(series_stats.series_shape(_series_rows(sample)))

@@ -155,7 +155,11 @@ class SignatureIndex:
             return []
         query = self.standardiser.transform(query_vector(fingerprint, self.space))
         similarity, rows = self.index.search(query, min(k, len(self)))
-        return [self._match(int(r), float(s)) for s, r in zip(similarity[0], rows[0], strict=True) if r >= 0]
+        return [
+            self._match(int(r), float(s))
+            for s, r in zip(similarity[0], rows[0], strict=True)
+            if r >= 0
+        ]
 
     def _match(self, row: int, similarity: float) -> Match:
         record = self.snapshot.records[row]

@@ -4,9 +4,9 @@ lost support.
 Embedding (fitted on a *basis* dataset: the dataset itself, or the reference when one is
 compared): tables as numeric columns centred on the basis's median and divided by its
 standard deviation, plus one-hot levels of the 16 commonest categories scaled by 1/sqrt(2)
-(a differing category counts like one standard deviation); text as TF-IDF of words hashed into 4,096 buckets,
-reduced to 48 dimensions by truncated SVD and L2-normalised; series as windows of
-WINDOW standardised increments, one per step. At most NEIGHBOUR_ROWS rows take part,
+(a differing category counts like one standard deviation); text as TF-IDF of words hashed
+into 4,096 buckets, reduced to 48 dimensions by truncated SVD and L2-normalised; series as
+windows of WINDOW standardised increments, one per step. At most NEIGHBOUR_ROWS rows take part,
 the first ones of the sample (which is keyed by content, so the same data gives the same
 rows).
 

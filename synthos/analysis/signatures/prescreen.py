@@ -11,11 +11,11 @@ collapse rate::
 over the neighbours whose outcome is known, where share(y) is the share of outcome y among
 the comparable signatures: a library that holds mostly collapsed (or mostly clean)
 signatures would otherwise push every pre-risk toward its own mix, so the pre-risk is the
-neighbours' collapse rate as if both outcomes were equally common. `proceed` is pre_risk < proceed_below. The
-likely collapse type is the weighted vote of the collapsed neighbours' types. With no
-comparable signature (an empty library, none of this modality, none with a known outcome)
-the pre-risk is None and `proceed` is True, with the reason: nothing known speaks against
-the dataset, and nothing for it.
+neighbours' collapse rate as if both outcomes were equally common. `proceed` is
+pre_risk < proceed_below. The likely collapse type is the weighted vote of the collapsed
+neighbours' types. With no comparable signature (an empty library, none of this modality,
+none with a known outcome) the pre-risk is None and `proceed` is True, with the reason:
+nothing known speaks against the dataset, and nothing for it.
 """
 
 from __future__ import annotations
@@ -141,7 +141,9 @@ def screen(
         for m in known
     ]
     total = sum(weights)
-    risk = 100.0 * sum(w for w, m in zip(weights, known, strict=True) if m.collapse_detected) / total
+    risk = (
+        100.0 * sum(w for w, m in zip(weights, known, strict=True) if m.collapse_detected) / total
+    )
     votes: dict[str, float] = defaultdict(float)
     for w, m in zip(weights, known, strict=True):
         if m.collapse_detected:

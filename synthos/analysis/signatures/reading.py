@@ -159,7 +159,10 @@ def _read(
     else:
         sample = _content_sample(source, select, row_hash, rows, sample_rows, seed)
     sample = pa.table(
-        [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in sample.columns],
+        [
+            c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+            for c in sample.columns
+        ],
         names=sample.column_names,
     )
     kinds: dict[str, str] = {}

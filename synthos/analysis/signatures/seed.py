@@ -16,7 +16,7 @@ dependence correlation_loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,14 +111,3 @@ def families(snapshot: LibrarySnapshot) -> dict[str, int]:
         key = label.get("family") or record["provenance"].get("source", "unknown")
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
-
-
-__all__: Sequence[str] = (
-    "CLEAN",
-    "FAMILY_TYPES",
-    "SeedCase",
-    "collapse_type_of",
-    "families",
-    "seed_library",
-    "seed_signature",
-)
