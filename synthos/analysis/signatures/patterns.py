@@ -91,23 +91,30 @@ def _text(cache_dir: Path) -> pd.DataFrame:
     return pd.DataFrame({"text": docs})
 
 
-def bases(cache_dir: Path | None = None) -> list[Base]:
-    """The bundled real datasets the patterns are made from."""
+_BASES: dict[str, Callable[[Path], Base]] = {
+    "breast_cancer": lambda cache: Base(
+        "breast_cancer",
+        "tabular",
+        _sklearn("load_breast_cancer", "diagnosis", "mean "),
+        "diagnosis",
+    ),
+    "wine": lambda cache: Base("wine", "tabular", _sklearn("load_wine", "cultivar"), "cultivar"),
+    "diabetes": lambda cache: Base("diabetes", "tabular", _sklearn("load_diabetes", None)),
+    "elnino": lambda cache: Base("elnino", "time_series", _series("elnino"), season=12),
+    "sunspots": lambda cache: Base("sunspots", "time_series", _series("sunspots"), season=11),
+    "macro_growth": lambda cache: Base("macro_growth", "time_series", _series("macro"), season=4),
+    "docstrings": lambda cache: Base("docstrings", "text", _text(cache)),
+}
+BASE_NAMES = tuple(_BASES)
+
+
+def bases(names: tuple[str, ...] = BASE_NAMES, cache_dir: Path | None = None) -> Iterator[Base]:
+    """The bundled real datasets the patterns are made from (loaded one at a time)."""
     cache = cache_dir or Path(tempfile.gettempdir()) / "synthos_signature_patterns"
-    return [
-        Base(
-            "breast_cancer",
-            "tabular",
-            _sklearn("load_breast_cancer", "diagnosis", "mean "),
-            "diagnosis",
-        ),
-        Base("wine", "tabular", _sklearn("load_wine", "cultivar"), "cultivar"),
-        Base("diabetes", "tabular", _sklearn("load_diabetes", None)),
-        Base("elnino", "time_series", _series("elnino"), season=12),
-        Base("sunspots", "time_series", _series("sunspots"), season=11),
-        Base("macro_growth", "time_series", _series("macro"), season=4),
-        Base("docstrings", "text", _text(cache)),
-    ]
+    for name in names:
+        if name not in _BASES:
+            raise ValueError(f"unknown base {name!r}; choose from {BASE_NAMES}")
+        yield _BASES[name](cache)
 
 
 def split(base: Base, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -379,10 +386,12 @@ def _defects() -> dict[str, dict[str, tuple[Callable, tuple[float, ...]]]]:
     }
 
 
-def known_patterns(splits: int = 10, cache_dir: Path | None = None) -> Iterator[SeedCase]:
+def known_patterns(
+    splits: int = 10, cache_dir: Path | None = None, names: tuple[str, ...] = BASE_NAMES
+) -> Iterator[SeedCase]:
     """Clean cases (one per split) and every defect at every strength, for every base."""
     defects = _defects()
-    for base in bases(cache_dir):
+    for base in bases(names, cache_dir):
         pairs = [split(base, seed) for seed in range(splits)]
         for seed, (ref, hold) in enumerate(pairs):
             yield SeedCase(
