@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from typing import Any
 
@@ -153,8 +154,7 @@ class ValidationService(ServiceBase, v1_grpc.ValidationEngineServicer):
         reference = None
         if request.reference.path:
             reference = self.policy.resolve(request.reference.path)
-        result = await self.admission.run(
-            context,
+        run = functools.partial(
             prescreen,
             path,
             reference,
@@ -163,6 +163,7 @@ class ValidationService(ServiceBase, v1_grpc.ValidationEngineServicer):
             config=PreScreenConfig(k=request.top_k or PreScreenConfig().k),
             fingerprint_config=_fingerprint_config(request, self.config),
         )
+        result = await self.admission.run(context, run)
         return _prescreen_response(result)
 
     # ------------------------------------------------------------------ cascades

@@ -283,6 +283,7 @@ def _write(tmp: Path, snapshot: LibrarySnapshot) -> None:
         handle.create_dataset("records", data=np.array(records, dtype=object), dtype=strings)
     with open(tmp, "rb+") as written:
         os.fsync(written.fileno())
+    os.chmod(tmp, 0o644)  # a temporary file is private; the library is for every reader
 
 
 def _snapshot(handle: Any, path: Path) -> LibrarySnapshot:
