@@ -88,7 +88,7 @@ def test_the_library_comes_from_the_environment(files, tmp_path, capsys, monkeyp
     monkeypatch.setenv(LIBRARY_ENV, str(tmp_path / "missing.h5"))
     code, _, err = run(capsys, "prescreen", files["clean"])
     assert code == 1 and "signature library not found" in err
-    code, out, _ = run(capsys, "signatures", "list")
+    code, _, _ = run(capsys, "signatures", "list")
     assert code == 1
 
 
