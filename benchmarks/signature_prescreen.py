@@ -10,13 +10,16 @@
    fingerprints, in the same run: the duplicate-row share alone (candidate alone) and the
    mean two-sample KS statistic over numeric columns (Jensen-Shannon divergence of the
    unigrams for text) against the reference.
+   The library that `synthos signatures seed` builds (the package's own generator on
+   bundled data) screens the same cases too, without the signatures of the case's base.
 2. Learning curve: the same pooled AUROC when the library holds 1, 2, ... of the other
    bases (random orders); a case with no signature of its modality scores 50.
 3. Store durability: signatures written per second, and 100 writer processes killed with
    SIGKILL at random moments while adding batches: after each kill the library must open
    and hold every batch a writer reported committed.
-4. Speed: `synthos prescreen` on a 1M-row Parquet file (fingerprint on a 20,000-row
-   sample) against `detect_collapse` (no reference) on the same file, 2 engine threads.
+4. Speed: the pre-screen of a 1M-row Parquet file (fingerprint on a 20,000-row sample,
+   2 engine threads), wall and CPU seconds, beside the duplicate-share screen in pandas and
+   `detect_collapse` without a reference on the same file.
 
     OMP_NUM_THREADS=1 python benchmarks/signature_prescreen.py [--seeds 30] [--out DIR]
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -55,6 +59,8 @@ from synthos.analysis.signatures.seed import SeedCase, collapse_type_of, seed_li
 from synthos.analysis.signatures.store import LibrarySnapshot, SignatureLibrary  # noqa: E402
 
 ORDERS = 5
+#: Splits per base of the shipped library (the command's default).
+SHIPPED_SPLITS = 10
 
 
 def suite_cases(seeds: int, names: tuple[str, ...] = ALL_NAMES) -> list[SeedCase]:
@@ -197,6 +203,42 @@ def baselines(results: list[dict]) -> dict:
     }
 
 
+def shipped_library(snapshot: LibrarySnapshot, work: Path) -> dict[str, dict]:
+    """The library `synthos signatures seed` builds (its own generator on bundled data),
+    screening every suite case; signatures of the case's own base are left out (the
+    bundled docstrings count as the base of both suite text corpora)."""
+    from synthos.analysis.signatures.patterns import known_patterns
+
+    shipped = seed_library(
+        SignatureLibrary(work / "shipped.h5"),
+        known_patterns(SHIPPED_SPLITS),
+        config=FingerprintConfig(threads=1),
+    )
+    shipped_base = np.array([r["outcome"]["label"]["base"] for r in shipped.records])
+    suite = bases_of(snapshot)
+    merged = {"relative": [], "intrinsic": []}
+    for base, rows in suite.items():
+        own = {base} | ({"docstrings"} if base in ("stdlib_docs", "numeric_docs") else set())
+        index = LibraryIndex(shipped.subset(np.flatnonzero(~np.isin(shipped_base, list(own)))))
+        for space, out in merged.items():
+            for row in rows:
+                found = screen(fingerprint_of(snapshot, row, space == "relative"), index)
+                truth = label(snapshot, row)
+                modality = str(snapshot.modality[row])
+                out.append(
+                    {
+                        "modality": modality,
+                        "family": truth["family"],
+                        "defective": truth["family"] != "clean",
+                        "true_type": collapse_type_of(truth["family"], modality),
+                        "pre_risk": found.pre_risk,
+                        "likely_type": found.collapse_type,
+                        "top1_type": found.matches[0].collapse_type if found.matches else None,
+                    }
+                )
+    return {"signatures": len(shipped), **{k: summarise(v) for k, v in merged.items()}}
+
+
 def learning_curve(snapshot: LibrarySnapshot, seed: int = 0) -> list[dict]:
     """Pooled AUROC when each held-out base meets the first 1, 2, ... other bases of a
     random order (ORDERS orders, averaged)."""
@@ -303,7 +345,22 @@ def durability(work: Path, writers: int = 100, batch: int = 20) -> dict:
     }
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(fn) -> tuple[object, float, float]:
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    out = fn()
+    return out, time.perf_counter() - wall, _cpu_seconds() - cpu
+
+
 def speed(work: Path, library: SignatureLibrary) -> dict:
+    """The pre-screen of a 1M-row Parquet file (2 engine threads) against the duplicate-share
+    screen in pandas and `detect_collapse` without a reference, on the same file."""
+    import pandas as pd
+
     from benchmarks.detect_scale import write_dataset
     from synthos.analysis.collapse import CollapseConfig, detect_collapse
     from synthos.analysis.signatures.prescreen import prescreen
@@ -311,20 +368,26 @@ def speed(work: Path, library: SignatureLibrary) -> dict:
     path = write_dataset(work / "million.parquet", 1_000_000, 20, seed=5)
     index = LibraryIndex(library)
     index.refresh()
-    started = time.perf_counter()
-    result = prescreen(path, library=index, fingerprint_config=FingerprintConfig(threads=2))
-    ours = time.perf_counter() - started
-    started = time.perf_counter()
-    detect_collapse(path, config=CollapseConfig(threads=2))
-    detector = time.perf_counter() - started
+    load = os.getloadavg()[0]
+    result, ours, ours_cpu = _timed(
+        lambda: prescreen(path, library=index, fingerprint_config=FingerprintConfig(threads=2))
+    )
+    _, pandas_wall, pandas_cpu = _timed(lambda: pd.read_parquet(path).duplicated().mean())
+    _, detector, detector_cpu = _timed(
+        lambda: detect_collapse(path, config=CollapseConfig(threads=2))
+    )
     return {
         "rows": 1_000_000,
         "columns": 20,
+        "load_average_at_start": load,
         "prescreen_s": ours,
+        "prescreen_cpu_s": ours_cpu,
         "fingerprint_s": result.fingerprint.seconds,
         "sample_rows": result.fingerprint.dataset["sample_rows"],
+        "pandas_duplicate_share_s": pandas_wall,
+        "pandas_duplicate_share_cpu_s": pandas_cpu,
         "detect_collapse_s": detector,
-        "ratio": detector / ours,
+        "detect_collapse_cpu_s": detector_cpu,
         "pre_risk": result.pre_risk,
     }
 
@@ -365,6 +428,8 @@ def main() -> None:
         "baselines": baselines(lobo["relative"]),
     }
     print(json.dumps(report, indent=2), flush=True)
+    report["shipped_library"] = shipped_library(snapshot, work)
+    print(json.dumps(report["shipped_library"], indent=2), flush=True)
     report["learning_curve"] = learning_curve(snapshot)
     report["durability"] = durability(work, args.writers)
     print(json.dumps(report["durability"], indent=2), flush=True)
