@@ -102,22 +102,18 @@ def bases_of(snapshot: LibrarySnapshot) -> dict[str, list[int]]:
     return dict(rows_of)
 
 
-def screen_held_out(
-    snapshot: LibrarySnapshot, rows_of: dict[str, list[int]], held_out: str, library: list[str]
-) -> dict[str, list[dict]]:
-    """The held-out base's cases screened against a library of the `library` bases, with
-    their references (relative space) and on the candidate alone (intrinsic space)."""
-    keep = [r for b in library for r in rows_of[b]]
-    index = LibraryIndex(snapshot.subset(np.array(keep, dtype=np.int64)))
+def screened(snapshot: LibrarySnapshot, rows: list[int], index: LibraryIndex) -> dict:
+    """The cases at `rows` screened against `index`, with their references (relative
+    space) and on the candidate alone (intrinsic space), beside their ground truth."""
     out = {"relative": [], "intrinsic": []}
-    for space, rows in out.items():
-        for row in rows_of[held_out]:
+    for space, results in out.items():
+        for row in rows:
             found = screen(fingerprint_of(snapshot, row, space == "relative"), index)
             truth = label(snapshot, row)
             modality = str(snapshot.modality[row])
-            rows.append(
+            results.append(
                 {
-                    "base": held_out,
+                    "base": truth["base"],
                     "modality": modality,
                     "family": truth["family"],
                     "strength": truth["strength"],
@@ -131,6 +127,15 @@ def screen_held_out(
                 }
             )
     return out
+
+
+def screen_held_out(
+    snapshot: LibrarySnapshot, rows_of: dict[str, list[int]], held_out: str, library: list[str]
+) -> dict[str, list[dict]]:
+    """The held-out base's cases screened against a library of the `library` bases."""
+    keep = [r for b in library for r in rows_of[b]]
+    index = LibraryIndex(snapshot.subset(np.array(keep, dtype=np.int64)))
+    return screened(snapshot, rows_of[held_out], index)
 
 
 def leave_one_base_out(snapshot: LibrarySnapshot) -> dict[str, list[dict]]:
@@ -220,22 +225,8 @@ def shipped_library(snapshot: LibrarySnapshot, work: Path) -> dict[str, dict]:
     for base, rows in suite.items():
         own = {base} | ({"docstrings"} if base in ("stdlib_docs", "numeric_docs") else set())
         index = LibraryIndex(shipped.subset(np.flatnonzero(~np.isin(shipped_base, list(own)))))
-        for space, out in merged.items():
-            for row in rows:
-                found = screen(fingerprint_of(snapshot, row, space == "relative"), index)
-                truth = label(snapshot, row)
-                modality = str(snapshot.modality[row])
-                out.append(
-                    {
-                        "modality": modality,
-                        "family": truth["family"],
-                        "defective": truth["family"] != "clean",
-                        "true_type": collapse_type_of(truth["family"], modality),
-                        "pre_risk": found.pre_risk,
-                        "likely_type": found.collapse_type,
-                        "top1_type": found.matches[0].collapse_type if found.matches else None,
-                    }
-                )
+        for space, part in screened(snapshot, rows, index).items():
+            merged[space].extend(part)
     return {"signatures": len(shipped), **{k: summarise(v) for k, v in merged.items()}}
 
 

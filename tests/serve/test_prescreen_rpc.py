@@ -22,24 +22,8 @@ from synthos.analysis.signatures import (
     seed_library,
 )
 from synthos.errors import ErrorCode
+from tests.analysis.signatures.conftest import halves, with_duplicates
 from tests.serve.conftest import ServerThread, connect, server_config
-
-
-def _halves(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    order = np.random.default_rng(seed).permutation(len(frame))
-    return frame.iloc[order[::2]].reset_index(drop=True), frame.iloc[order[1::2]].reset_index(
-        drop=True
-    )
-
-
-def _copied(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
-    """`share` of the rows replaced by copies of other rows."""
-    rng = np.random.default_rng(seed)
-    out = frame.copy()
-    targets = rng.choice(len(out), round(share * len(out)), replace=False)
-    sources = rng.choice(np.setdiff1d(np.arange(len(out)), targets), len(targets))
-    out.iloc[targets] = out.iloc[sources].to_numpy()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +33,17 @@ def screening(certs, data_root, tmp_path_factory):
     table = pd.read_parquet(data_root / "synthos_samples" / "breast_cancer.parquet")
     cases = []
     for seed in range(4):
-        ref, hold = _halves(table, seed)
+        ref, hold = halves(table, seed)
         cases.append(SeedCase(f"clean/{seed}", hold, "clean", 0, ref))
-        cases.append(SeedCase(f"dup/{seed}", _copied(hold, 0.4, seed), "exact_duplicates", 2, ref))
+        cases.append(
+            SeedCase(f"dup/{seed}", with_duplicates(hold, 0.4, seed), "exact_duplicates", 2, ref)
+        )
     library = SignatureLibrary(tmp_path_factory.mktemp("signatures") / "library.h5")
     seed_library(library, cases, config=FingerprintConfig(threads=1))
     root = tmp_path_factory.mktemp("screen_root")
-    ref, hold = _halves(table, 9)
+    ref, hold = halves(table, 9)
     ref.to_parquet(root / "reference.parquet", index=False)
-    _copied(hold, 0.4, 9).to_parquet(root / "copied.parquet", index=False)
+    with_duplicates(hold, 0.4, 9).to_parquet(root / "copied.parquet", index=False)
     config = server_config(
         certs, root, tmp_path_factory.mktemp("storage"), signature_library=str(library.path)
     )
