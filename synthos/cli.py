@@ -273,9 +273,13 @@ def _record_signature(args: argparse.Namespace, fields: dict) -> dict:
     library = configured_library(args.signatures)
     if library is None:
         return {}
-    added = record_validation(
-        library, args.candidate, args.reference, fields, modality=args.modality
-    )
+    try:
+        added = record_validation(
+            library, args.candidate, args.reference, fields, modality=args.modality
+        )
+    except SynthosError as exc:  # the detection stands without its signature
+        print(f"signature    not added to {library.path}: {exc}", file=sys.stderr)
+        return {}
     print(f"signature    {added['signature_id']} added to {library.path}")
     return {"signature_matches": added["signature_matches"]}
 
