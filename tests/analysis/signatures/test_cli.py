@@ -135,3 +135,15 @@ def test_the_cascade_aggregation_adds_its_signature_when_a_library_is_set(
     report = json.loads((sweep / "report.json").read_text())
     assert len(report["signature_matches"]) == 1
     assert len(SignatureLibrary(library).read()) == 2
+
+
+def test_detect_writes_its_report_when_the_library_is_unusable(files, tmp_path, capsys):
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not a library")
+    code, _, err = run(
+        capsys, "detect", "--candidate", files["clean"], "--out", tmp_path / "out",
+        "--signatures", junk, "--no-plot",
+    )  # fmt: skip
+    assert code == 0 and "not added" in err and "DATA_CORRUPT" in err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["signature_matches"] == [] and report["collapse_detected"] is not None
