@@ -1,8 +1,11 @@
 """Nearest signatures by cosine similarity, through FAISS.
 
-One index per modality and *space*: ``intrinsic`` (every signature of the modality, its
-intrinsic part) and ``relative`` (signatures that had a reference, intrinsic and relative
-parts), so a dataset screened without a reference is compared on what it alone shows.
+One index per modality and *space*: ``intrinsic`` (the intrinsic part of the modality's
+signatures whose outcome shows in the dataset alone: `seen_without_reference`) and
+``relative`` (signatures that had a reference, intrinsic and relative parts), so a dataset
+screened without a reference is compared on what it alone shows. A shifted or rescaled
+copy of real data looks clean on its own; kept in the intrinsic space, such signatures
+would stand beside every clean dataset as collapsed ones.
 
 Vectors: each feature is standardised by the library's clean signatures of the modality
 (those whose outcome is no collapse; all signatures when fewer than MIN_CLEAN are clean):
@@ -97,6 +100,18 @@ def _nan_median(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def seen_without_reference(record: dict[str, Any]) -> bool:
+    """Whether a signature's outcome shows in its dataset alone: its label says so (a
+    seeded family defined relative to a reference does not), else its collapse type is not
+    distribution_shift (a distribution moved away from a reference no screen of the
+    dataset alone can see)."""
+    outcome = record["outcome"]
+    label = outcome.get("label") or {}
+    if "seen_without_reference" in label:
+        return bool(label["seen_without_reference"])
+    return outcome.get("collapse_type") != "distribution_shift"
+
+
 def space_vectors(snapshot: LibrarySnapshot, space: str) -> np.ndarray:
     if space == "intrinsic":
         return snapshot.intrinsic
@@ -130,6 +145,8 @@ class SignatureIndex:
         rows = snapshot.modality == modality
         if space == "relative":
             rows &= snapshot.has_relative
+        else:
+            rows &= np.array([seen_without_reference(r) for r in snapshot.records], dtype=bool)
         self.modality, self.space = modality, space
         self.snapshot = snapshot.subset(np.flatnonzero(rows))
         vectors = space_vectors(self.snapshot, space)

@@ -40,6 +40,10 @@ FAMILY_TYPES: dict[str, str] = {
     "correlation_breaking": "correlation_loss",
     "label_noise": "correlation_loss",
 }
+#: Families defined relative to a reference that leave the dataset alone looking like
+#: clean data (a shift or a rescaling of every value, rows copied from the reference): their
+#: signatures say nothing to a screen without a reference (see `index`).
+REFERENCE_ONLY = frozenset({"memorized_copies", "mean_shift", "scale_shift", "variance_shrinkage"})
 #: Seeding adds signatures in batches of this many (one library write each).
 BATCH = 64
 
@@ -75,7 +79,12 @@ def seed_signature(
     outcome = Outcome(
         collapse_detected=case.family != CLEAN,
         collapse_type=collapse_type_of(case.family, found.modality),
-        label={"family": case.family, "strength": case.strength, "base": case.base},
+        label={
+            "family": case.family,
+            "strength": case.strength,
+            "base": case.base,
+            "seen_without_reference": case.family not in REFERENCE_ONLY,
+        },
     )
     return Signature.new(found, outcome, source)
 

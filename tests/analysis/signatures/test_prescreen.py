@@ -117,3 +117,30 @@ def test_pre_screen_settings_are_checked():
         PreScreenConfig(k=0)
     with pytest.raises(ValueError):
         PreScreenConfig(temperature=0)
+
+
+def test_reference_only_defects_stay_out_of_the_screen_without_a_reference(table, tmp_path):
+    ref, hold = halves(table, 11)
+    shifted = hold.copy()
+    numeric = hold.columns[:-1]
+    shifted[numeric] += ref[numeric].std()
+    library = SignatureLibrary(tmp_path / "shift.h5")
+    seed_library(
+        library,
+        [
+            SeedCase("clean", hold, "clean", 0, ref),
+            SeedCase("shift", shifted, "mean_shift", 3, ref),
+            SeedCase("dup", with_duplicates(hold, 0.3, 11), "exact_duplicates", 3, ref),
+        ],
+        config=CONFIG,
+    )
+    index = LibraryIndex(library)
+    alone = {
+        m.signature_id
+        for m in index.index("tabular", "intrinsic").search(fingerprint(hold, config=CONFIG), 10)
+    }
+    with_reference = index.index("tabular", "relative")
+    ids = library.read().ids
+    assert len(with_reference) == 3 and len(index.index("tabular", "intrinsic")) == 2
+    assert ids[1] not in alone and {ids[0], ids[2]} == alone
+    assert library.read().outcome(1)["label"]["seen_without_reference"] is False
