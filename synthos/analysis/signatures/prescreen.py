@@ -30,6 +30,14 @@ from .fingerprint import Fingerprint, FingerprintConfig, fingerprint
 from .index import LibraryIndex, Match
 from .store import SignatureLibrary
 
+#: Said with every pre-risk found without a reference: on the collapse suite such a screen
+#: separates defects from clean data far less well than one with a reference
+#: (benchmarks/RESULTS.md).
+WITHOUT_REFERENCE = (
+    "; screened without a reference, on what the data alone shows (weaker evidence: "
+    "give a reference to compare shifts, spreads and copies)"
+)
+
 
 @dataclass(frozen=True)
 class PreScreenConfig:
@@ -156,6 +164,6 @@ def screen(
         f"(similarity {known[-1].similarity:.2f}-{best:.2f}"
         + (f"; most likely type {likely}" if likely else "")
         + f"); pre-risk {risk:.0f} is {'under' if proceed else 'at or over'} "
-        f"{config.proceed_below:g}"
+        f"{config.proceed_below:g}" + (WITHOUT_REFERENCE if space == "intrinsic" else "")
     )
     return PreScreenResult(risk, proceed, reason, matches, likely, found, space, library)

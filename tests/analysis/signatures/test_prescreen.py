@@ -56,6 +56,7 @@ def test_copied_rows_are_flagged_and_typed_memorization(library, table):
     assert clean.pre_risk < 50 and clean.proceed
     assert clean.matches[0].collapse_detected is False
     assert "closest tabular signatures collapsed" in clean.reason
+    assert "without a reference" not in clean.reason
 
 
 def test_candidate_alone_is_screened_on_what_it_shows(library, table):
@@ -63,6 +64,7 @@ def test_candidate_alone_is_screened_on_what_it_shows(library, table):
     alone = prescreen(with_duplicates(hold, 0.25, 101), library=library, fingerprint_config=CONFIG)
     assert alone.space == "intrinsic" and alone.fingerprint.relative is None
     assert alone.pre_risk >= 50 and alone.collapse_type == "memorization"
+    assert "without a reference" in alone.reason
     assert prescreen(hold, library=library, fingerprint_config=CONFIG).pre_risk < 50
 
 
