@@ -33,6 +33,7 @@ from synthos.analysis.collapse.inputs import (
 from synthos.analysis.columns import type_family
 from synthos.analysis.engine import Source, open_source, quote_ident
 from synthos.analysis.sampling import candidate_fraction, u64_threshold
+from synthos.errors import DataError, ErrorCode
 
 #: Rows of the content-keyed sample (tables and text) and steps of a series.
 SAMPLE_ROWS = 20_000
@@ -135,6 +136,14 @@ def _read(
 ) -> DatasetSample:
     types = {n: t for n, t in source.columns.items() if n not in _ENGINE_COLUMNS}
     names = list(types)
+    if time_column is not None and time_column not in types:
+        raise DataError(
+            f"no time column {time_column!r} in the dataset",
+            code=ErrorCode.DATA_SCHEMA,
+            path=source.path,
+            column=time_column,
+            expected="one of " + ", ".join(repr(n) for n in names[:10]),
+        )
     inference = _modality(data, source, modality)
     kind = inference.modality
     time_col = time_column or (inference.column if kind == "time_series" else None)
@@ -183,7 +192,7 @@ def _read(
         sample=table,
         kinds=kinds,
         text_column=text_col,
-        time_column=time_col if time_col in types else None,
+        time_column=time_col,
         notes={"incomparable_columns": dropped} if dropped else {},
     )
 

@@ -161,6 +161,10 @@ def test_bad_inputs_are_data_errors(tmp_path):
     assert empty.value.code == ErrorCode.DATA_EMPTY
     with pytest.raises(DataError):
         fingerprint(pd.DataFrame({"x": [1.0, 2.0]}), modality="pictures", config=CONFIG)
+    with pytest.raises(DataError) as no_time:
+        no_clock = FingerprintConfig(threads=1, time_column="when")
+        fingerprint(pd.DataFrame({"x": [1.0, 2.0]}), modality="time_series", config=no_clock)
+    assert no_time.value.code == ErrorCode.DATA_SCHEMA and "when" in no_time.value.message
 
 
 def test_a_single_row_gives_a_vector_of_nans_not_a_crash():
