@@ -32,7 +32,7 @@ MODULES = (
     "argparse", "collections", "csv", "datetime", "decimal", "email", "functools", "http",
     "inspect", "itertools", "json", "logging", "os", "pathlib", "random", "re", "shutil",
     "socket", "statistics", "string", "subprocess", "tarfile", "textwrap", "threading",
-    "typing", "unittest", "urllib", "uuid", "zipfile",
+    "unittest", "urllib", "uuid", "zipfile",
 )  # fmt: skip
 
 
