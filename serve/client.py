@@ -169,9 +169,25 @@ class SynthosClient:
         )
         return self.call(self.validation.AnalyzeDiversity, request, timeout)
 
-    def prescreen_risk(self, path: str, top_k: int = 5, **kw: Any) -> v1.PreScreenRiskResponse:
-        request = v1.PreScreenRiskRequest(dataset=_dataset(path), top_k=top_k)
-        return self.call(self.validation.PreScreenRisk, request, kw.get("timeout"))
+    def prescreen_risk(
+        self,
+        path: str,
+        top_k: int = 5,
+        *,
+        reference: str | None = None,
+        modality: str = "",
+        data_format: str = "",
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> v1.PreScreenRiskResponse:
+        request = v1.PreScreenRiskRequest(
+            dataset=_dataset(path, modality, data_format), top_k=top_k
+        )
+        if reference:
+            request.reference.CopyFrom(_dataset(reference))
+        if seed is not None:
+            request.seed = seed
+        return self.call(self.validation.PreScreenRisk, request, timeout)
 
     def train_cascade(
         self,

@@ -30,7 +30,14 @@ from synthos.errors import ErrorCode, SynthosError
 
 ENV_PREFIX = "SYNTHOS_SERVE_"
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024
-PATH_FIELDS = ("tls_cert", "tls_key", "tls_client_ca", "storage_dir", "train_script")
+PATH_FIELDS = (
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "storage_dir",
+    "train_script",
+    "signature_library",
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class ServerConfig:
     shutdown_grace_s: how long a shutdown waits for requests and cascade processes.
     progress_poll_s: how often the progress file of a running cascade is read.
     train_script: the cascade's train.py (default: the one beside the synthos package).
+    signature_library: the HDF5 signature library PreScreenRisk searches (made by
+        `synthos signatures seed`); unset: PreScreenRisk answers FAILED_PRECONDITION.
     """
 
     listen: str = "127.0.0.1:50051"
@@ -79,6 +88,7 @@ class ServerConfig:
     progress_poll_s: float = 0.5
     train_script: str | None = None
     log_level: str = "INFO"
+    signature_library: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_concurrent_requests", "max_concurrent_cascades", "analysis_threads"):

@@ -110,11 +110,15 @@ def recommendation(d: dict[str, Any]) -> common_pb2.Recommendation:
 
 
 def signature_match(d: dict[str, Any]) -> common_pb2.SignatureMatch:
-    return common_pb2.SignatureMatch(
+    message = common_pb2.SignatureMatch(
         signature_id=str(d.get("signature_id", "")),
-        collapse_type=str(d.get("collapse_type", "")),
+        collapse_type=str(d.get("collapse_type") or ""),
         similarity=_number(d.get("similarity")) or 0.0,
+        source=str(d.get("source") or ""),
     )
+    _set_optional(message, "collapse_detected", d.get("collapse_detected"), bool)
+    _set_optional(message, "risk_score", _number(d.get("risk_score")), float)
+    return message
 
 
 def report(d: dict[str, Any]) -> common_pb2.Report:

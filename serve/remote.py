@@ -173,8 +173,24 @@ def _health(client: SynthosClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def _prescreen_args(parser: argparse.ArgumentParser) -> None:
+    _dataset_args(parser)
+    parser.add_argument("--reference", help="reference dataset under the server's data roots")
+    parser.add_argument("--top-k", type=int, default=10, help="signatures consulted")
+    parser.add_argument("--seed", type=int, help="seed of the fingerprint's sample")
+
+
 def _prescreen_risk(client: SynthosClient, args: argparse.Namespace) -> int:
-    return _print(client.prescreen_risk(args.path))
+    return _print(
+        client.prescreen_risk(
+            args.path,
+            args.top_k,
+            reference=args.reference,
+            modality=args.modality or "",
+            data_format=args.format or "",
+            seed=args.seed,
+        )
+    )
 
 
 def _watch_cascade(client: SynthosClient, args: argparse.Namespace) -> int:
@@ -228,7 +244,7 @@ COMMANDS: dict[str, tuple[str, Arguments, Run]] = {
     ),
     "prescreen-risk": (
         "signature pre-screen and pre-risk score",
-        _dataset_args,
+        _prescreen_args,
         _prescreen_risk,
     ),
     "train-cascade": (

@@ -4,6 +4,8 @@
     synthos detect --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] [--modality M]
                    --out DIR
     synthos scaling predict RUNS.csv --metric COLUMN --target PARAMS:TOKENS [--json]
+    synthos signatures seed|add|outcome|list --library LIB.h5 ...
+    synthos prescreen PATH [--reference PATH] [--library LIB.h5] [--json]
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -220,6 +222,11 @@ def _add_detect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
     parser.add_argument("--validation-id", help="validation id in report.json")
     parser.add_argument("--no-plot", action="store_true", help="do not write dimensions.png")
+    parser.add_argument(
+        "--signatures",
+        help="signature library: report the nearest signatures and add this validation's "
+        "(default: $SYNTHOS_SIGNATURE_LIBRARY; none when unset)",
+    )
 
 
 def _run_detect(args: argparse.Namespace) -> int:
@@ -241,6 +248,7 @@ def _run_detect(args: argparse.Namespace) -> int:
         args.candidate, args.reference, args.cascade, modality=args.modality, config=config
     )
     fields = result.to_report()
+    fields.update(_record_signature(args, fields))
     if (out / REPORT_FILE).is_file():  # a report of earlier stages keeps their fields
         earlier = read_report(out / REPORT_FILE)
         fields["timings"] = {**(earlier.get("timings") or {}), **fields["timings"]}
@@ -255,6 +263,53 @@ def _run_detect(args: argparse.Namespace) -> int:
         print(f"plot         {plot_dimensions(result, out / 'dimensions.png')}")
     print(f"report       {report_path}")
     return 0
+
+
+def _record_signature(args: argparse.Namespace, fields: dict) -> dict:
+    """The report's signature_matches, after adding this validation to the configured
+    signature library (nothing without one)."""
+    from synthos.analysis.signatures.outcomes import configured_library, record_validation
+
+    library = configured_library(args.signatures)
+    if library is None:
+        return {}
+    try:
+        added = record_validation(
+            library, args.candidate, args.reference, fields, modality=args.modality
+        )
+    except SynthosError as exc:  # the detection stands without its signature
+        print(f"signature    not added to {library.path}: {exc}", file=sys.stderr)
+        return {}
+    print(f"signature    {added['signature_id']} added to {library.path}")
+    return {"signature_matches": added["signature_matches"]}
+
+
+# ---------------------------------------------------------------------------------------
+# signatures, prescreen
+
+
+def _add_signatures(parser: argparse.ArgumentParser) -> None:
+    from synthos.analysis.signatures.cli import add_signatures_arguments
+
+    add_signatures_arguments(parser)
+
+
+def _run_signatures(args: argparse.Namespace) -> int:
+    from synthos.analysis.signatures.cli import run_signatures
+
+    return run_signatures(args)
+
+
+def _add_prescreen(parser: argparse.ArgumentParser) -> None:
+    from synthos.analysis.signatures.cli import add_prescreen_arguments
+
+    add_prescreen_arguments(parser)
+
+
+def _run_prescreen(args: argparse.Namespace) -> int:
+    from synthos.analysis.signatures.cli import run_prescreen
+
+    return run_prescreen(args)
 
 
 def _output_dir(out: Path) -> Path:
@@ -292,6 +347,18 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "collapse detection: eight dimension scores, verdict, severity, type, root causes",
         _add_detect,
         _run_detect,
+    ),
+    "signatures": Subcommand(
+        "signatures",
+        "the signature library: seed it with known collapse patterns, add validations",
+        _add_signatures,
+        _run_signatures,
+    ),
+    "prescreen": Subcommand(
+        "prescreen",
+        "pre-screen a dataset against the signature library: pre-risk, proceed, matches",
+        _add_prescreen,
+        _run_prescreen,
     ),
 }
 

@@ -178,14 +178,20 @@ class Recommendation(_message.Message):
     def __init__(self, priority: _Optional[int] = ..., category: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., impact: _Optional[_Union[Impact, _Mapping]] = ..., affected_rows: _Optional[int] = ..., apply_command: _Optional[str] = ..., fixed_dataset_path: _Optional[str] = ...) -> None: ...
 
 class SignatureMatch(_message.Message):
-    __slots__ = ("signature_id", "collapse_type", "similarity")
+    __slots__ = ("signature_id", "collapse_type", "similarity", "collapse_detected", "risk_score", "source")
     SIGNATURE_ID_FIELD_NUMBER: _ClassVar[int]
     COLLAPSE_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    COLLAPSE_DETECTED_FIELD_NUMBER: _ClassVar[int]
+    RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     signature_id: str
     collapse_type: str
     similarity: float
-    def __init__(self, signature_id: _Optional[str] = ..., collapse_type: _Optional[str] = ..., similarity: _Optional[float] = ...) -> None: ...
+    collapse_detected: bool
+    risk_score: float
+    source: str
+    def __init__(self, signature_id: _Optional[str] = ..., collapse_type: _Optional[str] = ..., similarity: _Optional[float] = ..., collapse_detected: _Optional[bool] = ..., risk_score: _Optional[float] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Report(_message.Message):
     __slots__ = ("schema_version", "validation_id", "dataset", "dimensions", "overall_score", "collapse_detected", "risk_score", "severity", "collapse_type", "root_causes", "prediction", "regions", "recommendations", "signature_matches", "timings", "prediction_unavailable")

@@ -105,28 +105,36 @@ class AnalyzeDiversityResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., entropy: _Optional[float] = ..., gini: _Optional[float] = ..., cluster_count: _Optional[int] = ..., rare_pattern_percentage: _Optional[float] = ..., outlier_percentage: _Optional[float] = ..., sampling_confidence: _Optional[float] = ..., margin_of_error: _Optional[float] = ..., cluster_silhouette: _Optional[float] = ..., rows: _Optional[int] = ..., sample_rows: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sample_parquet: _Optional[bytes] = ...) -> None: ...
 
 class PreScreenRiskRequest(_message.Message):
-    __slots__ = ("dataset", "top_k")
+    __slots__ = ("dataset", "top_k", "reference", "seed")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
     dataset: _common_pb2.DatasetRef
     top_k: int
-    def __init__(self, dataset: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., top_k: _Optional[int] = ...) -> None: ...
+    reference: _common_pb2.DatasetRef
+    seed: int
+    def __init__(self, dataset: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., top_k: _Optional[int] = ..., reference: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class PreScreenRiskResponse(_message.Message):
-    __slots__ = ("error", "fingerprint", "matches", "pre_risk_score", "proceed", "reason")
+    __slots__ = ("error", "fingerprint", "matches", "pre_risk_score", "proceed", "reason", "collapse_type", "result")
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     PRE_RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
     PROCEED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    COLLAPSE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
     error: _common_pb2.ErrorInfo
     fingerprint: _containers.RepeatedScalarFieldContainer[float]
     matches: _containers.RepeatedCompositeFieldContainer[_common_pb2.SignatureMatch]
     pre_risk_score: float
     proceed: bool
     reason: str
-    def __init__(self, error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., fingerprint: _Optional[_Iterable[float]] = ..., matches: _Optional[_Iterable[_Union[_common_pb2.SignatureMatch, _Mapping]]] = ..., pre_risk_score: _Optional[float] = ..., proceed: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    collapse_type: str
+    result: _struct_pb2.Struct
+    def __init__(self, error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., fingerprint: _Optional[_Iterable[float]] = ..., matches: _Optional[_Iterable[_Union[_common_pb2.SignatureMatch, _Mapping]]] = ..., pre_risk_score: _Optional[float] = ..., proceed: _Optional[bool] = ..., reason: _Optional[str] = ..., collapse_type: _Optional[str] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class TrainCascadeRequest(_message.Message):
     __slots__ = ("dataset", "profile", "validation_id", "family", "target_params", "level", "seed", "text_column", "target_column", "time_column", "season_length", "detach")

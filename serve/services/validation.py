@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from typing import Any
 
@@ -13,7 +14,6 @@ from serve import convert
 from serve.config import ServerConfig
 from serve.errors import (
     FailedPrecondition,
-    StageMissing,
     bad_request,
     error_info,
     streaming_rpc,
@@ -27,6 +27,8 @@ from serve.jobs.store import JobRecord, JobState
 from serve.services.base import ServiceBase
 from synthos.errors import SynthosError
 
+#: Most signatures a PreScreenRisk request may ask for.
+MAX_TOP_K = 1000
 DATAMODULE = {
     "text": "TextDataModule",
     "tabular": "TabularDataModule",
@@ -94,6 +96,33 @@ def _diversity_response(result: Any, include_sample: bool) -> v1.AnalyzeDiversit
     return response
 
 
+def _fingerprint_config(request: v1.PreScreenRiskRequest, config: ServerConfig) -> Any:
+    from synthos.analysis.signatures import FingerprintConfig
+
+    options: dict[str, Any] = {"threads": config.analysis_threads}
+    if request.HasField("seed"):
+        options["seed"] = request.seed
+    if request.dataset.format:
+        options["load_options"] = {"format": request.dataset.format}
+    return FingerprintConfig(**options)
+
+
+def _prescreen_response(result: Any) -> v1.PreScreenRiskResponse:
+    found = result.fingerprint
+    vector = list(found.intrinsic) + ([] if found.relative is None else list(found.relative))
+    response = v1.PreScreenRiskResponse(
+        fingerprint=[float(v) for v in vector],
+        matches=[convert.signature_match(m) for m in result.signature_matches()],
+        proceed=result.proceed,
+        reason=result.reason,
+        collapse_type=result.collapse_type or "",
+        result=struct_of(result.to_dict()),
+    )
+    if result.pre_risk is not None:
+        response.pre_risk_score = result.pre_risk
+    return response
+
+
 class ValidationService(ServiceBase, v1_grpc.ValidationEngineServicer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,9 +140,31 @@ class ValidationService(ServiceBase, v1_grpc.ValidationEngineServicer):
 
     @unary_rpc(v1.PreScreenRiskResponse)
     async def PreScreenRisk(self, request, context, correlation_id):
-        raise StageMissing(
-            "PreScreenRisk", "signature library (FAISS + HDF5)", "synthos.analysis.signatures"
+        from synthos.analysis.signatures import PreScreenConfig, SignatureLibrary, prescreen
+
+        if not self.config.signature_library:
+            raise FailedPrecondition(
+                "this server has no signature library (set signature_library; "
+                "synthos signatures seed makes one)",
+                setting="signature_library",
+            )
+        if not 0 <= request.top_k <= MAX_TOP_K:
+            raise bad_request(f"top_k must be between 1 and {MAX_TOP_K}", field="top_k")
+        path = self.policy.resolve(request.dataset.path)
+        reference = None
+        if request.reference.path:
+            reference = self.policy.resolve(request.reference.path)
+        run = functools.partial(
+            prescreen,
+            path,
+            reference,
+            library=SignatureLibrary(self.config.signature_library),
+            modality=request.dataset.modality or None,
+            config=PreScreenConfig(k=request.top_k or PreScreenConfig().k),
+            fingerprint_config=_fingerprint_config(request, self.config),
         )
+        result = await self.admission.run(context, run)
+        return _prescreen_response(result)
 
     # ------------------------------------------------------------------ cascades
     @streaming_rpc

@@ -157,8 +157,27 @@ def run_collapse_stage(sweep_dir: Path, candidate: str, reference: str | None) -
     except SynthosError as exc:
         log.warning("Collapse detection failed: %s", exc)
         return {"status": "failed", "error": exc.to_dict()}
-    write_report(sweep_dir, result.to_report())
+    fields = result.to_report()
+    fields.update(_record_signature(candidate, reference, fields))
+    write_report(sweep_dir, fields)
     return {"status": "completed", "summary": result.summary()}
+
+
+def _record_signature(candidate: str, reference: str | None, fields: dict) -> dict:
+    """Add the validation to the signature library named by $SYNTHOS_SIGNATURE_LIBRARY
+    (nothing when unset): report.json's signature_matches. A failure is logged: the
+    validation stands without it."""
+    from synthos.analysis.signatures.outcomes import configured_library, record_validation
+
+    library = configured_library()
+    if library is None:
+        return {}
+    try:
+        added = record_validation(library, candidate, reference, fields)
+    except SynthosError as exc:
+        log.warning("Could not add the signature to %s: %s", library.path, exc)
+        return {}
+    return {"signature_matches": added["signature_matches"]}
 
 
 def _optional_str(value: Any) -> str | None:

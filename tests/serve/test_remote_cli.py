@@ -40,8 +40,8 @@ def test_failures_are_one_line_with_code_status_and_correlation_id(server, certs
     assert "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) == 1
     unknown = remote(server, certs, "get-predictions", "v-unknown")
     assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr
-    unimplemented = remote(server, certs, "prescreen-risk", "x.parquet")
-    assert unimplemented.returncode == 1 and "UNIMPLEMENTED" in unimplemented.stderr
+    no_library = remote(server, certs, "prescreen-risk", "x.parquet")
+    assert no_library.returncode == 1 and "FAILED_PRECONDITION" in no_library.stderr
 
 
 def test_tls_files_are_required_unless_insecure(server):

@@ -88,7 +88,6 @@ def test_detect_collapse_equals_the_library(client, data_root):
 @pytest.mark.parametrize(
     ("rpc", "stage"),
     [
-        ("prescreen_risk", "signature library"),
         ("localize_problems", "localizer"),
         ("generate_recommendations", "recommender"),
     ],
