@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException, HydraException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -110,19 +110,61 @@ def test_trainer_configs_instantiate(make_cfg, trainer):
     assert trainer_obj.gradient_clip_algorithm == "norm"
 
 
-@pytest.mark.parametrize("group", ["callbacks", "logger", "debug", "experiment"])
-def test_other_groups_compose_and_instantiate(make_cfg, group):
+@pytest.mark.parametrize("group", ["callbacks", "logger"])
+def test_callback_and_logger_options_instantiate_their_targets(make_cfg, group):
     for option in group_options(group):
         cfg = make_cfg(f"{group}={option}")
-        for name in ("callbacks", "logger"):
-            for entry in (cfg.get(name) or {}).values():
-                if entry:
-                    assert instantiate(entry) is not None
+        for entry in (cfg.get(group) or {}).values():
+            if entry:
+                assert isinstance(instantiate(entry), get_class(entry._target_))
+
+
+#: What each debug and experiment option sets, against the default composition.
+OPTION_CHANGES = {
+    "debug=default": {
+        "task_name": "debug",
+        "trainer.accelerator": "cpu",
+        "trainer.detect_anomaly": True,
+        "trainer.max_epochs": 1,
+    },
+    "debug=fdr": {"trainer.fast_dev_run": True, "trainer.detect_anomaly": True},
+    "debug=limit": {
+        "trainer.limit_train_batches": 5,
+        "trainer.limit_val_batches": 2,
+        "trainer.limit_test_batches": 2,
+    },
+    "experiment=sample_series": {
+        "data._target_": "synthos.datamodules.TimeSeriesDataModule",
+        "model.net._target_": "synthos.models.TemporalEigenstateNetwork",
+        "trainer.max_epochs": 30,
+    },
+    "experiment=sample_text": {
+        "data._target_": "synthos.datamodules.TextDataModule",
+        "model.net._target_": "synthos.models.ResonanceNN",
+        "trainer.max_steps": 400,
+    },
+}
+
+
+def test_every_debug_and_experiment_option_is_described():
+    shipped = {f"{g}={o}" for g in ("debug", "experiment") for o in group_options(g)}
+    assert shipped == set(OPTION_CHANGES)
+
+
+@pytest.mark.parametrize("option", sorted(OPTION_CHANGES))
+def test_debug_and_experiment_options_set_what_they_promise(make_cfg, option):
+    base, cfg = make_cfg(), make_cfg(option)
+    changed = False
+    for key, value in OPTION_CHANGES[option].items():
+        assert OmegaConf.select(cfg, key) == value, key
+        changed |= OmegaConf.select(base, key) != value
+    assert changed, f"{option} changes nothing against the default composition"
 
 
 def test_cascade_is_not_in_root_defaults():
-    text = (CONF_DIR / "train.yaml").read_text()
-    assert "cascade" not in text.split("defaults:")[1].split("\n\n")[0]
+    defaults = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "train.yaml").defaults)
+    groups = [next(iter(d)) if isinstance(d, dict) else d for d in defaults]
+    assert "data" in groups and "model" in groups and "cascade" not in groups
 
 
 @pytest.mark.parametrize(

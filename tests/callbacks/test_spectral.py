@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,6 +94,11 @@ def test_forecaster_probe_is_scaled_history():
     windows = sine_windows(4, 33, 0.1) * 50 + 7
     probe = probe_inputs(module, windows, max_rows=2, max_len=16)
     assert probe.shape == (2, 16, 1)
+    # The last 16 steps of each window's history (its final step is the horizon's target),
+    # standardised per window: the network sees its inputs in window units.
+    history = windows[:2, 16:32, 0].double().numpy()
+    expected = (history - history.mean(axis=1, keepdims=True)) / history.std(axis=1, keepdims=True)
+    np.testing.assert_allclose(probe[..., 0].double().numpy(), expected, atol=1e-4)
     metrics = SpectralMetrics()
     metrics.probe = probe_inputs(module, windows, max_rows=4, max_len=32)
     values = metrics.compute(module)
