@@ -4,8 +4,8 @@ One helper per job for the whole package: every file Synthos writes for others t
 (metrics, reports, plans, tokenizers, samples) goes through `atomic_write`, which writes a
 temporary file beside the target and renames it over the target, so a reader (or a
 concurrent writer such as another DDP rank) sees the old file or the new one, never a
-mixture; `to_jsonable` turns NumPy scalars, arrays, dates and non-finite floats into what
-JSON can hold (NaN and infinities become null).
+mixture; `to_jsonable` turns NumPy scalars, arrays, one-element tensors, dates and non-finite
+floats into what JSON can hold (NaN and infinities become null).
 """
 
 from __future__ import annotations
@@ -79,4 +79,17 @@ def to_jsonable(value: Any) -> Any:
         return os.fspath(value)
     if isinstance(value, bytes):
         return value.hex()
-    return str(value)
+    scalar = _scalar(value)
+    return str(value) if scalar is None else to_jsonable(scalar)
+
+
+def _scalar(value: Any) -> Any:
+    """The Python value of a one-element tensor (torch, or anything with `item` and
+    `numel`), else None."""
+    numel, item = getattr(value, "numel", None), getattr(value, "item", None)
+    if not (callable(numel) and callable(item)):
+        return None
+    try:
+        return item() if numel() == 1 else None
+    except (RuntimeError, ValueError):
+        return None

@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from synthos.callbacks import BudgetPoints, CollapseMonitor, ProgressStream
 from synthos.callbacks.common import find_callback
 from synthos.errors import ErrorCode, SynthosError
+from synthos.fileio import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +50,6 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         log.info("Resuming from %s", last)
         return str(last)
     return None
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def parameter_counts(net: torch.nn.Module) -> dict[str, int]:
@@ -134,10 +126,7 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         log.error("Run failed: %s", error)
         result.update(status="failed", error=error.to_dict())
     finally:
-        monitor = next(
-            (c for c in (trainer.callbacks if trainer else []) if isinstance(c, CollapseMonitor)),
-            None,
-        )
+        monitor = find_callback(trainer, CollapseMonitor) if trainer else None
         if monitor is not None:
             result["collapse"] = monitor.verdict
         stream = find_callback(trainer, ProgressStream) if trainer else None

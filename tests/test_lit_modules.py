@@ -1,8 +1,9 @@
 import pytest
 import torch
 
+from synthos.forecast_windows import forecast_targets, seasonal_naive
 from synthos.lit_modules import ForecastingModule, LanguageModelModule, build_module
-from synthos.lit_modules.forecaster import ForecastSkill, forecast_targets, seasonal_naive
+from synthos.lit_modules.forecaster import ForecastSkill
 from synthos.lit_modules.optim import (
     OptimConfig,
     parameter_groups,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
+
+from synthos.fileio import to_jsonable
 
 
 @dataclass
@@ -49,7 +49,7 @@ class DiversityResult:
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sample_table"}
         out = {"schema_version": 1, **out}
-        return _jsonable(out)
+        return to_jsonable(out)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -91,22 +91,3 @@ class DiversityResult:
 
 def _fmt_opt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)

@@ -42,10 +42,9 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from synthos.callbacks.common import find_callback, metric, step_loss, write_json_atomic
+from synthos.callbacks.common import find_callback, metric, step_loss
 from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.spectral import (
-    FORECASTING,
     attainable_rank,
     batch_tensor,
     effective_rank,
@@ -53,6 +52,9 @@ from synthos.callbacks.spectral import (
     probe_inputs,
 )
 from synthos.errors import ErrorCode, SynthosError
+from synthos.fileio import write_json_atomic
+from synthos.forecast_windows import forecast_targets, instance_scale
+from synthos.task import FORECASTING
 
 VERDICT_FILE = "collapse_verdict.json"
 STICKY = ("non_finite", "divergence")
@@ -77,7 +79,6 @@ def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[torch.T
     task = getattr(pl_module, "task", None)
     if getattr(task, "kind", None) != FORECASTING:
         return None
-    from synthos.lit_modules.forecaster import forecast_targets, instance_scale
 
     window = batch_tensor(pl_module, batch)
     if window is None or window.dim() != 3 or window.shape[1] <= task.horizon:

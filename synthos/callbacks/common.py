@@ -1,28 +1,23 @@
-"""Small helpers the callbacks share: reading the step's loss, finding sibling callbacks,
-writing JSON atomically."""
+"""Small helpers the callbacks share: reading the step's loss and metrics, finding sibling
+callbacks."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any, TypeVar
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from synthos.callbacks.jsonl import finite_or_none, jsonable
+from synthos.callbacks.jsonl import finite_or_none
 
 C = TypeVar("C", bound=Callback)
 
 __all__ = [
     "find_callback",
     "finite_or_none",
-    "jsonable",
     "metric",
     "step_loss",
-    "write_json_atomic",
 ]
 
 
@@ -52,11 +47,3 @@ def metric(trainer: pl.Trainer, name: str) -> float | None:
 
 def find_callback(trainer: pl.Trainer, cls: type[C]) -> C | None:
     return next((cb for cb in trainer.callbacks if isinstance(cb, cls)), None)
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Readers never see a half-written file: write beside it, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(jsonable(payload), indent=2))
-    os.replace(tmp, path)

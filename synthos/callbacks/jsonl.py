@@ -4,7 +4,6 @@ A cascade's jobs may run as separate processes (joblib, SLURM, DDP ranks) that a
 to one `progress.jsonl`, which anyone can follow with `tail -f`. Each record is written
 with a single O_APPEND write of the complete line under an exclusive `flock`, so lines
 never interleave on a local file system (NFS only honours this with working locks).
-Standard library only, so light tools can load it to follow a sweep.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import math
 import os
 from pathlib import Path
 from typing import Any
+
+from synthos.fileio import to_jsonable
 
 try:
     import fcntl
@@ -27,23 +28,6 @@ def finite_or_none(value: float | None) -> float | None:
         return None
     return float(value)
 
-
-def jsonable(value: Any) -> Any:
-    """A copy of `value` that strict JSON accepts: non-finite floats become null, one-element
-    tensors and numpy scalars their Python value, anything else unknown its str()."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if not isinstance(value, (str, int, float, bool)) and value is not None:
-        item = getattr(value, "item", None)
-        numel = getattr(value, "numel", None)
-        size = numel() if callable(numel) else getattr(value, "size", None)
-        if callable(item) and size == 1:
-            try:
-                value = item()
-            except (ValueError, RuntimeError):
-                return str(value)
     if isinstance(value, float):
         return finite_or_none(value)
     if isinstance(value, (str, int, bool)) or value is None:
@@ -53,7 +37,7 @@ def jsonable(value: Any) -> Any:
 
 def encode_line(record: dict[str, Any]) -> bytes:
     """One compact line of strict JSON (non-finite floats become null)."""
-    return (json.dumps(jsonable(record), separators=(",", ":")) + "\n").encode()
+    return (json.dumps(to_jsonable(record), separators=(",", ":")) + "\n").encode()
 
 
 def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import Callback
 
 from synthos.callbacks.bus import ProgressBus, default_bus
 from synthos.callbacks.collapse import CollapseMonitor
-from synthos.callbacks.common import find_callback, finite_or_none, jsonable, metric, step_loss
+from synthos.callbacks.common import find_callback, finite_or_none, metric, step_loss
 from synthos.callbacks.gpu import (
     GpuMonitor,
     UtilizationMeter,
@@ -37,6 +37,7 @@ from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.jsonl import JsonlTail, append_jsonl
 from synthos.callbacks.loss_curve import LossCurve, convergence_step, downsample
 from synthos.callbacks.spectral import SpectralMetrics
+from synthos.fileio import to_jsonable
 
 PROGRESS_FILE = "progress.jsonl"
 PROGRESS = "progress"
@@ -85,7 +86,7 @@ class CascadeProgress:
     result: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        return to_jsonable(asdict(self))
 
 
 def error_dict(error: BaseException) -> dict[str, Any]:
@@ -488,7 +489,7 @@ class ProgressStream(Callback):
                 event=event,
                 step=self._step,
                 total_steps=self._total_steps,
-                result=jsonable(result) if result is not None else None,
+                result=to_jsonable(result) if result is not None else None,
             )
             data = record.to_dict()
             if event in END_EVENTS:

@@ -17,7 +17,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-FORECASTING = "forecasting"
+from synthos.forecast_windows import instance_scale
+from synthos.task import FORECASTING
 
 
 def normalized_entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -101,8 +102,6 @@ def probe_inputs(
         return None
     batch = batch[:max_rows].detach()
     if is_forecast:
-        from synthos.lit_modules.forecaster import instance_scale
-
         history = batch[:, : batch.shape[1] - task.horizon][:, -max_len:].float()
         if history.shape[1] < 1:
             return None

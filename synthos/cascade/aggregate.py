@@ -27,8 +27,9 @@ from synthos.cascade.prediction import (
 from synthos.cascade.prediction_plot import plot_prediction
 from synthos.cascade.wandb_summary import log_cascade_summary
 from synthos.errors import DataError, ErrorCode, SynthosError
+from synthos.fileio import write_json_atomic
 from synthos.report import empty_report, write_report
-from synthos.training import METRICS_FILE, write_json_atomic
+from synthos.training import METRICS_FILE
 
 log = logging.getLogger(__name__)
 

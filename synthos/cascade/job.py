@@ -18,7 +18,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from synthos.cascade.device_slots import claim_device_slot
 from synthos.cascade.plan import CascadeJob
 from synthos.errors import ErrorCode, SynthosError
-from synthos.training import METRICS_FILE, run_training, write_json_atomic
+from synthos.fileio import write_json_atomic
+from synthos.training import METRICS_FILE, run_training
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from synthos.fileio import atomic_write
+
 SAMPLE_SUBDIR = "synthos_samples"
 TEXT_FILE = "python_stdlib_docs.jsonl"
 
@@ -67,20 +69,6 @@ _SKIP_TOP = {
 }
 _EXTRA_TOP = ("numpy", "pandas")
 _SKIP_PARTS = {"test", "tests", "idle_test", "__main__"}
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temp file in the same directory and rename, so readers never see a
-    partial file and concurrent writers (DDP ranks) cannot corrupt each other."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,7 +199,7 @@ def sample_text(data_dir: str | os.PathLike) -> Path:
             tail = proc.stderr.decode("utf-8", "replace")[-2000:]
             raise RuntimeError(f"collecting stdlib docstrings failed ({proc.returncode}): {tail}")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return path
 
 
@@ -319,7 +307,7 @@ def sample_series(data_dir: str | os.PathLike, name: str = "co2") -> Path:
     if path.exists() and path.stat().st_size > 0:
         return path
     frame = _SERIES_FRAMES[name]()
-    _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
     return path
 
 
@@ -371,7 +359,7 @@ def sample_table(data_dir: str | os.PathLike, name: str = "breast_cancer") -> Pa
 
     table = pa.Table.from_pandas(_table_frame(name), preserve_index=False)
     table = table.replace_schema_metadata(None)  # no pandas metadata: same bytes every time
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
     return path
 
 
@@ -445,7 +433,7 @@ def sample_table_candidate(data_dir: str | os.PathLike, name: str = "breast_canc
 
     frame = _collapsed_candidate(_table_frame(name), TABLES[name][1], seed=0)
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
     return path
 
 

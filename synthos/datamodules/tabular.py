@@ -53,6 +53,7 @@ from synthos.datamodules.splits import SplitDataModule
 from synthos.datamodules.subsample import quantile_buckets, stratified_subsample
 from synthos.datamodules.text import SPLITS, _count
 from synthos.errors import DataError, ErrorCode
+from synthos.fileio import atomic_write_text
 from synthos.task import LANGUAGE_MODEL, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -297,10 +298,8 @@ class TabularVocab:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the JSON atomically (sorted keys: the same vocabulary gives the same bytes)."""
-        from synthos.datamodules.sample_data import _atomic_write
-
         text = json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False)
-        _atomic_write(Path(path), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        atomic_write_text(path, text + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TabularVocab:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from synthos.fileio import atomic_write_text
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
@@ -71,8 +72,8 @@ def save_tokenizer(tokenizer: Tokenizer, path: str | os.PathLike, meta: dict | N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if meta is not None:
-        _atomic_write_text(meta_path(path), json.dumps(meta, indent=2, sort_keys=True))
-    _atomic_write_text(path, tokenizer.to_str())
+        atomic_write_text(meta_path(path), json.dumps(meta, indent=2, sort_keys=True))
+    atomic_write_text(path, tokenizer.to_str())
     return path
 
 
@@ -106,14 +107,3 @@ def eos_id(tokenizer: Tokenizer) -> int:
     if token_id is None:
         raise ValueError(f"tokenizer has no {EOS_TOKEN} token")
     return token_id
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import decimal
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
+
+from synthos.fileio import to_jsonable
 
 _MAX_SHOWN_CHARS = 200
 
@@ -41,8 +40,8 @@ class ColumnStats:
             "name": self.name,
             "type": self.type,
             "null_count": self.null_count,
-            "min": _jsonable(self.min),
-            "max": _jsonable(self.max),
+            "min": to_jsonable(self.min),
+            "max": to_jsonable(self.max),
             "mean": self.mean,
             "distinct_estimate": self.distinct_estimate,
             "rows_seen": self.rows_seen,
@@ -102,28 +101,8 @@ class DatasetMetadata:
             "compression": self.compression,
             "stats": {name: stats.to_dict() for name, stats in self.columns.items()},
             "preview_rows": self.preview_rows,
-            "extra": {key: _jsonable(value) for key, value in self.extra.items()},
+            "extra": {key: to_jsonable(value) for key, value in self.extra.items()},
         }
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value[:_MAX_SHOWN_CHARS].hex()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
 
 
 def _shown(value: Any) -> Any:
