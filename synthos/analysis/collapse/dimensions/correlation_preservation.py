@@ -2,9 +2,10 @@
 
 Tabular: Pearson and Spearman for numeric pairs, bias-corrected Cramer's V for every
 pair with a categorical column (numbers binned at the reference's octiles). Series: the
-autocorrelation of each channel's increments at lags 1..24 and the correlation between
-channels. Text: Cramer's V between adjacent tokens (the reference's 500 most frequent
-tokens, the rest as one), on equal token budgets.
+autocorrelation of each channel's increments at lags 1..24 (a panel's within its entities,
+up to half an entity's series) and the correlation between channels. Text: Cramer's V
+between adjacent tokens (the reference's 500 most frequent tokens, the rest as one), on
+equal token budgets.
 
 Tables with a target column also get the target's dependence on the other columns:
 boosted trees trained on the reference predict the target of candidate rows and of the
@@ -89,14 +90,19 @@ def _series_pairs(cmp: Comparison, side: str) -> dict[tuple[str, str, str], tupl
     out: dict[tuple[str, str, str], tuple[float, int]] = {}
     if n < 10:
         return out
+    parts = features.segments(cmp, side)
     lags = min(MAX_LAG, n // 4)
+    if cmp.entity_column is not None:  # lags within an entity's series only
+        lags = min(lags, features.segment_length(cmp) // 2)
     for j, column in enumerate(names):
-        x = steps[:, j] - steps[:, j].mean()
-        denom = float(x @ x)
+        centre = steps[:, j].mean()
+        xs = [p[:, j] - centre for p in parts]
+        denom = float(sum(x @ x for x in xs))
         if denom <= 0:
             continue
         for lag in range(1, lags + 1):
-            out[(column, f"lag{lag}", "autocorrelation")] = (float(x[:-lag] @ x[lag:]) / denom, n)
+            lagged = sum(float(x[:-lag] @ x[lag:]) for x in xs if x.size > lag)
+            out[(column, f"lag{lag}", "autocorrelation")] = (lagged / denom, n)
     if len(names) >= 2:
         with np.errstate(divide="ignore", invalid="ignore"):  # a constant channel: NaN
             matrix = np.corrcoef(steps, rowvar=False)

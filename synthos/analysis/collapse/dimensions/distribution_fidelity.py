@@ -15,7 +15,8 @@ effective sizes of autocorrelated values (`stats.effective_size`; for means the 
 variance, `stats.mean_size`); a level difference counts only beyond twice the difference
 between the reference's own two stretches (a drifting series differs in level between any
 two), and the joint mean of the levels only where those stretches agree
-(`features.levels`).
+(`features.levels`). Panels (one series per entity) add the distribution of per-entity
+summaries and the entities outside the reference entities' range (`panel`).
 Text: total variation of the token unigram distribution (the reference's 1000 most
 frequent tokens and the rest as one bucket) on equal token budgets, and the tests above on
 document lengths. Each KS excess scores ``100 exp(-excess / 0.1)``; the dimension is the
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from .. import features
+from .. import features, panel
 from ..inputs import Comparison
 from ..stats import (
     MIN_ROWS,
@@ -147,6 +148,17 @@ def _joint_spread(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]
     return _joint(squared_deviations(cand), squared_deviations(ref), z)
 
 
+def _entity_parts(cmp: Comparison, side: str, z: float) -> dict[str, dict[str, Any]]:
+    """A panel's entity summaries (`panel.summary_shift`) and its outlying entities
+    (`panel.outlying_entities`, a test of every entity at once)."""
+    out = panel.summary_shift(cmp, side, z)
+    outliers = panel.outlying_entities(cmp, side, z)
+    if outliers is not None:
+        score = decay_score(outliers["counted_excess_sd"], MEAN_SCALE)
+        out["entities (outlying)"] = {**outliers, "joint": True, "score": score}
+    return out
+
+
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds) + 1)
     base = features.baseline(side)
@@ -163,6 +175,8 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
                 ref_j = rows["reference"][:, j]
                 null = series_distance(rows["holdout"][:, j], ref_j, z)
                 out[f"{column} (level)"] = series_distance(rows[side][:, j], ref_j, z, null)
+        if cmp.entity_column is not None:
+            out.update(_entity_parts(cmp, side, z))
         levels = features.levels(cmp, side), features.levels(cmp, base)
         if levels[0] is not None and len(levels[0]) and len(levels[1]):
             sizes = tuple(min(mean_size(x[:, j]) for j in range(x.shape[1])) for x in levels)

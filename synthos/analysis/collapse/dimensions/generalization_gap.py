@@ -177,10 +177,8 @@ def _text_transfer(cmp: Comparison) -> dict[str, Any] | None:
 
 
 def _windows(cmp: Comparison, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every window (stride 1) and the step that follows it."""
-    rows = features.series_windows(cmp, side)
-    channels = len(cmp.numeric_columns)
-    return rows[:-1], rows[1:, -channels:]
+    """Every window (stride 1) and the step that follows it (within one series)."""
+    return features.series_windows(cmp, side, pairs=True)
 
 
 def _series_transfer(cmp: Comparison) -> dict[str, Any] | None:

@@ -22,6 +22,9 @@ cover is compared with what a real stretch shows (the holdout against the refere
 rate scaled by the number of windows searched; the reference's own repeats over as many
 steps), counting steps a window apart as one draw.
 
+A panel's candidate entities whose whole series equals a reference entity's are copies
+too (`panel.copied_entities`), against the reference entities with a twin among themselves.
+
 Without a reference only the candidate's own duplicates are measured: the exact
 duplicate rate over every row and, on the sample, rows whose nearest other row is within
 0.01 of the distance to the second nearest; real data's own rate is unknown there, so
@@ -35,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import features, neighbors
+from .. import features, neighbors, panel
 from ..inputs import Comparison
 from ..stats import binomial_noise, decay_score, two_sided_alpha
 from .base import not_evaluated, scored
@@ -135,10 +138,12 @@ def _exact_with_reference(cmp: Comparison) -> tuple[dict[str, Any], dict[str, fl
     return evidence, excess
 
 
-def segment_steps(channels: int) -> int:
+def segment_steps(channels: int, longest: int | None = None) -> int:
     """Steps per window: enough values that a chance match between real stretches is
-    negligible, short enough to fall inside a copied season."""
-    return int(np.clip(math.ceil(SEGMENT_VALUES / max(1, channels)), *SEGMENT_STEPS))
+    negligible, short enough to fall inside a copied season (and inside a panel's entity
+    series, `longest` steps)."""
+    steps = int(np.clip(math.ceil(SEGMENT_VALUES / max(1, channels)), *SEGMENT_STEPS))
+    return steps if longest is None else max(SEGMENT_STEPS[0], min(steps, longest))
 
 
 def _segment_ratios(base: np.ndarray, queries: np.ndarray, steps: int, within: bool) -> np.ndarray:
@@ -168,7 +173,8 @@ def _covered_steps(ratios: np.ndarray, steps: int) -> float:
 
 def _series_segments(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]:
     """Copied stretches of a series: of the reference, and of the candidate itself."""
-    steps = segment_steps(len(cmp.numeric_columns))
+    panel = cmp.entity_column is not None
+    steps = segment_steps(len(cmp.numeric_columns), features.segment_length(cmp) if panel else None)
 
     def windows(side: str) -> np.ndarray:
         return features.series_windows(cmp, side, length=steps)[:SEGMENT_WINDOWS]
@@ -254,6 +260,10 @@ def _with_reference(cmp: Comparison) -> dict[str, Any]:
     )
     evidence.update(found)
     excess.update(found_excess)
+    if cmp.entity_column is not None:
+        found, found_excess = panel.copied_entities(cmp)
+        evidence.update(found)
+        excess.update(found_excess)
     evidence["excess"] = excess
     return evidence
 
