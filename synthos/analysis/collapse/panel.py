@@ -27,7 +27,7 @@ from scipy import stats as sps
 
 from . import features
 from .inputs import Comparison
-from .stats import NULL_FACTOR, adjusted_z, binomial_noise, two_sided_alpha
+from .stats import NULL_FACTOR, binomial_noise, two_sided_alpha
 
 #: Entities a side needs before its summaries are compared.
 MIN_ENTITIES = 5
@@ -88,20 +88,24 @@ def summary_shift(cmp: Comparison, side: str, z: float) -> dict[str, dict[str, A
     return out
 
 
-def _outliers(cmp: Comparison, side: str, base: str, z: float) -> tuple[float, list[dict]]:
+def _outliers(
+    cmp: Comparison, side: str, base: str, z: float
+) -> tuple[float, list[dict], float | None]:
     """The largest excess (in reference-entity sds) of `side`'s entities beyond the
-    prediction interval of `base`'s, and the entities beyond it."""
+    prediction interval of `base`'s, the entities beyond it, and the interval's half-width
+    (reference-entity sds)."""
     names, cand = summaries(cmp, side)
     _, ref = summaries(cmp, base)
     tests = max(1, len(names) * len(cand))
     alpha = two_sided_alpha(z) / tests
-    worst, found = 0.0, []
+    worst, found, bounds = 0.0, [], []
     for stat, values in cand.items():
         b = ref[stat][np.isfinite(ref[stat])]
         if b.size < MIN_ENTITIES or np.std(b, ddof=1) <= 0:
             continue
         centre, sd = float(b.mean()), float(np.std(b, ddof=1))
         bound = float(sps.t.isf(alpha / 2, b.size - 1)) * math.sqrt(1 + 1 / b.size)
+        bounds.append(bound)
         for name, value in zip(names, values, strict=True):
             if not np.isfinite(value):
                 continue
@@ -121,7 +125,7 @@ def _outliers(cmp: Comparison, side: str, base: str, z: float) -> tuple[float, l
                     }
                 )
     found.sort(key=lambda item: -item["distance_sd"])
-    return max(0.0, worst), found
+    return max(0.0, worst), found, (float(np.median(bounds)) if bounds else None)
 
 
 def outlying_entities(cmp: Comparison, side: str, z: float) -> dict[str, Any] | None:
@@ -130,12 +134,13 @@ def outlying_entities(cmp: Comparison, side: str, z: float) -> dict[str, Any] | 
     names, _ = summaries(cmp, side)
     if not names or len(summaries(cmp, features.baseline(side))[0]) < MIN_ENTITIES:
         return None
-    excess, found = _outliers(cmp, side, features.baseline(side), z)
+    excess, found, bound = _outliers(cmp, side, features.baseline(side), z)
     null = 0.0
     if side == "candidate":
         null = _outliers(cmp, "holdout", "reference", z)[0]
     return {
         "entities_tested": len(names),
+        "bound_sd": bound,
         "outlying": found[:10],
         "excess_sd": excess,
         "holdout_excess_sd": null,
@@ -169,6 +174,6 @@ def copied_entities(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]:
             "copied": [names[i] for i in copied[:10]],
         }
     }
-    z = adjusted_z(cmp.config.z, 1)
-    excess = max(0.0, share - twins - binomial_noise(twins, len(cand), z))
-    return evidence, {"copied_entities": excess}
+    allowed = twins + binomial_noise(twins, len(cand), cmp.config.z)
+    evidence["copied_entities"]["allowed_share"] = allowed
+    return evidence, {"copied_entities": max(0.0, share - allowed)}

@@ -233,6 +233,8 @@ def moment_shift(
         "log_sd_ratio": log_ratio,
         "mean_excess": max(0.0, shift - z * mean_se),
         "scale_excess": max(0.0, log_ratio - z * scale_se),
+        "mean_allowance": z * mean_se,
+        "scale_allowance": z * scale_se,
     }
 
 

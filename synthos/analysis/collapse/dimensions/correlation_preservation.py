@@ -38,6 +38,7 @@ from synthos.analysis.correlations import codes, cramers_v
 
 from .. import features, predictive
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import adjusted_z, aggregate_columns, decay_score
 from .base import missing_reference, not_evaluated, scored
 
@@ -166,6 +167,7 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
                 "statistic": key[2],
                 "reference": r_ref,
                 "candidate": r_cand,
+                "allowance": allowance,
                 "excess": over,
             }
         )
@@ -177,6 +179,7 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
         "column_scores": per_column,
         "pairs_compared": len(worst),
         "largest_changes": worst[:10],
+        "pairs": worst,
     }
 
 
@@ -232,4 +235,36 @@ def evaluate(cmp: Comparison):
     if dependence is not None:
         evidence["target_dependence"] = dependence
         score = min(score, dependence["score"])
+    pairs = evidence.pop("pairs")
+    evidence["sensitivity"] = detectable(
+        pairs, dependence, cmp.config.threshold(NAME, cmp.modality)
+    )
     return scored(cmp, NAME, score, evidence)
+
+
+def detectable(
+    pairs: list[dict[str, Any]], dependence: dict[str, Any] | None, threshold: float
+) -> list[dict[str, Any]]:
+    """The smallest change of every pair's correlation (each beyond its allowance by the
+    share of its strength the column score allows), and of the target's loss, that fails
+    the dimension."""
+    ratio = needed_excess(1 / 3, threshold)
+    change = middle(p["allowance"] + ratio * max(abs(p["reference"]), FLOOR) for p in pairs)
+    target = None
+    if dependence is not None:
+        margin = max(dependence["chance"] - dependence["holdout"], 0.05 * dependence["chance"])
+        target = dependence["noise"] / max(margin, 1e-12) + needed_excess(TARGET_SCALE, threshold)
+    return effects(
+        effect(
+            "correlation_change",
+            change,
+            "difference of correlation coefficients",
+            "no change of correlations above {:.2f}",
+        ),
+        effect(
+            "target_dependence_loss",
+            target,
+            "share of the reference model's margin over chance",
+            "no loss of the target's dependence on the other columns above {:.0%}",
+        ),
+    )

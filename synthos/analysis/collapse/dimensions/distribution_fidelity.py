@@ -34,6 +34,7 @@ from scipy import stats as sps
 
 from .. import features, panel
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import (
     MIN_ROWS,
     NULL_FACTOR,
@@ -236,6 +237,42 @@ def dimension_score(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
     return lowest_part(columns, joint, default=100.0), per
 
 
+def detectable(per: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """The smallest shift of mean, spread and category shares (in every column) and the
+    smallest single-entity shift of a panel that would fail the dimension."""
+    columns = [v for v in per.values() if not v.get("joint")]
+    mean = middle(c.get("mean_allowance") for c in columns)
+    spread = middle(c.get("scale_allowance") for c in columns)
+    shares = middle(c.get("tv_noise") for c in columns)
+    entity = middle([(per.get("entities (outlying)") or {}).get("bound_sd")])
+    return effects(
+        effect(
+            "mean_shift",
+            None if mean is None else mean + needed_excess(MEAN_SCALE, threshold),
+            "reference sd",
+            "no mean shift above {:.2f} sd",
+        ),
+        effect(
+            "spread_ratio",
+            None if spread is None else math.exp(spread + needed_excess(SPREAD_SCALE, threshold)),
+            "ratio of standard deviations",
+            "no change of spread beyond x{:.2f}",
+        ),
+        effect(
+            "category_shares",
+            None if shares is None else shares + needed_excess(SCALE, threshold),
+            "total variation distance",
+            "no change of category shares above {:.2f} (total variation)",
+        ),
+        effect(
+            "entity_shift",
+            None if entity is None else entity + needed_excess(MEAN_SCALE, threshold),
+            "reference-entity sd",
+            "no single entity shifted beyond {:.1f} entity sd",
+        ),
+    )
+
+
 def evaluate(cmp: Comparison):
     if not cmp.has_reference:
         return missing_reference(cmp, NAME, "marginals are compared with real data")
@@ -244,6 +281,7 @@ def evaluate(cmp: Comparison):
         return not_evaluated(cmp, NAME, "no column with enough values on both sides")
     holdout, _ = dimension_score(cmp, "holdout")
     worst = sorted(per, key=lambda c: per[c]["score"])[:5]
+    sensitivity = detectable(per, cmp.config.threshold(NAME, cmp.modality))
     return scored(
         cmp,
         NAME,
@@ -254,5 +292,6 @@ def evaluate(cmp: Comparison):
             "holdout_score": holdout,
             "aggregation": "the lower of the joint tests and the column aggregate (half "
             "the worst column, half the mean of the worst quarter)",
+            "sensitivity": sensitivity,
         },
     )

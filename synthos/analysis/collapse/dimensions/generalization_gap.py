@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import features, predictive
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, needed_excess
 from ..stats import NULL_FACTOR, auc_noise, decay_score, mean_size
 from .base import missing_reference, not_evaluated, scored
 
@@ -227,4 +228,45 @@ def evaluate(cmp: Comparison):
     if not parts:
         return not_evaluated(cmp, NAME, "too few rows to train and test models")
     score = min(p["score"] for p in parts.values())
-    return scored(cmp, NAME, score, {**parts, "rule": "lower of discriminator and transfer"})
+    threshold = cmp.config.threshold(NAME, cmp.modality)
+    evidence = {**parts, "rule": "lower of discriminator and transfer"}
+    evidence["sensitivity"] = detectable(detector, transfer, cmp.modality, threshold)
+    return scored(cmp, NAME, score, evidence)
+
+
+def detectable(
+    detector: dict[str, Any] | None,
+    transfer: dict[str, Any] | None,
+    modality: str,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """The lowest discriminator AUC, and the smallest relative transfer gap, that fail."""
+    auc = None
+    if detector is not None:
+        auc = min(1.0, 0.5 + detector["allowance"] + needed_excess(DISCRIMINATOR_SCALE, threshold))
+    gap = None
+    if transfer is not None:
+        scale = GAP_SCALE * (2 if modality == "time_series" else 1)
+        reference = transfer.get("train_real_test_real") or 0.0
+        if modality == "tabular":
+            reference = max(transfer["chance"] - reference, 0.05 * transfer["chance"], 1e-12)
+        relative = (
+            transfer["noise"] / max(reference, 1e-12)
+            if modality != "time_series"
+            else (transfer["noise"])
+        )
+        gap = relative + needed_excess(scale, threshold)
+    return effects(
+        effect(
+            "discriminator_auc",
+            auc,
+            "cross-validated ROC AUC",
+            "no discriminator AUC above {:.2f}",
+        ),
+        effect(
+            "transfer_gap",
+            gap,
+            "relative loss of models trained on the candidate, tested on real data",
+            "no train-synthetic-test-real loss gap above {:.0%}",
+        ),
+    )

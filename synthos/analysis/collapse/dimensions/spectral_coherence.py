@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import MIN_ROWS, adjusted_z, aggregate_columns, decay_score, entropy
 from .base import missing_reference, not_evaluated, scored
 
@@ -171,4 +172,32 @@ def evaluate(cmp: Comparison):
     if not parts:
         return not_evaluated(cmp, NAME, "too little data for a spectrum")
     score = aggregate_columns([p["score"] for p in parts.values()])
-    return scored(cmp, NAME, score, {"parts": parts})
+    threshold = cmp.config.threshold(NAME, cmp.modality)
+    return scored(cmp, NAME, score, {"parts": parts, "sensitivity": detectable(parts, threshold)})
+
+
+def detectable(parts: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """The smallest change of each spectrum that fails the dimension."""
+    spectrum = parts.get("covariance_spectrum")
+    series = middle(p["allowance"] for p in parts.values() if "psd_tv" in p)
+    zipf = parts.get("zipf")
+    return effects(
+        effect(
+            "power_spectrum_change",
+            None if series is None else series + needed_excess(0.15, threshold),
+            "total variation of power shares",
+            "no change of the power spectrum above {:.2f} (total variation)",
+        ),
+        effect(
+            "eigen_spectrum_change",
+            None if spectrum is None else spectrum["allowance"] + needed_excess(0.3, threshold),
+            "mean |log eigenvalue ratio|",
+            "no change of the covariance spectrum above {:.2f} (mean |log ratio|)",
+        ),
+        effect(
+            "zipf_slope_change",
+            None if zipf is None else zipf["allowance"] + needed_excess(0.15, threshold),
+            "difference of Zipf slopes",
+            "no change of the Zipf slope above {:.2f}",
+        ),
+    )

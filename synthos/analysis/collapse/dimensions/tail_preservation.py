@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle
 from ..stats import adjusted_z, frequencies, lowest_part
 from .base import missing_reference, not_evaluated, scored
 
@@ -288,6 +289,36 @@ def _text(cmp: Comparison) -> dict[str, dict[str, Any]]:
     return {name: p for name, p in out.items() if p is not None}
 
 
+def detectable(parts: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """The smallest share of a tail's mass whose loss fails the dimension: the 5 % tails
+    of a column (both together), a table's rare levels, a text's rare tokens."""
+    loss = max(0.0, 1.0 - threshold / 100.0)
+
+    def share(point: dict[str, Any] | None) -> float | None:
+        if not point or point.get("loss") is None or point["reference_mass"] <= 0:
+            return None
+        p, noise = point["reference_mass"], point["noise"]
+        return min(1.0, (noise + loss * (p - noise)) / p)
+
+    tails = [p.get("tails", {}) for p in parts.values()]
+    found = middle(share(t.get("q0.05|q0.95")) for t in tails)
+    rare = middle(share(t.get(k)) for t in tails for k in ("rare_levels", "outside_head"))
+    return effects(
+        effect(
+            "lost_tail_mass",
+            found,
+            "share of the mass beyond the 5 % and 95 % quantiles",
+            "no loss of the outer 5 % tails above {:.0%} of their mass",
+        ),
+        effect(
+            "lost_rare_mass",
+            rare,
+            "share of the rare levels' (tokens') mass",
+            "no loss of rare levels above {:.0%} of their mass",
+        ),
+    )
+
+
 def evaluate(cmp: Comparison):
     if not cmp.has_reference:
         return missing_reference(cmp, NAME, "tails are defined by real data")
@@ -302,5 +333,10 @@ def evaluate(cmp: Comparison):
         )
     score = lowest_part(scores, [pooled["score"]] if pooled else [])
     worst = sorted(parts, key=lambda c: parts[c]["score"])[:5]
-    evidence = {"parts": parts, "worst_parts": worst, "pooled": pooled}
+    evidence = {
+        "parts": parts,
+        "worst_parts": worst,
+        "pooled": pooled,
+        "sensitivity": detectable(parts, cmp.config.threshold(NAME, cmp.modality)),
+    }
     return scored(cmp, NAME, score, evidence)
