@@ -3,8 +3,11 @@
 Tabular (and the text embedding): the covariance eigen-spectrum of the embedding (fitted
 on the reference), paired by rank over the components that hold 99 % of the reference's
 variance (at most 20): the mean ``|log(lambda_candidate / lambda_reference)|`` beyond
-the larger of its sampling allowance ``z sqrt(2/n + 2/m)`` and the real holdout's own
-value, scored ``100 exp(-excess / 0.3)``; effective rank as evidence. Text, in addition:
+the largest of its sampling allowance ``z sqrt(2/n + 2/m)``, the real holdout's own value
+and the same distance between two parts of those sizes over RESPLITS random re-splits of
+the whole reference (a single split is one draw of the null: a reference's few extreme
+rows fall on one side of it or the other), scored ``100 exp(-excess / 0.3)``; effective
+rank as evidence. Text, in addition:
 the Zipf slope of the rank-frequency curve on equal token budgets, allowed to differ by
 the larger of 0.05 and twice the holdout's difference (over the reference's ranks with
 two or more tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series: Welch's
@@ -33,6 +36,8 @@ NAME = "spectral_coherence"
 MAX_COMPONENTS = 20
 VARIANCE_SHARE = 0.99
 ZIPF_RANKS = 1000
+#: Random re-splits of the whole reference that set the eigen-spectrum's null allowance.
+RESPLITS = 4
 
 
 def _eigenvalues(rows: np.ndarray) -> np.ndarray:
@@ -51,6 +56,22 @@ def _spectrum_distance(ref: np.ndarray, other: np.ndarray, rank: int) -> float:
     return float(np.mean(np.abs(np.log((other[:count] + floor) / (ref[:count] + floor)))))
 
 
+def _resplit_distances(cmp: Comparison, m: int, h: int, rank: int) -> list[float]:
+    """The same distance between two real parts of the sizes compared, over RESPLITS
+    random re-splits of the whole reference: one holdout split is one draw of the null,
+    and a reference's few extreme rows fall on one side of it or the other."""
+    full = features.embedding(cmp, features.FULL_REFERENCE)
+    rng = np.random.default_rng(cmp.config.seed + 7)
+    out = []
+    for _ in range(RESPLITS):
+        order = rng.permutation(full.shape[0])
+        part = _eigenvalues(full[order[:m]])
+        other = _eigenvalues(full[order[m : m + h]])
+        if part.size and part.sum() > 0 and other.size == part.size:
+            out.append(_spectrum_distance(part, other, rank))
+    return out
+
+
 def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
     ref = _eigenvalues(features.embedding(cmp, "reference"))
     if ref.size == 0 or ref.sum() <= 0:
@@ -66,7 +87,8 @@ def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
         return None
     rank = min(n, m, h) - 2
     distance, holdout = _spectrum_distance(ref, cand, rank), _spectrum_distance(ref, hold, rank)
-    allowance = max(cmp.config.z * math.sqrt(2 / n + 2 / m), holdout)
+    resplits = _resplit_distances(cmp, m, h, rank)
+    allowance = max(cmp.config.z * math.sqrt(2 / n + 2 / m), holdout, *resplits)
 
     def rank(values: np.ndarray) -> float:
         return math.exp(entropy(values / values.sum())) if values.sum() > 0 else 0.0
@@ -74,6 +96,7 @@ def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
     return {
         "log_eigenvalue_distance": distance,
         "holdout_distance": holdout,
+        "resplit_distances": resplits,
         "allowance": allowance,
         "effective_rank": rank(cand),
         "reference_effective_rank": rank(ref),
