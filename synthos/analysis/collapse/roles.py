@@ -54,8 +54,11 @@ OTHER_LEVEL = "(other levels)"
 #: Rows a column needs before "unique per row" says anything.
 MIN_KEY_ROWS = 20
 KEY_NAME = re.compile(
-    r"(?i)((^|[_\s.-])(id|uuid|guid|key|pk|idx|index|code|number|no)$|^(id|uuid|guid)[_\s.-]|[a-z]Id$)"
+    r"(?i)((^|[_\s.-])(id|uid|uuid|guid|key|pk|idx|index|code|number|no)$"
+    r"|^(id|uuid|guid)[_\s.-]|^(row_?names?|row_?id|row_?number|obs|record)$)"
 )
+#: camelCase identifiers (userId, movieID), case-sensitive.
+CAMEL_KEY_NAME = re.compile(r"[a-z](Id|ID)$")
 #: Strings holding free text: a share of values with a space between words, or a length.
 TEXT_SPACED_SHARE = 0.2
 TEXT_MEAN_CHARS = 40
@@ -273,7 +276,7 @@ def _key_reason(name: str, family: str, values: pa.ChunkedArray, distinct: int) 
     n = len(values)
     if n < MIN_KEY_ROWS or distinct < n or family in ("temporal", "bool", "enum"):
         return None
-    named = bool(KEY_NAME.search(name))
+    named = bool(KEY_NAME.search(name) or CAMEL_KEY_NAME.search(name))
     if family == "string":
         return f"unique per row ({n} rows)" + (", key-like name" if named else "")
     numbers = pc.cast(values, pa.float64()).to_numpy()

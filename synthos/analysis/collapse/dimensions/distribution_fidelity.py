@@ -78,7 +78,7 @@ def numeric_distance(
     errors (`stats.moment_shift` with `errors`: far more sensitive to a moved or rescaled
     column than KS)."""
     n, m = sizes or (cand.size, ref.size)
-    ks = float(sps.ks_2samp(cand, ref).statistic)
+    ks = float(sps.ks_2samp(cand, ref, method="asymp").statistic)
     critical = max(ks_critical(max(2, round(n)), max(2, round(m)), z), ks_floor)
     spread = float(np.std(ref)) or 1.0
     out = {

@@ -108,7 +108,9 @@ def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
     rows on the extreme of as many draws with replacement from `ref`: E k = n sum_j p_j
     G_j^(n-1) and E k(k-1) = n (n-1) sum_j p_j^2 G_j^(n-2), over the distinct values j with
     shares p_j, G_j being the share of values no more extreme than j (at or below it for
-    the maximum, at or above it for the minimum)."""
+    the maximum, at or above it for the minimum); at least what the reference's own share
+    of the candidate's extreme value predicts (n p, binomial variance plus the error of
+    that share) when that is more."""
     n = cand.size
     _, counts = np.unique(ref, return_counts=True)
     shares = counts / ref.size
@@ -122,6 +124,14 @@ def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
         variance = max(pairs + mean - mean**2, mean) + mean * n / ref.size
         value = float(cand.max() if side == "max" else cand.min())
         rows = int(np.count_nonzero(cand == value))
+        # A common reference value that happens to be the candidate's extreme (the rarer
+        # values beyond it all fell on the reference's side of a split) holds its own share
+        # of the rows, not a pile.
+        share = float(np.count_nonzero(ref == value)) / ref.size
+        at_value = n * share
+        if at_value > mean:
+            mean = at_value
+            variance = max(variance, at_value * (1 - share) + at_value * n / ref.size)
         out[side] = {"value": value, "candidate_rows": rows, "expected": mean, "variance": variance}
     return out
 
