@@ -148,12 +148,13 @@ def _replace(table: pa.Table, name: str, column: Any) -> pa.Table:
 
 def _timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """A date, timestamp or ISO 8601 string column as microsecond timestamps (unparsed
-    strings as nulls)."""
+    strings as nulls; times with an offset in UTC)."""
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         import pandas as pd
 
-        parsed = pd.to_datetime(column.to_pandas(), errors="coerce", format="ISO8601")
-        return pa.chunked_array([pa.array(parsed.to_numpy(), pa.timestamp("us"))])
+        parsed = pd.to_datetime(column.to_pandas(), errors="coerce", format="ISO8601", utc=True)
+        naive = parsed.dt.tz_localize(None)
+        return pa.chunked_array([pa.Array.from_pandas(naive).cast(pa.timestamp("us"))])
     if pa.types.is_timestamp(column.type) and column.type.tz is not None:
         column = column.cast(pa.timestamp(column.type.unit))
     return pc.cast(column, pa.timestamp("us"))
@@ -220,13 +221,13 @@ def _infer_one(name: str, dtype: str, base: pa.ChunkedArray, cand: pa.ChunkedArr
     distinct = len(pc.unique(values))
     if distinct == 1 and _same_constant(values, cand):
         return ColumnRole(name, "constant", f"one value ({values[0].as_py()!r}) on both sides")
-    key = _key_reason(name, family, values, distinct)
-    if key is not None:
-        return ColumnRole(name, "key", key)
     if family == "temporal" or (family == "string" and _iso_dates(values)):
         return ColumnRole(
             name, "datetime", f"{dtype} values", calendar=_has_calendar(values, dtype)
         )
+    key = _key_reason(name, family, values, distinct)
+    if key is not None:
+        return ColumnRole(name, "key", key)
     if family in ("bool", "enum"):
         return ColumnRole(name, "categorical", f"{dtype} values")
     if family == "float":
@@ -303,7 +304,7 @@ def _key_reason(name: str, family: str, values: pa.ChunkedArray, distinct: int) 
 def _iso_dates(values: pa.ChunkedArray) -> bool:
     from synthos.datamodules.modality import _parse_dates
 
-    return _parse_dates(values.slice(0, 200)) is not None
+    return _parse_dates(values.slice(0, 200).drop_null()) is not None
 
 
 def _has_calendar(values: pa.ChunkedArray, dtype: str) -> bool:

@@ -140,3 +140,14 @@ def test_an_unknown_role_is_a_data_error(keyed_pair):
     cand, ref = keyed_pair
     with pytest.raises(DataError, match="unknown role 'identifier'"):
         prepare(cand, ref, config=_config(column_roles={"customer_id": "identifier"}))
+
+
+def test_iso_strings_with_offsets_and_gaps_are_times():
+    stamps = pd.Series(pd.date_range("1990-01-01", periods=300, freq="7D", tz="UTC"))
+    text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
+    text.iloc[[3, 40]] = None
+    frame = pd.DataFrame({"kickoff": text, "goals": np.arange(300) % 7 * 1.0})
+    cmp = prepare(frame.iloc[::2], frame.iloc[1::2], config=_config())
+    assert cmp.roles.columns["kickoff"].role == "datetime"
+    days = cmp.candidate.column("kickoff").to_numpy(zero_copy_only=False)
+    assert np.isnan(days).sum() <= 2 and np.nanmin(days) == pytest.approx(7305.0)
