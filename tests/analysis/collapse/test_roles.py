@@ -151,3 +151,24 @@ def test_iso_strings_with_offsets_and_gaps_are_times():
     assert cmp.roles.columns["kickoff"].role == "datetime"
     days = cmp.candidate.column("kickoff").to_numpy(zero_copy_only=False)
     assert np.isnan(days).sum() <= 2 and np.nanmin(days) == pytest.approx(7305.0)
+
+
+def test_one_row_missing_two_categories_does_not_break_their_association():
+    """A single row missing both values would be a level of its own in each column,
+    perfectly associated: Cramer's V leaves such rows out."""
+
+    def frame(seed: int, missing: bool) -> pd.DataFrame:
+        r = np.random.default_rng(seed)
+        out = pd.DataFrame(
+            {
+                "day": r.choice(list("MTWRF"), 2000).astype(object),
+                "month": r.choice(list("abcdefghijkl"), 2000).astype(object),
+                "x": r.normal(size=2000),
+            }
+        )
+        if missing:
+            out.loc[7, ["day", "month"]] = None
+        return out
+
+    result = detect_collapse(frame(1, True), frame(2, False), config=_config())
+    assert not result.dimension("correlation_preservation").failed

@@ -1,7 +1,8 @@
 """correlation_preservation: is the dependence between columns (or along time) kept?
 
 Tabular: Pearson and Spearman for numeric pairs, bias-corrected Cramer's V for every
-pair with a categorical column (numbers binned at the reference's octiles). Series: the
+pair with a categorical column (numbers binned at the reference's octiles; rows missing
+either value left out). Series: the
 autocorrelation of each channel's increments at lags 1..24 (a panel's within its entities,
 up to half an entity's series) and the correlation between channels. Text: Cramer's V
 between adjacent tokens (the reference's 500 most frequent tokens, the rest as one), on
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from synthos.analysis.correlations import codes, cramers_v
+from synthos.analysis.strata import NULL
 
 from .. import features, predictive
 from ..inputs import Comparison
@@ -74,13 +76,17 @@ def _tabular_pairs(cmp: Comparison, side: str) -> dict[tuple[str, str, str], tup
                 if np.isfinite(value):
                     out[(a, b, method)] = (float(value), data.num_rows)
     if categorical:
-        coded = {c: codes(features.labels(cmp, side, c)) for c in categorical}
-        coded.update({c: codes(_binned(cmp, side, c)) for c in numeric})
+        labelled = {c: features.labels(cmp, side, c) for c in categorical}
+        labelled.update({c: _binned(cmp, side, c) for c in numeric})
+        present = {c: (v != NULL) & (v != "nan") for c, v in labelled.items()}
         for a, b in combinations(numeric + categorical, 2):
             if a in categorical or b in categorical:
-                value = cramers_v(coded[a], coded[b])
+                # rows missing either value are left out: a few rows missing both would
+                # form a level of their own, perfectly associated, and inflate V
+                both = present[a] & present[b]
+                value = cramers_v(codes(labelled[a][both]), codes(labelled[b][both]))
                 if value is not None:
-                    out[(a, b, "cramers_v")] = (value, data.num_rows)
+                    out[(a, b, "cramers_v")] = (value, int(both.sum()))
     return out
 
 
