@@ -43,7 +43,7 @@ def table(cmp: Comparison, side: str) -> pa.Table:
     if side == FULL_REFERENCE:
         if cmp.reference is None or cmp.holdout is None:
             raise ValueError("no reference in this comparison")
-        return _cached(
+        return cached(
             cmp, (FULL_REFERENCE,), lambda: pa.concat_tables([cmp.reference, cmp.holdout])
         )
     out = {"candidate": cmp.candidate, "reference": cmp.reference, "holdout": cmp.holdout}[side]
@@ -62,7 +62,7 @@ def _present(cmp: Comparison, side: str) -> bool:
     return getattr(cmp, side) is not None
 
 
-def _cached(cmp: Comparison, key: tuple, build) -> Any:
+def cached(cmp: Comparison, key: tuple, build) -> Any:
     if key not in cmp.cache:
         cmp.cache[key] = build()
     return cmp.cache[key]
@@ -86,7 +86,7 @@ def tokens(cmp: Comparison, side: str) -> list[list[str]]:
         texts = table(cmp, side).column(cmp.text_column).to_pylist()
         return [TOKEN.findall(text.lower())[:cap] if text else [] for text in texts]
 
-    return _cached(cmp, ("tokens", side), build)
+    return cached(cmp, ("tokens", side), build)
 
 
 def token_stream(cmp: Comparison, side: str, budget: int | None = None) -> list[str]:
@@ -117,7 +117,7 @@ def entities(cmp: Comparison, side: str) -> np.ndarray | None:
         column = table(cmp, side).column(cmp.entity_column).cast(pa.string()).fill_null("")
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
 
-    return _cached(cmp, ("entities", side), build)
+    return cached(cmp, ("entities", side), build)
 
 
 def segments(cmp: Comparison, side: str) -> list[np.ndarray]:
@@ -148,7 +148,7 @@ def segments(cmp: Comparison, side: str) -> list[np.ndarray]:
                 out.append(diffs)
         return out
 
-    return _cached(cmp, ("segments", side), build)
+    return cached(cmp, ("segments", side), build)
 
 
 def increments(cmp: Comparison, side: str) -> np.ndarray:
@@ -161,7 +161,7 @@ def increments(cmp: Comparison, side: str) -> np.ndarray:
             return np.zeros((0, len(cmp.numeric_columns)))
         return np.vstack(parts)
 
-    return _cached(cmp, ("increments", side), build)
+    return cached(cmp, ("increments", side), build)
 
 
 def segment_length(cmp: Comparison) -> int:
@@ -184,7 +184,7 @@ def value_rows(cmp: Comparison, side: str) -> np.ndarray:
         rows = np.column_stack(columns)
         return rows[np.all(np.isfinite(rows), axis=1)]
 
-    return _cached(cmp, ("value_rows", side), build)
+    return cached(cmp, ("value_rows", side), build)
 
 
 def levels(cmp: Comparison, side: str) -> np.ndarray | None:
@@ -195,7 +195,7 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
     channel's level distribution (`distribution_fidelity.series_distance` within noise)
     and each holds at least MIN_LEVEL_DRAWS independent draws' worth of levels (a trend or
     a random walk has only a handful, and then any two stretches "agree" within noise)."""
-    if not _cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
+    if not cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
         return None
     return value_rows(cmp, side)
 
@@ -224,7 +224,7 @@ def base_side(cmp: Comparison) -> str:
 
 def embedding(cmp: Comparison, side: str) -> np.ndarray:
     """Rows of `side` as float32 vectors (see the module docstring)."""
-    return _cached(cmp, ("embedding", side), lambda: _embed(cmp, side))
+    return cached(cmp, ("embedding", side), lambda: _embed(cmp, side))
 
 
 def window_length(cmp: Comparison) -> int:
@@ -260,7 +260,7 @@ def _tabular_embedding(cmp: Comparison, side: str) -> np.ndarray:
             spec[column] = list(names[np.argsort(-counts, kind="stable")][:EMBED_LEVELS])
         return spec
 
-    spec = _cached(cmp, ("tabular_spec",), fit)
+    spec = cached(cmp, ("tabular_spec",), fit)
     data = table(cmp, side)
     blocks = []
     for column in cmp.numeric_columns:
@@ -300,7 +300,7 @@ def _text_embedding(cmp: Comparison, side: str) -> np.ndarray:
         svd = TruncatedSVD(components, random_state=cmp.config.seed).fit(weighted)
         return tfidf, svd
 
-    tfidf, svd = _cached(cmp, ("text_spec",), fit)
+    tfidf, svd = cached(cmp, ("text_spec",), fit)
     weighted = tfidf.transform(vectorizer.transform(tokens(cmp, side)))
     return normalize(svd.transform(weighted)).astype(np.float32)
 

@@ -71,7 +71,7 @@ def summaries(cmp: Comparison, side: str) -> tuple[list[str], dict[str, np.ndarr
             out[f"spread of {column}"] = np.array(spreads)
         return names, out
 
-    return features._cached(cmp, ("entity_summaries", side), build)
+    return features.cached(cmp, ("entity_summaries", side), build)
 
 
 def summary_shift(cmp: Comparison, side: str, z: float) -> dict[str, dict[str, Any]]:

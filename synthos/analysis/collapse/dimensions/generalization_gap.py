@@ -234,6 +234,17 @@ def evaluate(cmp: Comparison):
     return scored(cmp, NAME, score, evidence)
 
 
+def _gap_unit(transfer: dict[str, Any], modality: str) -> float:
+    """What the transfer gap is relative to: the real model's margin over chance (tables),
+    its cross-entropy (text); a series' gap is a ratio already."""
+    if modality == "time_series":
+        return 1.0
+    real = transfer["train_real_test_real"]
+    if modality == "tabular":
+        return max(transfer["chance"] - real, 0.05 * transfer["chance"], 1e-12)
+    return max(real, 1e-12)
+
+
 def detectable(
     detector: dict[str, Any] | None,
     transfer: dict[str, Any] | None,
@@ -247,14 +258,7 @@ def detectable(
     gap = None
     if transfer is not None:
         scale = GAP_SCALE * (2 if modality == "time_series" else 1)
-        reference = transfer.get("train_real_test_real") or 0.0
-        if modality == "tabular":
-            reference = max(transfer["chance"] - reference, 0.05 * transfer["chance"], 1e-12)
-        relative = (
-            transfer["noise"] / max(reference, 1e-12)
-            if modality != "time_series"
-            else (transfer["noise"])
-        )
+        relative = transfer["noise"] / _gap_unit(transfer, modality)
         gap = relative + needed_excess(scale, threshold)
     return effects(
         effect(
