@@ -8,7 +8,7 @@ import warnings
 
 from serve.generated import validation_engine_pb2 as synthos_dot_v1_dot_validation__engine__pb2
 
-GRPC_GENERATED_VERSION = '1.85.4'
+GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
