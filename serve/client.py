@@ -233,11 +233,17 @@ class SynthosClient:
         validation_id: str = "",
         modality: str = "",
         config: Mapping[str, Any] | None = None,
+        metadata_path: str = "",
+        metadata: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> c1.DetectCollapseResponse:
         request = c1.DetectCollapseRequest(
-            candidate=_dataset(candidate, modality), validation_id=validation_id
+            candidate=_dataset(candidate, modality),
+            validation_id=validation_id,
+            metadata_path=metadata_path,
         )
+        if metadata is not None:
+            request.metadata.CopyFrom(struct_of(dict(metadata)))
         if reference:
             request.reference.CopyFrom(_dataset(reference))
         if config:

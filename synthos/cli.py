@@ -2,7 +2,8 @@
 
     synthos diversity PATH --out DIR [--sample-size N] [--columns A B ...] [--seed S]
     synthos detect --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] [--modality M]
-                   --out DIR
+                   [--metadata FILE] [--role COLUMN=ROLE ...] [--entity C] [--time C]
+                   [--target C] --out DIR
     synthos scaling predict RUNS.csv --metric COLUMN --target PARAMS:TOKENS [--json]
     synthos signatures seed|add|outcome|list --library LIB.h5 ...
     synthos prescreen PATH [--reference PATH] [--library LIB.h5] [--json]
@@ -218,7 +219,28 @@ def _add_detect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--thresholds", type=Path, help="a thresholds file (default: the calibrated one)"
     )
-    parser.add_argument("--target", help="target column of the TSTR models (default: last)")
+    parser.add_argument(
+        "--target", help="target column of the TSTR models (default: the last non-key column)"
+    )
+    parser.add_argument(
+        "--metadata",
+        help="SDV metadata JSON (single-table or sequential) or a Synthos roles YAML",
+    )
+    parser.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="COLUMN=ROLE",
+        help="a column's role (key, numeric, categorical, datetime, text, ignore, ...); "
+        "wins over inference and --metadata; repeatable",
+    )
+    parser.add_argument("--entity", help="a panel's entity key: one series per entity")
+    parser.add_argument("--time", help="the time index of a series or panel")
+    parser.add_argument(
+        "--meaningful-keys",
+        action="store_true",
+        help="keys take part in exact-copy hashing of whole rows",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
     parser.add_argument("--validation-id", help="validation id in report.json")
     parser.add_argument("--no-plot", action="store_true", help="do not write dimensions.png")
@@ -235,7 +257,15 @@ def _run_detect(args: argparse.Namespace) -> int:
     from synthos.report import empty_report, read_report, write_report
     from synthos.report.schema import REPORT_FILE
 
-    options = {"seed": args.seed, "target_column": args.target}
+    options = {
+        "seed": args.seed,
+        "target_column": args.target,
+        "metadata": args.metadata,
+        "column_roles": _roles_option(args.role),
+        "entity_column": args.entity,
+        "time_column": args.time,
+        "meaningful_keys": args.meaningful_keys,
+    }
     try:
         if args.thresholds:
             config = CollapseConfig.from_thresholds_file(args.thresholds, **options)
@@ -310,6 +340,16 @@ def _run_prescreen(args: argparse.Namespace) -> int:
     from synthos.analysis.signatures.cli import run_prescreen
 
     return run_prescreen(args)
+
+
+def _roles_option(pairs: list[str]) -> dict[str, str]:
+    roles = {}
+    for pair in pairs:
+        column, sep, role = pair.rpartition("=")
+        if not sep or not column:
+            raise _UsageError(f"--role takes COLUMN=ROLE, got {pair!r}")
+        roles[column] = role
+    return roles
 
 
 def _output_dir(out: Path) -> Path:

@@ -84,11 +84,17 @@ def _is_clean(record: dict) -> bool:
 
 
 def calibrate(
-    records: list[dict], dimensions: tuple[str, ...], current: dict[str, float]
+    records: list[dict],
+    dimensions: tuple[str, ...],
+    current: dict[str, float],
+    seeds: frozenset[int] | None = CALIBRATION_SEEDS,
 ) -> list[DimensionCalibration]:
     """New thresholds from the calibration split's clean controls (see the module docstring).
-    `records` are per-case records as in results.json (`report.case_record`)."""
-    controls = [r for r in _scored(records) if _is_clean(r) and r["seed"] in CALIBRATION_SEEDS]
+    `records` are per-case records as in results.json (`report.case_record`); `seeds`
+    None takes every clean control."""
+    controls = [
+        r for r in _scored(records) if _is_clean(r) and (seeds is None or r["seed"] in seeds)
+    ]
     per_dimension = {
         name: np.array(
             [r["synthos"]["scores"][name] for r in controls if name in r["synthos"]["scores"]]
@@ -162,6 +168,28 @@ def by_modality(
     return out
 
 
+def tabular_with_real(
+    records: list[dict], real_tables: Path, general: dict[str, float]
+) -> list[DimensionCalibration]:
+    """Tabular thresholds from the suite's tabular calibration controls together with every
+    clean case of the real tables (`real_tables` results), the ceiling rule as above."""
+    real = json.loads(real_tables.read_text())["cases"]
+    suite = [
+        r
+        for r in records
+        if r["modality"] == "tabular" and _is_clean(r) and r["seed"] in CALIBRATION_SEEDS
+    ]
+    from synthos.analysis.collapse.config import DIMENSIONS
+
+    dims = calibrate(suite + real, DIMENSIONS, general, seeds=None)
+    return [
+        replace(d, threshold=general[d.name], calibrated=False)
+        if d.calibrated and d.quantile is not None and d.quantile >= CEILING
+        else d
+        for d in dims
+    ]
+
+
 def _statistics(dims: list[DimensionCalibration]) -> dict[str, dict]:
     return {
         d.name: {
@@ -201,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the dimension scores of a full run's results.json instead of scoring again",
     )
     parser.add_argument("--cache-dir", type=Path, help="where the text corpus is collected")
+    parser.add_argument(
+        "--real-tables",
+        type=Path,
+        help="a real_tables results.json: its clean cases join the tabular calibration",
+    )
     args = parser.parse_args(argv)
     from synthos.analysis.collapse import CollapseConfig
     from synthos.analysis.collapse.config import DIMENSIONS, THRESHOLDS_FILE
@@ -210,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     dims = calibrate(records, DIMENSIONS, config.thresholds)
     general = {d.name: d.threshold for d in dims}
     modality_dims = by_modality(records, DIMENSIONS, general)
+    if args.real_tables:
+        modality_dims["tabular"] = tabular_with_real(records, args.real_tables, general)
     own = {
         modality: {d.name: d.threshold for d in values if d.calibrated}
         for modality, values in modality_dims.items()

@@ -186,3 +186,30 @@ FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(d.family for d in DEFECTS))
 def defects_for(base: BaseDataset) -> list[Defect]:
     """The defects that apply to `base`."""
     return [d for d in DEFECTS if d.modality == base.modality and d.applies(base)]
+
+
+DIVERSITY_TYPES = frozenset({"mode_collapse", "diversity_loss"})
+#: The collapse type(s) a family's defect is, (family, modality) where the modality matters.
+#: Set a priori from what the defect does, never from the detector's output: lost
+#: diversity may be read as either of its two types (with or without lost tails).
+EXPECTED_TYPES: dict[str, frozenset[str]] = {
+    "tail_truncation": frozenset({"tail_loss"}),
+    "variance_shrinkage": DIVERSITY_TYPES,
+    "mode_collapse": DIVERSITY_TYPES,
+    "recursive_resampling": DIVERSITY_TYPES,
+    "recursive_resampling/time_series": frozenset({"structure_loss"}),
+    "exact_duplicates": frozenset({"memorization"}),
+    "near_duplicates": frozenset({"memorization"}),
+    "memorized_copies": frozenset({"memorization"}),
+    "correlation_breaking": frozenset({"correlation_loss"}),
+    "label_noise": frozenset({"correlation_loss", "generalization_gap"}),
+    "mean_shift": frozenset({"distribution_shift"}),
+    "scale_shift": frozenset({"distribution_shift"}),
+    "repetition": DIVERSITY_TYPES,
+    "smoothing": frozenset({"structure_loss"}),
+    "periodicity_loss": frozenset({"structure_loss"}),
+}
+
+
+def expected_types(family: str, modality: str) -> frozenset[str]:
+    return EXPECTED_TYPES.get(f"{family}/{modality}", EXPECTED_TYPES[family])

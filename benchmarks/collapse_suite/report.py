@@ -105,6 +105,34 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
+def _restated_lines(summary: dict) -> list[str]:
+    """The restated goals (`goals.restated`) and the collapse types' agreement."""
+    lines = []
+    goal = summary.get("restated_goals")
+    if goal:
+        lines += [
+            f"Restated goals: misses on defects their own statistic separates from the base's "
+            f"clean splits {_pct(goal['fnr_separable'])} ({len(goal['misses_separable'])}/"
+            f"{goal['separable_defects']}; bound 2 %, {_yes(goal['fnr_separable_met'])}); false "
+            f"alarms on held-out splits {_pct(goal['fpr_held_out'])} (bound 5 %, "
+            f"{_yes(goal['fpr_held_out_met'])}); all misses {_pct(goal['fnr_total'])} "
+            f"({len(goal['not_separable_defects'])} defects not separable by the oracle).",
+            "",
+        ]
+    types = summary.get("collapse_types")
+    if types and types["agreement"] is not None:
+        per = ", ".join(
+            f"{family} {row['agree']}/{row['detected']}"
+            for family, row in types["by_family"].items()
+        )
+        lines += [
+            f"Collapse type as the family expects: {_pct(types['agreement'])} of detected "
+            f"defects ({per}).",
+            "",
+        ]
+    return lines
+
+
 def markdown(header: dict, summary: dict) -> str:
     """The tables of the run, for RESULTS.md."""
     goals, errors, held = summary["goals"], summary["errors"], summary["errors_held_out"]
@@ -130,6 +158,7 @@ def markdown(header: dict, summary: dict) -> str:
         f"| above SDMetrics per family | {above['value']} of {above['of']} | all | "
         f"{_yes(above['met'])} |",
         "",
+        *_restated_lines(summary),
         f"Held-out splits only (seeds the calibration did not use): FPR {_pct(held['fpr'])} "
         f"({len(held['false_alarms'])}/{held['controls']}), FNR {_pct(held['fnr'])} "
         f"({len(held['misses'])}/{held['defects']}). Detected defects that failed one of their "

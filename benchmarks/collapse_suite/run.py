@@ -83,6 +83,12 @@ def environment() -> dict:
     }
 
 
+def goals_types(records: list[dict]) -> dict:
+    from benchmarks.collapse_suite.goals import type_agreement
+
+    return type_agreement(records)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from synthos.analysis.collapse import CollapseConfig
@@ -111,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     held_out = {r.case.seed for r in rows} - CALIBRATION_SEEDS
     summary = report.summarise(rows, DIMENSIONS, held_out)
+    records = [report.case_record(r) for r in rows]
+    if not args.quick:
+        from benchmarks.collapse_suite import goals, separability
+
+        oracle = separability.oracle_cases()
+        summary["restated_goals"] = goals.restated(records, oracle, summary["errors_held_out"])
+    summary["collapse_types"] = goals_types(records)
     report.write_json(out / "results.json", header, summary, rows)
     table = report.markdown(header, summary)
     (out / "results.md").write_text(table)

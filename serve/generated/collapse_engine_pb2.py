@@ -29,7 +29,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from serve.generated import common_pb2 as synthos_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n synthos/v1/collapse_engine.proto\x12\nsynthos.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17synthos/v1/common.proto\"\xad\x01\n\x15\x44\x65tectCollapseRequest\x12)\n\tcandidate\x18\x01 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12)\n\treference\x18\x02 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12\x15\n\rvalidation_id\x18\x03 \x01(\t\x12\'\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbf\x02\n\x16\x44\x65tectCollapseResponse\x12$\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x15.synthos.v1.ErrorInfo\x12)\n\ndimensions\x18\x02 \x03(\x0b\x32\x15.synthos.v1.Dimension\x12\x15\n\roverall_score\x18\x03 \x01(\x01\x12\x19\n\x11\x63ollapse_detected\x18\x04 \x01(\x08\x12\x12\n\nrisk_score\x18\x05 \x01(\x05\x12\x10\n\x08severity\x18\x06 \x01(\t\x12\x1a\n\rcollapse_type\x18\x07 \x01(\tH\x00\x88\x01\x01\x12*\n\x0broot_causes\x18\x08 \x03(\x0b\x32\x15.synthos.v1.RootCause\x12\"\n\x06report\x18\t \x01(\x0b\x32\x12.synthos.v1.ReportB\x10\n\x0e_collapse_type\"\xb7\x01\n\x17LocalizeProblemsRequest\x12)\n\tcandidate\x18\x01 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12)\n\treference\x18\x02 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12\x15\n\rvalidation_id\x18\x03 \x01(\t\x12\x13\n\x0bmax_regions\x18\x04 \x01(\x05\x12\x1a\n\x12include_row_scores\x18\x05 \x01(\x08\":\n\x08RowScore\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x12\n\nissue_type\x18\x03 \x01(\t\"\xa8\x01\n\x18LocalizeProblemsResponse\x12$\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x15.synthos.v1.ErrorInfo\x12#\n\x07regions\x18\x02 \x03(\x0b\x32\x12.synthos.v1.Region\x12(\n\nrow_scores\x18\x03 \x03(\x0b\x32\x14.synthos.v1.RowScore\x12\x17\n\x0frow_scores_path\x18\x04 \x01(\t\"\xc2\x01\n\x1eGenerateRecommendationsRequest\x12)\n\tcandidate\x18\x01 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12)\n\treference\x18\x02 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12\x15\n\rvalidation_id\x18\x03 \x01(\t\x12\x1b\n\x13max_recommendations\x18\x04 \x01(\x05\x12\x16\n\x0emeasure_impact\x18\x05 \x01(\x08\"|\n\x1fGenerateRecommendationsResponse\x12$\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x15.synthos.v1.ErrorInfo\x12\x33\n\x0frecommendations\x18\x02 \x03(\x0b\x32\x1a.synthos.v1.Recommendation2\xbc\x02\n\x0e\x43ollapseEngine\x12W\n\x0e\x44\x65tectCollapse\x12!.synthos.v1.DetectCollapseRequest\x1a\".synthos.v1.DetectCollapseResponse\x12]\n\x10LocalizeProblems\x12#.synthos.v1.LocalizeProblemsRequest\x1a$.synthos.v1.LocalizeProblemsResponse\x12r\n\x17GenerateRecommendations\x12*.synthos.v1.GenerateRecommendationsRequest\x1a+.synthos.v1.GenerateRecommendationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n synthos/v1/collapse_engine.proto\x12\nsynthos.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17synthos/v1/common.proto\"\xef\x01\n\x15\x44\x65tectCollapseRequest\x12)\n\tcandidate\x18\x01 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12)\n\treference\x18\x02 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12\x15\n\rvalidation_id\x18\x03 \x01(\t\x12\'\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rmetadata_path\x18\x05 \x01(\t\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbf\x02\n\x16\x44\x65tectCollapseResponse\x12$\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x15.synthos.v1.ErrorInfo\x12)\n\ndimensions\x18\x02 \x03(\x0b\x32\x15.synthos.v1.Dimension\x12\x15\n\roverall_score\x18\x03 \x01(\x01\x12\x19\n\x11\x63ollapse_detected\x18\x04 \x01(\x08\x12\x12\n\nrisk_score\x18\x05 \x01(\x05\x12\x10\n\x08severity\x18\x06 \x01(\t\x12\x1a\n\rcollapse_type\x18\x07 \x01(\tH\x00\x88\x01\x01\x12*\n\x0broot_causes\x18\x08 \x03(\x0b\x32\x15.synthos.v1.RootCause\x12\"\n\x06report\x18\t \x01(\x0b\x32\x12.synthos.v1.ReportB\x10\n\x0e_collapse_type\"\xb7\x01\n\x17LocalizeProblemsRequest\x12)\n\tcandidate\x18\x01 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12)\n\treference\x18\x02 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12\x15\n\rvalidation_id\x18\x03 \x01(\t\x12\x13\n\x0bmax_regions\x18\x04 \x01(\x05\x12\x1a\n\x12include_row_scores\x18\x05 \x01(\x08\":\n\x08RowScore\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x12\n\nissue_type\x18\x03 \x01(\t\"\xa8\x01\n\x18LocalizeProblemsResponse\x12$\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x15.synthos.v1.ErrorInfo\x12#\n\x07regions\x18\x02 \x03(\x0b\x32\x12.synthos.v1.Region\x12(\n\nrow_scores\x18\x03 \x03(\x0b\x32\x14.synthos.v1.RowScore\x12\x17\n\x0frow_scores_path\x18\x04 \x01(\t\"\xc2\x01\n\x1eGenerateRecommendationsRequest\x12)\n\tcandidate\x18\x01 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12)\n\treference\x18\x02 \x01(\x0b\x32\x16.synthos.v1.DatasetRef\x12\x15\n\rvalidation_id\x18\x03 \x01(\t\x12\x1b\n\x13max_recommendations\x18\x04 \x01(\x05\x12\x16\n\x0emeasure_impact\x18\x05 \x01(\x08\"|\n\x1fGenerateRecommendationsResponse\x12$\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x15.synthos.v1.ErrorInfo\x12\x33\n\x0frecommendations\x18\x02 \x03(\x0b\x32\x1a.synthos.v1.Recommendation2\xbc\x02\n\x0e\x43ollapseEngine\x12W\n\x0e\x44\x65tectCollapse\x12!.synthos.v1.DetectCollapseRequest\x1a\".synthos.v1.DetectCollapseResponse\x12]\n\x10LocalizeProblems\x12#.synthos.v1.LocalizeProblemsRequest\x1a$.synthos.v1.LocalizeProblemsResponse\x12r\n\x17GenerateRecommendations\x12*.synthos.v1.GenerateRecommendationsRequest\x1a+.synthos.v1.GenerateRecommendationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,19 +37,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'synthos.v1.collapse_engine_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DETECTCOLLAPSEREQUEST']._serialized_start=104
-  _globals['_DETECTCOLLAPSEREQUEST']._serialized_end=277
-  _globals['_DETECTCOLLAPSERESPONSE']._serialized_start=280
-  _globals['_DETECTCOLLAPSERESPONSE']._serialized_end=599
-  _globals['_LOCALIZEPROBLEMSREQUEST']._serialized_start=602
-  _globals['_LOCALIZEPROBLEMSREQUEST']._serialized_end=785
-  _globals['_ROWSCORE']._serialized_start=787
-  _globals['_ROWSCORE']._serialized_end=845
-  _globals['_LOCALIZEPROBLEMSRESPONSE']._serialized_start=848
-  _globals['_LOCALIZEPROBLEMSRESPONSE']._serialized_end=1016
-  _globals['_GENERATERECOMMENDATIONSREQUEST']._serialized_start=1019
-  _globals['_GENERATERECOMMENDATIONSREQUEST']._serialized_end=1213
-  _globals['_GENERATERECOMMENDATIONSRESPONSE']._serialized_start=1215
-  _globals['_GENERATERECOMMENDATIONSRESPONSE']._serialized_end=1339
-  _globals['_COLLAPSEENGINE']._serialized_start=1342
-  _globals['_COLLAPSEENGINE']._serialized_end=1658
+  _globals['_DETECTCOLLAPSEREQUEST']._serialized_end=343
+  _globals['_DETECTCOLLAPSERESPONSE']._serialized_start=346
+  _globals['_DETECTCOLLAPSERESPONSE']._serialized_end=665
+  _globals['_LOCALIZEPROBLEMSREQUEST']._serialized_start=668
+  _globals['_LOCALIZEPROBLEMSREQUEST']._serialized_end=851
+  _globals['_ROWSCORE']._serialized_start=853
+  _globals['_ROWSCORE']._serialized_end=911
+  _globals['_LOCALIZEPROBLEMSRESPONSE']._serialized_start=914
+  _globals['_LOCALIZEPROBLEMSRESPONSE']._serialized_end=1082
+  _globals['_GENERATERECOMMENDATIONSREQUEST']._serialized_start=1085
+  _globals['_GENERATERECOMMENDATIONSREQUEST']._serialized_end=1279
+  _globals['_GENERATERECOMMENDATIONSRESPONSE']._serialized_start=1281
+  _globals['_GENERATERECOMMENDATIONSRESPONSE']._serialized_end=1405
+  _globals['_COLLAPSEENGINE']._serialized_start=1408
+  _globals['_COLLAPSEENGINE']._serialized_end=1724
 # @@protoc_insertion_point(module_scope)

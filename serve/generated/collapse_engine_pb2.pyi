@@ -12,16 +12,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DetectCollapseRequest(_message.Message):
-    __slots__ = ("candidate", "reference", "validation_id", "config")
+    __slots__ = ("candidate", "reference", "validation_id", "config", "metadata_path", "metadata")
     CANDIDATE_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    METADATA_PATH_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     candidate: _common_pb2.DatasetRef
     reference: _common_pb2.DatasetRef
     validation_id: str
     config: _struct_pb2.Struct
-    def __init__(self, candidate: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., reference: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., validation_id: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    metadata_path: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, candidate: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., reference: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., validation_id: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_path: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DetectCollapseResponse(_message.Message):
     __slots__ = ("error", "dimensions", "overall_score", "collapse_detected", "risk_score", "severity", "collapse_type", "root_causes", "report")

@@ -19,10 +19,25 @@ from serve.services.base import ServiceBase
 from synthos.report.schema import empty_report
 
 #: CollapseConfig fields a client may not set (the server decides them).
-SERVER_OWNED = ("threads", "model_threads", "load_options")
+SERVER_OWNED = ("threads", "model_threads", "load_options", "metadata")
 
 
-def _collapse_config(request: c1.DetectCollapseRequest, config: ServerConfig) -> Any:
+def _metadata(request: c1.DetectCollapseRequest, policy: Any) -> str | dict[str, Any] | None:
+    """Metadata from a file under the data roots, or inline; not both."""
+    inline = request.HasField("metadata")
+    if request.metadata_path and inline:
+        raise bad_request("give metadata_path or metadata, not both", field="metadata")
+    if inline:
+        return MessageToDict(request.metadata)
+    if not request.metadata_path:
+        return None
+    path = policy.resolve(request.metadata_path)
+    if "://" in path:
+        raise bad_request("metadata_path must be a local file", field="metadata_path")
+    return path
+
+
+def _collapse_config(request: c1.DetectCollapseRequest, config: ServerConfig, policy: Any) -> Any:
     from synthos.analysis.collapse import CollapseConfig
 
     allowed = {f.name for f in dataclasses.fields(CollapseConfig)} - set(SERVER_OWNED)
@@ -34,6 +49,7 @@ def _collapse_config(request: c1.DetectCollapseRequest, config: ServerConfig) ->
             # Struct numbers are doubles; whole numbers go back to int.
             values[name] = int(value) if isinstance(value, float) and value.is_integer() else value
     values["threads"] = config.analysis_threads
+    values["metadata"] = _metadata(request, policy)
     if request.candidate.format:
         values["load_options"] = {"format": request.candidate.format}
     try:
@@ -56,7 +72,7 @@ class CollapseService(ServiceBase, c1_grpc.CollapseEngineServicer):
         cascade = None
         if request.validation_id:
             cascade = self.cascades.get(check_validation_id(request.validation_id)).sweep_dir
-        detector_config = _collapse_config(request, self.config)
+        detector_config = _collapse_config(request, self.config, self.policy)
         result = await self.admission.run(
             context,
             lambda: detect_collapse(

@@ -70,3 +70,40 @@ def test_held_out_controls_never_set_a_threshold():
     assert dims["entropy_stability"].controls == 12
     check = cal.check(records, ({d: dims[d].threshold for d in DIMS}, {}), {1})
     assert check["fpr"] == 1.0 and check["false_alarms"] == ["tabular/clean/s1"]
+
+
+def test_every_seed_calibrates_when_asked():
+    """Real-table controls carry split seeds 0, 1, 2: all of them calibrate, odd ones too."""
+    records = [_record("tabular", s, memorization=100.0, entropy_stability=80.0) for s in range(12)]
+    records += [_record("tabular", s, memorization=100.0, entropy_stability=20.0) for s in (7, 9)]
+    records *= 2
+    even = {d.name: d for d in cal.calibrate(records, DIMS, dict.fromkeys(DIMS, 0))}
+    every = {d.name: d for d in cal.calibrate(records, DIMS, dict.fromkeys(DIMS, 0), seeds=None)}
+    assert even["entropy_stability"].controls == 12
+    assert every["entropy_stability"].controls == 28
+    assert every["entropy_stability"].threshold < even["entropy_stability"].threshold
+
+
+def test_restated_goals_leave_out_only_what_the_oracle_cannot_separate():
+    from benchmarks.collapse_suite.goals import restated, type_agreement
+
+    def case(case_id, family, detected, typed=None, modality="tabular"):
+        record = _record(modality, 1, family)
+        record["synthos"].update(collapse_detected=detected, collapse_type=typed)
+        return {**record, "case_id": case_id}
+
+    records = [
+        case("a", "mean_shift", False),
+        case("b", "mean_shift", False),
+        case("c", "exact_duplicates", True, "memorization"),
+        case("d", "smoothing", True, "tail_loss", "time_series"),
+        case("e", "clean", False),
+    ]
+    oracle = [{"case_id": "a", "separable": False}, {"case_id": "b", "separable": True}]
+    found = restated(records, oracle, {"fpr": 0.04})
+    assert found["separable_defects"] == 3 and found["misses_separable"] == ["b"]
+    assert found["fnr_separable"] == pytest.approx(1 / 3) and not found["fnr_separable_met"]
+    assert found["fnr_total"] == pytest.approx(2 / 4) and found["fpr_held_out_met"]
+    types = type_agreement(records)
+    assert types["agreement"] == pytest.approx(0.5)
+    assert types["by_family"]["smoothing"]["types"] == {"tail_loss": 1}

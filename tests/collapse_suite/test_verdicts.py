@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.collapse_suite.catalog import SEEDS, cases_for
+from benchmarks.collapse_suite.families import expected_types
 from benchmarks.collapse_suite.synthos_scorer import score_case
 
 #: Clean controls that must pass. The suite's clean controls are not all silent (its
@@ -67,3 +68,18 @@ def test_clear_defect_fails_its_dimensions(cases, key):
     assert score.collapse_detected, f"missed {case.case_id}: {score.scores}"
     missing = case.expected_failing - set(score.failed)
     assert not missing, f"{case.case_id}: {sorted(missing)} did not fail ({score.scores})"
+
+
+@pytest.mark.parametrize("key", CLEAR_DEFECTS)
+def test_clear_defect_has_its_family_type_first(cases, key):
+    """The collapse type is the family's (`families.EXPECTED_TYPES`, set a priori) and
+    the first root cause says the same."""
+    from synthos.analysis.collapse import detect_collapse
+
+    case = cases[key]
+    result = detect_collapse(case.candidate, case.reference, modality=case.modality)
+    assert result.collapse_type in expected_types(case.family, case.modality), (
+        f"{case.case_id}: {result.collapse_type}, causes {result.root_causes}"
+    )
+    assert result.root_causes[0]["cause"] == result.collapse_type
+    assert result.root_causes[0]["role"] == "primary"

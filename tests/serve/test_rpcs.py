@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import json
 import math
 
 import grpc
@@ -237,3 +238,29 @@ def test_a_full_server_answers_resource_exhausted_with_retry_after(certs, data_r
 )
 def test_each_category_maps_to_its_status(code, status):
     assert grpc_status_of(SynthosError(code, "x")) == status
+
+
+def test_detect_collapse_takes_metadata_inline_or_as_a_file(client, data_root):
+    from synthos.analysis.collapse import CollapseConfig, detect_collapse
+
+    path = table_path(data_root)
+    sdv = {"columns": {"mean radius": {"sdtype": "id"}, "diagnosis": {"sdtype": "categorical"}}}
+    meta_file = data_root / "breast_cancer_metadata.json"
+    meta_file.write_text(json.dumps(sdv))
+    expected = detect_collapse(path, config=CollapseConfig(threads=1), metadata=sdv)
+    for kwargs in ({"metadata": sdv}, {"metadata_path": str(meta_file)}):
+        response = client.detect_collapse(path, **kwargs)
+        assert response.error.code == 0
+        evidence = MessageToDict(response.dimensions[0].evidence)
+        assert "mean radius" in evidence["inputs"]["excluded_columns"]
+        assert response.risk_score == expected.risk_score
+    wrong = {"columns": {"diagnosis": {"sdtype": "label"}}}
+    error = failure_of(client.detect_collapse, path, metadata=wrong)
+    assert error.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        error.error.code == int(ErrorCode.DATA_SCHEMA) and "sdtype 'label'" in error.error.message
+    )
+    both = failure_of(client.detect_collapse, path, metadata=sdv, metadata_path=str(meta_file))
+    assert both.status == grpc.StatusCode.INVALID_ARGUMENT
+    outside = failure_of(client.detect_collapse, path, metadata_path="/etc/passwd")
+    assert outside.status == grpc.StatusCode.PERMISSION_DENIED

@@ -75,8 +75,16 @@ class CollapseConfig:
     z: standard errors a difference must exceed before it counts (noise allowance). A soft
         floor: scores fall gradually beyond it and the calibrated thresholds decide, so 2
         keeps scores graded for weak defects while still discounting most sampling noise.
-    target_column: target of the TSTR / TRTR models (tabular); default the last column.
+    target_column: target of the TSTR / TRTR models (tabular); default the last analysed
+        column that is not a key.
     text_column / time_column: override the column the modality inference picked.
+    entity_column: a panel's entity key: with a time column, one series per entity
+        (`inputs`).
+    column_roles: column -> role (`roles.ROLES`), winning over inference and metadata.
+    meaningful_keys: keys take part in exact-copy hashing of whole rows (they never enter
+        the other statistics).
+    metadata: SDV metadata JSON or Synthos roles YAML (a path or a parsed dict,
+        `metadata`): roles, panel columns and target, under the settings above.
     max_tokens_per_doc: tokens kept per text document.
     weights: weight of each dimension in the overall score.
     seed: seed of every sample, split and model.
@@ -104,6 +112,10 @@ class CollapseConfig:
     target_column: str | None = None
     text_column: str | None = None
     time_column: str | None = None
+    entity_column: str | None = None
+    column_roles: dict[str, str] = field(default_factory=dict)
+    meaningful_keys: bool = False
+    metadata: str | dict[str, Any] | None = None
     max_tokens_per_doc: int = 256
     weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 1.0))
     seed: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -15,7 +16,14 @@ from .dimensions import EVALUATORS
 from .inputs import Comparison, prepare
 from .result import CollapseResult, DimensionResult
 
-INPUT_NOTES = ("schema_mismatch", "incomparable_columns", "skipped_columns", "self_comparison")
+INPUT_NOTES = (
+    "schema_mismatch",
+    "incomparable_columns",
+    "skipped_columns",
+    "self_comparison",
+    "excluded_columns",
+    "keys_in_row_hash",
+)
 DataLike = Any  # a path, a pyarrow.Table or a pandas.DataFrame
 
 
@@ -26,10 +34,15 @@ def detect_collapse(
     *,
     modality: str | None = None,
     config: CollapseConfig | None = None,
+    metadata: str | os.PathLike | dict[str, Any] | None = None,
 ) -> CollapseResult:
     """Score the eight dimensions of `candidate` (against `reference` and the cascade's
-    results where given) and decide whether it shows collapse."""
+    results where given) and decide whether it shows collapse. `metadata`: SDV metadata
+    JSON or Synthos roles YAML (path or dict; `metadata` module), the config's own column
+    settings winning over it."""
     config = config or CollapseConfig()
+    if metadata is not None:
+        config = dataclasses.replace(config, metadata=metadata)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with thread_limits(config.model_threads):
@@ -50,8 +63,8 @@ def detect_collapse(
         collapse_detected=collapse,
         risk_score=risk,
         severity=verdict.severity(risk, collapse),
-        collapse_type=verdict.collapse_type(results),
-        root_causes=verdict.root_causes(results),
+        collapse_type=verdict.collapse_type(results, cmp.modality),
+        root_causes=verdict.root_causes(results, cmp.modality),
         timings=timings,
         sample_sizes=cmp.sample_sizes(),
         dataset={**cmp.dataset, "sample_sizes": cmp.sample_sizes()},

@@ -43,7 +43,7 @@ def table(cmp: Comparison, side: str) -> pa.Table:
     if side == FULL_REFERENCE:
         if cmp.reference is None or cmp.holdout is None:
             raise ValueError("no reference in this comparison")
-        return _cached(
+        return cached(
             cmp, (FULL_REFERENCE,), lambda: pa.concat_tables([cmp.reference, cmp.holdout])
         )
     out = {"candidate": cmp.candidate, "reference": cmp.reference, "holdout": cmp.holdout}[side]
@@ -62,7 +62,7 @@ def _present(cmp: Comparison, side: str) -> bool:
     return getattr(cmp, side) is not None
 
 
-def _cached(cmp: Comparison, key: tuple, build) -> Any:
+def cached(cmp: Comparison, key: tuple, build) -> Any:
     if key not in cmp.cache:
         cmp.cache[key] = build()
     return cmp.cache[key]
@@ -86,7 +86,7 @@ def tokens(cmp: Comparison, side: str) -> list[list[str]]:
         texts = table(cmp, side).column(cmp.text_column).to_pylist()
         return [TOKEN.findall(text.lower())[:cap] if text else [] for text in texts]
 
-    return _cached(cmp, ("tokens", side), build)
+    return cached(cmp, ("tokens", side), build)
 
 
 def token_stream(cmp: Comparison, side: str, budget: int | None = None) -> list[str]:
@@ -108,22 +108,66 @@ def token_counts(cmp: Comparison, side: str, budget: int | None = None) -> Count
     return Counter(token_stream(cmp, side, budget))
 
 
-def increments(cmp: Comparison, side: str) -> np.ndarray:
-    """(steps - 1, channels) first differences of the value columns, rows with a missing
-    value dropped."""
+def entities(cmp: Comparison, side: str) -> np.ndarray | None:
+    """A panel's entity of each row of `side` (as strings), None for anything else."""
+    if cmp.entity_column is None:
+        return None
 
     def build() -> np.ndarray:
+        column = table(cmp, side).column(cmp.entity_column).cast(pa.string()).fill_null("")
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+
+    return cached(cmp, ("entities", side), build)
+
+
+def segments(cmp: Comparison, side: str) -> list[np.ndarray]:
+    """(steps - 1, channels) first differences of the value columns of each series (one
+    per entity of a panel; rows sorted by entity, then time), rows with a missing value
+    dropped. Differences never span two entities."""
+
+    def build() -> list[np.ndarray]:
         data = table(cmp, side)
         columns = [
             data.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
             for c in cmp.numeric_columns
         ]
         if not columns or data.num_rows < 3:
-            return np.zeros((0, len(columns)))
-        diffs = np.diff(np.column_stack(columns), axis=0)
-        return diffs[np.all(np.isfinite(diffs), axis=1)]
+            return []
+        values = np.column_stack(columns)
+        owners = entities(cmp, side)
+        if owners is None:
+            parts = [values]
+        else:
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            parts = np.split(values, starts[1:])
+        out = []
+        for part in parts:
+            diffs = np.diff(part, axis=0)
+            diffs = diffs[np.all(np.isfinite(diffs), axis=1)]
+            if diffs.shape[0]:
+                out.append(diffs)
+        return out
 
-    return _cached(cmp, ("increments", side), build)
+    return cached(cmp, ("segments", side), build)
+
+
+def increments(cmp: Comparison, side: str) -> np.ndarray:
+    """(steps - 1, channels) first differences of the value columns, rows with a missing
+    value dropped; a panel's series end to end (`segments`)."""
+
+    def build() -> np.ndarray:
+        parts = segments(cmp, side)
+        if not parts:
+            return np.zeros((0, len(cmp.numeric_columns)))
+        return np.vstack(parts)
+
+    return cached(cmp, ("increments", side), build)
+
+
+def segment_length(cmp: Comparison) -> int:
+    """Median increments per series of the base side (a panel's entities are short)."""
+    parts = segments(cmp, base_side(cmp))
+    return int(np.median([len(p) for p in parts])) if parts else 0
 
 
 def value_rows(cmp: Comparison, side: str) -> np.ndarray:
@@ -140,7 +184,7 @@ def value_rows(cmp: Comparison, side: str) -> np.ndarray:
         rows = np.column_stack(columns)
         return rows[np.all(np.isfinite(rows), axis=1)]
 
-    return _cached(cmp, ("value_rows", side), build)
+    return cached(cmp, ("value_rows", side), build)
 
 
 def levels(cmp: Comparison, side: str) -> np.ndarray | None:
@@ -151,7 +195,7 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
     channel's level distribution (`distribution_fidelity.series_distance` within noise)
     and each holds at least MIN_LEVEL_DRAWS independent draws' worth of levels (a trend or
     a random walk has only a handful, and then any two stretches "agree" within noise)."""
-    if not _cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
+    if not cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
         return None
     return value_rows(cmp, side)
 
@@ -180,12 +224,17 @@ def base_side(cmp: Comparison) -> str:
 
 def embedding(cmp: Comparison, side: str) -> np.ndarray:
     """Rows of `side` as float32 vectors (see the module docstring)."""
-    return _cached(cmp, ("embedding", side), lambda: _embed(cmp, side))
+    return cached(cmp, ("embedding", side), lambda: _embed(cmp, side))
 
 
 def window_length(cmp: Comparison) -> int:
+    """Steps per window: a twentieth of the series, 4 to 16; within a panel's entities at
+    most half an entity's series (at least 2)."""
     n = increments(cmp, base_side(cmp)).shape[0]
-    return int(np.clip(n // 20, 4, 16))
+    length = int(np.clip(n // 20, 4, 16))
+    if cmp.entity_column is not None:
+        length = max(2, min(length, segment_length(cmp) // 2))
+    return length
 
 
 def _embed(cmp: Comparison, side: str) -> np.ndarray:
@@ -211,7 +260,7 @@ def _tabular_embedding(cmp: Comparison, side: str) -> np.ndarray:
             spec[column] = list(names[np.argsort(-counts, kind="stable")][:EMBED_LEVELS])
         return spec
 
-    spec = _cached(cmp, ("tabular_spec",), fit)
+    spec = cached(cmp, ("tabular_spec",), fit)
     data = table(cmp, side)
     blocks = []
     for column in cmp.numeric_columns:
@@ -251,26 +300,43 @@ def _text_embedding(cmp: Comparison, side: str) -> np.ndarray:
         svd = TruncatedSVD(components, random_state=cmp.config.seed).fit(weighted)
         return tfidf, svd
 
-    tfidf, svd = _cached(cmp, ("text_spec",), fit)
+    tfidf, svd = cached(cmp, ("text_spec",), fit)
     weighted = tfidf.transform(vectorizer.transform(tokens(cmp, side)))
     return normalize(svd.transform(weighted)).astype(np.float32)
 
 
 def series_windows(
-    cmp: Comparison, side: str, stride: int = 1, length: int | None = None
-) -> np.ndarray:
+    cmp: Comparison, side: str, stride: int = 1, length: int | None = None, pairs: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Sliding windows of `length` increments (default `window_length`), standardised by
-    the base side's spread, flattened (oldest step first), every `stride` steps."""
+    the base side's spread, flattened (oldest step first), every `stride` steps, never
+    across two entities of a panel. `pairs`: each window but the last of its series, and
+    the step that follows it."""
     base = increments(cmp, base_side(cmp))
     scale = np.std(base, axis=0) if base.size else np.ones(base.shape[1])
     scale = np.where(scale > 0, scale, 1.0)
-    steps = increments(cmp, side) / scale
     w = length or window_length(cmp)
-    if steps.shape[0] < w:
-        return np.zeros((0, w * steps.shape[1]), dtype=np.float32)
-    windows = np.lib.stride_tricks.sliding_window_view(steps, w, axis=0)[::stride]
-    # sliding_window_view puts the window axis last: (windows, channels, w) -> steps first
-    return np.swapaxes(windows, 1, 2).reshape(windows.shape[0], -1).astype(np.float32)
+    channels = len(cmp.numeric_columns)
+    rows, following = [], []
+    for part in segments(cmp, side):
+        steps = part / scale
+        if steps.shape[0] < w + (1 if pairs else 0):
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(steps, w, axis=0)
+        # sliding_window_view puts the window axis last: (windows, channels, w) -> steps first
+        flat = np.swapaxes(windows, 1, 2).reshape(windows.shape[0], -1)
+        if pairs:
+            rows.append(flat[:-1])
+            following.append(steps[w:])
+        else:
+            rows.append(flat[::stride])
+    if not rows:
+        empty = np.zeros((0, w * channels), dtype=np.float32)
+        return (empty, np.zeros((0, channels), dtype=np.float32)) if pairs else empty
+    stacked = np.vstack(rows).astype(np.float32)
+    if pairs:
+        return stacked, np.vstack(following).astype(np.float32)
+    return stacked
 
 
 def window_stride(cmp: Comparison) -> int:

@@ -29,15 +29,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthos.analysis.columns import Column, classify, type_family
+from synthos.analysis.columns import type_family
 from synthos.analysis.engine import Source, open_source, quote_ident
 from synthos.analysis.sampling import candidate_fraction, u64_threshold
 from synthos.errors import DataError, ErrorCode
 
+from . import roles as roles_mod
 from .config import CollapseConfig
+from .metadata import Metadata, load_metadata
 
-#: Kinds the dimensions analyse (from `synthos.analysis.columns.classify`).
-ANALYSED_KINDS = ("numeric", "categorical")
 _ENGINE_COLUMNS = ("__rid", "__row")
 _NUMERIC_FAMILIES = ("int", "float", "bool")
 
@@ -49,6 +49,8 @@ class Comparison:
     candidate / reference / holdout: samples restricted to the analysed columns.
     kinds: column -> "numeric" | "categorical" (tabular and series value columns).
     text_column / time_column: the modality's special column, if any.
+    entity_column: a panel's entity key (rows sorted by entity, then time).
+    roles: every common column's role (`roles`), with why.
     counts: exact row counts over every row (rows, duplicate rows, copied reference rows).
     notes: schema mismatch, self-comparison, sampling; shown as evidence.
     cache: derived views (tokens, features) shared between dimensions.
@@ -63,6 +65,8 @@ class Comparison:
     text_column: str | None = None
     time_column: str | None = None
     target_column: str | None = None
+    entity_column: str | None = None
+    roles: roles_mod.Roles = field(default_factory=roles_mod.Roles)
     cascade: dict[str, Any] | None = None
     counts: dict[str, int | None] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -179,131 +183,258 @@ def _build(
 ) -> Comparison:
     cand_cols = _data_columns(cand_src)
     ref_cols = _data_columns(ref_src) if ref_src is not None else None
-    if ref_cols is not None:
-        common = [n for n in ref_cols if n in cand_cols]
-        mismatch = _schema_mismatch(cand_cols, ref_cols)
-        if mismatch:
-            notes["schema_mismatch"] = mismatch
-        if not common:
-            raise DataError(
-                "the candidate and the reference have no column in common",
-                code=ErrorCode.DATA_SCHEMA,
-                path=cand_src.path,
-                expected="shared column names; reference has "
-                + ", ".join(repr(c) for c in list(ref_cols)[:10]),
-            )
-    else:
-        common = list(cand_cols)
-    numeric_pair = {
-        n
-        for n in common
-        if type_family(cand_cols[n]) in _NUMERIC_FAMILIES
-        and type_family((ref_cols or cand_cols)[n]) in _NUMERIC_FAMILIES
-    }
-    hash_cols = [n for n in common if type_family(cand_cols[n]) not in ("nested", "other")]
-    counts = {"candidate_rows": cand_src.num_rows, "reference_rows": None}
-    counts.update(_hash_rows(cand_src, ref_src, hash_cols, numeric_pair, config.seed))
-    identical = counts.pop("identical")
-    if ref_src is not None and identical and set(cand_cols) == set(ref_cols):
-        notes["self_comparison"] = _self_note("identical content hash")
-        notes.pop("schema_mismatch", None)
-        ref_src, ref_cols = None, None
-        counts = {k: v for k, v in counts.items() if k.startswith("candidate")}
-        counts["reference_rows"] = None
-    base_src = ref_src or cand_src
-    base_cols = ref_cols or cand_cols
-    inference = _modality(candidate, cand_src, modality)
-    time_column = config.time_column or (
-        inference.column if inference.modality == "time_series" else None
-    )
+    common = _common_columns(cand_src, cand_cols, ref_cols, notes)
+    meta = _metadata(config, set(cand_cols) | set(ref_cols or {}), cand_src.path)
+    entity = config.entity_column or meta.entity
+    inference = _modality(candidate, cand_src, modality, panel=entity is not None)
+    time_column = config.time_column or meta.time
+    if time_column is None and inference.modality == "time_series":
+        time_column = inference.column
     text_column = config.text_column or (inference.column if inference.modality == "text" else None)
     if inference.modality == "text" and text_column is None:
         text_column = _longest_string_column(cand_src, common)
-    for special in (time_column, text_column):
+    specials = {time_column: "time", text_column: "text", entity: "entity"}
+    for special, what in specials.items():
         if special is not None and special not in common:
             raise DataError(
-                f"column {special!r} is missing from "
+                f"{what} column {special!r} is missing from "
                 + ("the reference" if special in cand_cols else "the candidate"),
                 code=ErrorCode.DATA_SCHEMA,
                 path=cand_src.path,
                 column=special,
-                expected=f"the {inference.modality} column in both datasets",
+                expected=f"the {what} column in both datasets",
             )
-
     series = inference.modality == "time_series"
+    order = [c for c in (entity, time_column) if c is not None]
+    cand_sample = _sample(cand_src, common, config, series, order)
+    base_sample = _sample(ref_src, common, config, series, order) if ref_src else cand_sample
+    base_cols = ref_cols or cand_cols
+    given = {**roles_mod.given_roles(meta.roles, "metadata", meta.source), **_user_roles(config)}
+    given.update(
+        {
+            c: roles_mod.ColumnRole(
+                c, r, f"the {what}", "metadata" if c in meta.columns() else "inferred"
+            )
+            for c, r, what in (
+                (time_column, "time", "time index"),
+                (entity, "entity", "panel's entity key"),
+            )
+            if c is not None
+        }
+    )
+    plain = [c for c in common if c != text_column or inference.modality != "text"]
+    roles = roles_mod.infer(base_sample, cand_sample, base_cols, plain, given)
+    meaningful = config.meaningful_keys or bool(meta.meaningful_keys)
+    counts = _counts(cand_src, ref_src, cand_cols, ref_cols, common, roles, meaningful, config)
+    if ref_src is not None and counts.pop("identical") and set(cand_cols) == set(ref_cols):
+        notes["self_comparison"] = _self_note("identical content hash")
+        notes.pop("schema_mismatch", None)
+        ref_src, ref_cols, base_sample, base_cols = None, None, cand_sample, cand_cols
+        counts = {k: v for k, v in counts.items() if k.startswith("candidate")}
+        counts["reference_rows"] = None
+    counts.pop("identical", None)
     if series:  # repeated values are normal in a series: copies are judged on windows
         counts = {k: counts[k] for k in ("candidate_rows", "reference_rows")}
 
-    cand_sample = _sample(cand_src, common, config, series)
-    base_sample = _sample(base_src, common, config, series) if ref_src else cand_sample
     kinds: dict[str, str] = {}
     if inference.modality != "text":
-        kinds = _kinds(base_sample, base_cols, common, exclude={time_column})
+        kinds = roles.kinds()
         if series:
             kinds = {c: k for c, k in kinds.items() if k == "numeric"}
-    cand_table, dropped = _coerce(cand_sample, kinds, base_cols, cand_cols, text_column)
+    cand_table, dropped = _coerce(
+        roles.features_of(cand_sample), kinds, base_cols, cand_cols, text_column
+    )
     if dropped:
         notes["incomparable_columns"] = dropped
         kinds = {c: k for c, k in kinds.items() if c not in dropped}
-    analysed = [c for c in common if c in kinds or c in (text_column, time_column)]
-    if not analysed:
+    keep = (text_column, time_column, entity)
+    analysed = [c for c in cand_table.column_names if c in kinds or c in keep]
+    if not any(c in kinds or c == text_column for c in analysed):
         raise DataError(
             "no column can be compared",
             code=ErrorCode.DATA_SCHEMA,
             path=cand_src.path,
-            expected="a numeric, categorical or text column shared by both datasets",
+            expected="a numeric, categorical or text column shared by both datasets "
+            "(excluded: " + (", ".join(roles.excluded) or "none") + ")",
         )
     reference = holdout = None
     if ref_src is not None:
-        ref_table, _ = _coerce(base_sample, kinds, base_cols, base_cols, text_column)
-        ref_table = _in_order(ref_table.select(analysed), time_column)
-        reference, holdout = _split(ref_table, config, series)
-    target = config.target_column or (analysed[-1] if inference.modality == "tabular" else None)
-    if target is not None and target not in kinds:
-        target = None
-    skipped = [c for c in common if c not in analysed]
-    if skipped:
-        notes["skipped_columns"] = skipped
+        ref_table, _ = _coerce(
+            roles.features_of(base_sample), kinds, base_cols, base_cols, text_column
+        )
+        ref_table = _in_order(ref_table.select(analysed), order)
+        reference, holdout = _split(ref_table, config, series, entity)
+    target = _target(config.target_column or meta.target, kinds, roles, inference.modality)
+    _role_notes(notes, roles, common, kinds, keep, meaningful)
     notes["modality"] = inference.to_dict()
     dataset = {
         "path": cand_src.path,
         "modality": inference.modality,
         "rows": cand_src.num_rows,
         "columns": list(cand_cols),
+        "column_roles": roles.to_dict(),
     }
+    if entity is not None:
+        dataset["panel"] = {"entity": entity, "time": time_column}
     return Comparison(
         modality=inference.modality,
-        candidate=_in_order(cand_table.select(analysed), time_column),
-        reference=_in_order(reference, time_column),
-        holdout=_in_order(holdout, time_column),
+        candidate=_in_order(cand_table.select(analysed), order),
+        reference=reference,
+        holdout=holdout,
         kinds=kinds,
         config=config,
         text_column=text_column,
         time_column=time_column,
+        entity_column=entity,
         target_column=target,
         cascade=cascade,
         counts=counts,
         notes=notes,
         dataset=dataset,
+        roles=roles,
     )
 
 
-def _modality(candidate: Any, source: Source, override: str | None):
+def _common_columns(
+    cand_src: Source, cand_cols: dict[str, str], ref_cols: dict[str, str] | None, notes: dict
+) -> list[str]:
+    if ref_cols is None:
+        return list(cand_cols)
+    common = [n for n in ref_cols if n in cand_cols]
+    mismatch = _schema_mismatch(cand_cols, ref_cols)
+    if mismatch:
+        notes["schema_mismatch"] = mismatch
+    if not common:
+        raise DataError(
+            "the candidate and the reference have no column in common",
+            code=ErrorCode.DATA_SCHEMA,
+            path=cand_src.path,
+            expected="shared column names; reference has "
+            + ", ".join(repr(c) for c in list(ref_cols)[:10]),
+        )
+    return common
+
+
+def _metadata(config: CollapseConfig, available: set[str], path: str | None) -> Metadata:
+    if config.metadata is None:
+        meta = Metadata(source="metadata")
+    else:
+        meta = load_metadata(config.metadata)
+    meta.check_columns(available, path)
+    user = Metadata(
+        roles=dict(config.column_roles),
+        entity=config.entity_column,
+        time=config.time_column,
+        target=config.target_column,
+        source="the column settings",
+    )
+    user.check_columns(available, path)
+    return meta
+
+
+def _user_roles(config: CollapseConfig) -> dict[str, roles_mod.ColumnRole]:
+    return roles_mod.given_roles(config.column_roles, "user")
+
+
+def _counts(
+    cand_src: Source,
+    ref_src: Source | None,
+    cand_cols: dict[str, str],
+    ref_cols: dict[str, str] | None,
+    common: list[str],
+    roles: roles_mod.Roles,
+    meaningful_keys: bool,
+    config: CollapseConfig,
+) -> dict[str, Any]:
+    """Exact-duplicate counts over every row, on the columns that say what a row holds:
+    keys only when they are meaningful, never ignored columns."""
+    left_out = set(roles.of("ignore")) | (set() if meaningful_keys else set(roles.of("key")))
+    names = [
+        n
+        for n in common
+        if n not in left_out and type_family(cand_cols[n]) not in ("nested", "other")
+    ]
+    numeric = {
+        n
+        for n in names
+        if type_family(cand_cols[n]) in _NUMERIC_FAMILIES
+        and type_family((ref_cols or cand_cols)[n]) in _NUMERIC_FAMILIES
+    }
+    counts: dict[str, Any] = {"candidate_rows": cand_src.num_rows, "reference_rows": None}
+    counts.update(_hash_rows(cand_src, ref_src, names, numeric, config.seed))
+    return counts
+
+
+def _target(
+    named: str | None, kinds: dict[str, str], roles: roles_mod.Roles, modality: str
+) -> str | None:
+    """The target column: the one named, else the last analysed column that is neither a
+    key nor derived (tables only)."""
+    if named is not None:
+        if named not in kinds:
+            role = roles.columns.get(named)
+            raise DataError(
+                f"the target column {named!r} is not analysed"
+                + (f" (role {role.role}: {role.reason})" if role else ""),
+                code=ErrorCode.DATA_SCHEMA,
+                column=named,
+                expected="a numeric or categorical column of both datasets",
+            )
+        return named
+    if modality != "tabular":
+        return None
+    plain = [c for c in kinds if c in roles.columns and roles.columns[c].role != "datetime"]
+    return plain[-1] if plain else None
+
+
+def _role_notes(
+    notes: dict[str, Any],
+    roles: roles_mod.Roles,
+    common: list[str],
+    kinds: dict[str, str],
+    keep: tuple[str | None, ...],
+    meaningful_keys: bool,
+) -> None:
+    excluded = roles.excluded
+    if excluded:
+        notes["excluded_columns"] = excluded
+        if roles.of("key"):
+            notes["keys_in_row_hash"] = meaningful_keys
+    used = {k.split(" (")[0] for k in kinds} | set(kinds)
+    skipped = [c for c in common if c not in used and c not in excluded and c not in keep]
+    if skipped:
+        notes["skipped_columns"] = skipped
+
+
+def _modality(candidate: Any, source: Source, override: str | None, panel: bool = False):
     """The modality and its special column (text or time). An override sets the modality;
-    the inference still names the column when it agrees."""
+    the inference still names the column when it agrees. An entity key makes a panel: a
+    time series per entity."""
     import dataclasses
 
-    from synthos.datamodules.modality import infer_modality
+    from synthos.datamodules.modality import ModalityInference, infer_modality
 
     preview = source.arrow("SELECT * EXCLUDE (__rid, __row) FROM {src} ORDER BY __row LIMIT 2000")
     path = os.fspath(candidate) if isinstance(candidate, (str, os.PathLike)) else "<table>"
     found = infer_modality(path, preview=preview)
-    if override is None:
-        return found
-    chosen = infer_modality(path, override)
-    if chosen.modality == found.modality:
-        return dataclasses.replace(found, overridden=True)
-    return chosen
+    if override is not None:
+        chosen = infer_modality(path, override)
+        if chosen.modality == found.modality:
+            found = dataclasses.replace(found, overridden=True)
+        else:
+            found = chosen
+    if panel and found.modality != "time_series":
+        if found.overridden:
+            raise DataError(
+                f"an entity column makes a panel of time series, but the modality is "
+                f"{found.modality}",
+                code=ErrorCode.DATA_VALUE,
+                expected="modality time_series (or none) with an entity column",
+            )
+        return ModalityInference(
+            "time_series", "an entity key and a time index make a panel (one series per entity)"
+        )
+    return found
 
 
 def _longest_string_column(source: Source, names: list[str]) -> str | None:
@@ -394,11 +525,16 @@ def _hash_rows(
     return out
 
 
-def _sample(source: Source, names: list[str], config: CollapseConfig, series: bool) -> pa.Table:
+def _sample(
+    source: Source, names: list[str], config: CollapseConfig, series: bool, order: list[str]
+) -> pa.Table:
+    """A seeded uniform sample of rows; a series in time order (a panel by entity, then
+    time: whole entities, up to `series_rows` rows)."""
     select = ", ".join(quote_ident(n) for n in names)
     if series:
+        keys = ", ".join([*(quote_ident(c) for c in order[:-1]), "__row"])
         table = source.arrow(
-            f"SELECT {select} FROM {{src}} ORDER BY __row LIMIT {int(config.series_rows)}"
+            f"SELECT {select} FROM {{src}} ORDER BY {keys} LIMIT {int(config.series_rows)}"
         )
     else:
         u = f"hash(__rid, {int(config.seed)}::BIGINT)"
@@ -413,20 +549,6 @@ def _sample(source: Source, names: list[str], config: CollapseConfig, series: bo
         c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
     ]
     return pa.table(columns, names=table.column_names)
-
-
-def _kinds(
-    table: pa.Table, types: dict[str, str], names: list[str], exclude: set[str | None]
-) -> dict[str, str]:
-    kinds = {}
-    for index, name in enumerate(names):
-        if name in exclude:
-            continue
-        column = Column(name, types[name], index)
-        classify(column, table.column(name), max_levels=50, max_int_levels=12)
-        if column.kind in ANALYSED_KINDS:
-            kinds[name] = column.kind
-    return kinds
 
 
 def _coerce(
@@ -444,7 +566,7 @@ def _coerce(
         column = table.column(name)
         kind = kinds.get(name)
         if kind == "numeric":
-            if type_family(own[name]) == "temporal":
+            if pa.types.is_temporal(column.type):
                 column = pc.cast(column, pa.timestamp("us")).cast(pa.int64())
             try:
                 column = pc.cast(column, pa.float64(), safe=False)
@@ -455,7 +577,7 @@ def _coerce(
                 readable = values.notna().sum() / max(1, len(column) - column.null_count)
                 if readable < 0.5:
                     dropped[name] = (
-                        f"reference type {base[name]} but candidate type {own[name]} "
+                        f"reference type {base.get(name)} but candidate type {own.get(name)} "
                         f"({readable:.0%} readable as numbers)"
                     )
                     continue
@@ -468,9 +590,15 @@ def _coerce(
 
 
 def _split(
-    table: pa.Table, config: CollapseConfig, series: bool
+    table: pa.Table, config: CollapseConfig, series: bool, entity: str | None = None
 ) -> tuple[pa.Table, pa.Table | None]:
+    """Reference and holdout: tables at random, a series by its last stretch, a panel by
+    entity (whole entities on each side)."""
     n = table.num_rows
+    if entity is not None:
+        split = _split_entities(table, config, entity)
+        if split is not None:
+            return split
     n_holdout = round(n * config.holdout_fraction)
     if n_holdout < 2 or n - n_holdout < 2:
         raise DataError(
@@ -484,8 +612,25 @@ def _split(
     return table.take(np.sort(order[n_holdout:])), table.take(np.sort(order[:n_holdout]))
 
 
-def _in_order(table: pa.Table | None, time_column: str | None) -> pa.Table | None:
-    """Series rows sorted by their time column (stable), so time runs forward."""
-    if table is None or time_column is None or time_column not in table.column_names:
+def _split_entities(
+    table: pa.Table, config: CollapseConfig, entity: str
+) -> tuple[pa.Table, pa.Table] | None:
+    """Entities drawn at random for the holdout; None with fewer than 2 entities (the
+    series is then split in time)."""
+    keys = pc.cast(table.column(entity), pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    names = np.unique(keys)
+    if names.size < 2:
+        return None
+    count = int(np.clip(round(names.size * config.holdout_fraction), 1, names.size - 1))
+    held = np.random.default_rng(config.seed).permutation(names)[:count]
+    mask = np.isin(keys, held)
+    return table.filter(pa.array(~mask)), table.filter(pa.array(mask))
+
+
+def _in_order(table: pa.Table | None, order: list[str]) -> pa.Table | None:
+    """Series rows sorted by their entity and time columns (stable), so time runs forward
+    within each entity."""
+    present = [c for c in order if table is not None and c in table.column_names]
+    if table is None or not present:
         return table
-    return table.sort_by([(time_column, "ascending")])
+    return table.sort_by([(c, "ascending") for c in present])

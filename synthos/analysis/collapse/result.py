@@ -115,8 +115,14 @@ class CollapseResult:
                 lines.append(f"  {d.name:<25}     -  / {d.threshold:5.1f}  {status}")
             else:
                 status = "PASS" if d.passed else "FAIL"
+                seen = "; ".join(e["text"] for e in (d.evidence.get("sensitivity") or [])[:2])
+                if d.passed and seen:
+                    status += f"  ({seen})"
                 lines.append(f"  {d.name:<25} {d.score:5.1f} / {d.threshold:5.1f}  {status}")
         for cause in self.root_causes[:3]:
             share, name = cause["percentage"], cause["cause"]
-            lines.append(f"cause        {share:5.1f}%  {name}: {cause['description']}")
+            why = (
+                f" (a consequence of {cause['explained_by']})" if cause.get("explained_by") else ""
+            )
+            lines.append(f"cause        {share:5.1f}%  {name}: {cause['description']}{why}")
         return "\n".join(lines)

@@ -229,9 +229,12 @@ def moment_shift(
     scale_se = max(log_sd_error(ref, n2, m2), errors.floors[1])
     return {
         "mean_shift": shift,
+        "sd_ratio": sd_cand / sd_ref,
         "log_sd_ratio": log_ratio,
         "mean_excess": max(0.0, shift - z * mean_se),
         "scale_excess": max(0.0, log_ratio - z * scale_se),
+        "mean_allowance": z * mean_se,
+        "scale_allowance": z * scale_se,
     }
 
 

@@ -96,3 +96,28 @@ def test_empty_candidate_exit_code(tmp_path):
     proc = _detect("--candidate", tmp_path / "empty.csv", "--out", tmp_path / "out")
     assert proc.returncode == 1
     assert proc.stderr.startswith("error [1004 DATA_EMPTY]") and "Traceback" not in proc.stderr
+
+
+def test_detect_reads_metadata_and_roles(tmp_path, table_pair):
+    cand, ref = table_pair
+    cand = cand.assign(row_key=range(10_000, 10_000 + len(cand)))
+    ref = ref.assign(row_key=range(len(ref)))
+    cand.to_csv(tmp_path / "cand.csv", index=False)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("roles:\n  row_key: key\n")
+    out = tmp_path / "out"
+    done = _detect(
+        "--candidate", tmp_path / "cand.csv", "--reference", tmp_path / "ref.csv",
+        "--metadata", meta, "--role", "mean radius=categorical", "--out", out, "--no-plot",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    roles = json.loads((out / "report.json").read_text())["dataset"]["column_roles"]
+    assert roles["row_key"] == {"role": "key", "reason": f"given by {meta}", "set_by": "metadata"}
+    assert roles["mean radius"]["set_by"] == "user"
+    bad = _detect(
+        "--candidate", tmp_path / "cand.csv", "--reference", tmp_path / "ref.csv",
+        "--role", "nope=key", "--out", out, "--no-plot",
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert "error [1003 DATA_SCHEMA]" in bad.stderr and "'nope'" in bad.stderr

@@ -64,7 +64,7 @@ def test_injected_defect_fails_its_dimension(detected, modality, defect, dimensi
         ("tabular", "shuffle_columns", "correlation_loss"),
         ("tabular", "mean_shift", "distribution_shift"),
         ("tabular", "shrink_variance", "mode_collapse"),
-        ("time_series", "smooth_series", "mode_collapse"),
+        ("time_series", "smooth_series", "structure_loss"),
         ("text", "shuffle_words", "correlation_loss"),
     ],
 )

@@ -320,3 +320,24 @@ def test_a_clipped_series_piles_on_its_boundary():
     pile = dim.evidence["parts"]["y (level)"]["tails"]["pile_at_max"]
     assert pile["candidate_rows"] >= 15 and pile["loss"] > 0.5
     assert dim.score < 50
+
+
+def test_a_common_value_left_as_the_extreme_is_no_pile():
+    """Ages in steps of five: the reference holds the rare youngest step, the candidate
+    does not (a random split put all six rows on one side); its youngest step holds its
+    ordinary share, not a pile. The same share clipped onto a value the reference holds
+    once is a pile."""
+    from synthos.analysis.collapse.dimensions.tail_preservation import pile_point
+
+    rng = np.random.default_rng(0)
+    steps = np.array([22.0, 27.0, 32.0, 37.0, 42.0, 47.0, 52.0, 57.0])
+    ref = np.r_[np.full(6, 17.5), rng.choice(steps, 294)]
+    cand = rng.choice(steps, 300)
+    low = _piles(cand, ref)["min"]
+    assert low["value"] == 22.0
+    found = pile_point(low["candidate_rows"], low["expected"], low["variance"], 2.5)
+    assert found["loss"] == 0.0
+    clipped = np.r_[np.full(40, 19.0), rng.normal(40, 8, 260).clip(19.5)]
+    reference = np.r_[[19.0], rng.normal(40, 8, 299)]
+    pile = _piles(clipped, reference)["min"]
+    assert pile_point(pile["candidate_rows"], pile["expected"], pile["variance"], 2.5)["loss"] > 0.5

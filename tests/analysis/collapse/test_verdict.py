@@ -33,7 +33,7 @@ def test_failures_set_risk_type_and_causes():
     risk = verdict.risk_score(dims, overall)
     assert risk >= 50 + 50 * 50 / 60 - 1  # worst shortfall 50 of a threshold of 60
     assert verdict.severity(risk, True) in ("high", "critical")
-    causes = verdict.root_causes(dims)
+    causes = verdict.root_causes(dims, "tabular")
     assert [c["dimension"] for c in causes] == [
         "memorization",
         "distribution_fidelity",
@@ -48,14 +48,67 @@ def test_failures_set_risk_type_and_causes():
     ("scores", "expected"),
     [
         ({"correlation_preservation": 20.0}, "correlation_loss"),
-        ({"distribution_fidelity": 20.0, "entropy_stability": 10.0}, "distribution_shift"),
+        ({"correlation_preservation": 20.0, "spectral_coherence": 5.0}, "correlation_loss"),
+        ({"distribution_fidelity": 20.0, "entropy_stability": 50.0}, "distribution_shift"),
         ({"entropy_stability": 20.0, "tail_preservation": 30.0}, "mode_collapse"),
         ({"tail_preservation": 30.0}, "tail_loss"),
         ({"training_stability": 0.0, "memorization": 50.0}, "training_instability"),
     ],
 )
 def test_collapse_type_patterns(scores, expected):
-    assert verdict.collapse_type(_dims(**scores)) == expected
+    dims = _dims(**scores)
+    assert verdict.collapse_type(dims, "tabular") == expected
+    assert verdict.root_causes(dims, "tabular")[0]["cause"] == expected
+
+
+def test_duplication_explains_the_tails_and_diversity_it_removes():
+    """150 rows repeated 4 times: the tails and support lost are consequences of the
+    duplication, whatever their shortfalls."""
+    dims = _dims(tail_preservation=8.0, memorization=15.0, entropy_stability=40.0)
+    assert verdict.collapse_type(dims, "tabular") == "memorization"
+    causes = verdict.root_causes(dims, "tabular")
+    assert [(c["dimension"], c["role"]) for c in causes] == [
+        ("memorization", "primary"),
+        ("tail_preservation", "consequence"),
+        ("entropy_stability", "consequence"),
+    ]
+    assert all(c["explained_by"] == "memorization" for c in causes[1:])
+    assert causes[0]["cause"] == "memorization"
+    assert sum(c["percentage"] for c in causes) == pytest.approx(100.0)
+
+
+def test_a_cause_it_does_not_explain_is_independent():
+    dims = _dims(memorization=20.0, correlation_preservation=50.0)
+    causes = verdict.root_causes(dims, "tabular")
+    assert causes[0]["dimension"] == "memorization"
+    assert causes[1]["role"] == "independent" and "explained_by" not in causes[1]
+
+
+def _narrower(scores_ratio: float, dims: list[DimensionResult]) -> list[DimensionResult]:
+    for d in dims:
+        if d.name == "distribution_fidelity":
+            d.evidence = {
+                "worst_columns": ["joint", "x"],
+                "columns": {
+                    "joint": {"score": 1.0},
+                    "x": {"sd_ratio": scores_ratio, "scale_excess": 0.5, "mean_excess": 0.0},
+                },
+            }
+    return dims
+
+
+def test_a_narrower_spread_is_lost_diversity_a_wider_one_a_shift():
+    scores = {"distribution_fidelity": 5.0, "entropy_stability": 40.0}
+    assert verdict.collapse_type(_narrower(0.5, _dims(**scores)), "tabular") == "diversity_loss"
+    assert verdict.collapse_type(_narrower(2.0, _dims(**scores)), "tabular") == (
+        "distribution_shift"
+    )
+
+
+def test_a_series_spectrum_is_not_explained_by_a_shift():
+    dims = _dims(distribution_fidelity=1.0, spectral_coherence=50.0, tail_preservation=30.0)
+    assert verdict.collapse_type(dims, "time_series") == "structure_loss"
+    assert verdict.collapse_type(dims, "tabular") == "distribution_shift"
 
 
 def test_risk_ranks_by_the_dimension_closest_to_its_threshold():

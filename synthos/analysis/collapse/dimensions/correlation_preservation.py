@@ -1,10 +1,12 @@
 """correlation_preservation: is the dependence between columns (or along time) kept?
 
 Tabular: Pearson and Spearman for numeric pairs, bias-corrected Cramer's V for every
-pair with a categorical column (numbers binned at the reference's octiles). Series: the
-autocorrelation of each channel's increments at lags 1..24 and the correlation between
-channels. Text: Cramer's V between adjacent tokens (the reference's 500 most frequent
-tokens, the rest as one), on equal token budgets.
+pair with a categorical column (numbers binned at the reference's octiles; rows missing
+either value left out). Series: the
+autocorrelation of each channel's increments at lags 1..24 (a panel's within its entities,
+up to half an entity's series) and the correlation between channels. Text: Cramer's V
+between adjacent tokens (the reference's 500 most frequent tokens, the rest as one), on
+equal token budgets.
 
 Tables with a target column also get the target's dependence on the other columns:
 boosted trees trained on the reference predict the target of candidate rows and of the
@@ -34,9 +36,11 @@ import numpy as np
 import pandas as pd
 
 from synthos.analysis.correlations import codes, cramers_v
+from synthos.analysis.strata import NULL
 
 from .. import features, predictive
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import adjusted_z, aggregate_columns, decay_score
 from .base import missing_reference, not_evaluated, scored
 
@@ -72,13 +76,17 @@ def _tabular_pairs(cmp: Comparison, side: str) -> dict[tuple[str, str, str], tup
                 if np.isfinite(value):
                     out[(a, b, method)] = (float(value), data.num_rows)
     if categorical:
-        coded = {c: codes(features.labels(cmp, side, c)) for c in categorical}
-        coded.update({c: codes(_binned(cmp, side, c)) for c in numeric})
+        labelled = {c: features.labels(cmp, side, c) for c in categorical}
+        labelled.update({c: _binned(cmp, side, c) for c in numeric})
+        present = {c: (v != NULL) & (v != "nan") for c, v in labelled.items()}
         for a, b in combinations(numeric + categorical, 2):
             if a in categorical or b in categorical:
-                value = cramers_v(coded[a], coded[b])
+                # rows missing either value are left out: a few rows missing both would
+                # form a level of their own, perfectly associated, and inflate V
+                both = present[a] & present[b]
+                value = cramers_v(codes(labelled[a][both]), codes(labelled[b][both]))
                 if value is not None:
-                    out[(a, b, "cramers_v")] = (value, data.num_rows)
+                    out[(a, b, "cramers_v")] = (value, int(both.sum()))
     return out
 
 
@@ -89,14 +97,19 @@ def _series_pairs(cmp: Comparison, side: str) -> dict[tuple[str, str, str], tupl
     out: dict[tuple[str, str, str], tuple[float, int]] = {}
     if n < 10:
         return out
+    parts = features.segments(cmp, side)
     lags = min(MAX_LAG, n // 4)
+    if cmp.entity_column is not None:  # lags within an entity's series only
+        lags = min(lags, features.segment_length(cmp) // 2)
     for j, column in enumerate(names):
-        x = steps[:, j] - steps[:, j].mean()
-        denom = float(x @ x)
+        centre = steps[:, j].mean()
+        xs = [p[:, j] - centre for p in parts]
+        denom = float(sum(x @ x for x in xs))
         if denom <= 0:
             continue
         for lag in range(1, lags + 1):
-            out[(column, f"lag{lag}", "autocorrelation")] = (float(x[:-lag] @ x[lag:]) / denom, n)
+            lagged = sum(float(x[:-lag] @ x[lag:]) for x in xs if x.size > lag)
+            out[(column, f"lag{lag}", "autocorrelation")] = (lagged / denom, n)
     if len(names) >= 2:
         with np.errstate(divide="ignore", invalid="ignore"):  # a constant channel: NaN
             matrix = np.corrcoef(steps, rowvar=False)
@@ -160,6 +173,7 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
                 "statistic": key[2],
                 "reference": r_ref,
                 "candidate": r_cand,
+                "allowance": allowance,
                 "excess": over,
             }
         )
@@ -171,6 +185,7 @@ def compare(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
         "column_scores": per_column,
         "pairs_compared": len(worst),
         "largest_changes": worst[:10],
+        "pairs": worst,
     }
 
 
@@ -226,4 +241,36 @@ def evaluate(cmp: Comparison):
     if dependence is not None:
         evidence["target_dependence"] = dependence
         score = min(score, dependence["score"])
+    pairs = evidence.pop("pairs")
+    evidence["sensitivity"] = detectable(
+        pairs, dependence, cmp.config.threshold(NAME, cmp.modality)
+    )
     return scored(cmp, NAME, score, evidence)
+
+
+def detectable(
+    pairs: list[dict[str, Any]], dependence: dict[str, Any] | None, threshold: float
+) -> list[dict[str, Any]]:
+    """The smallest change of every pair's correlation (each beyond its allowance by the
+    share of its strength the column score allows), and of the target's loss, that fails
+    the dimension."""
+    ratio = needed_excess(1 / 3, threshold)
+    change = middle(p["allowance"] + ratio * max(abs(p["reference"]), FLOOR) for p in pairs)
+    target = None
+    if dependence is not None:
+        margin = max(dependence["chance"] - dependence["holdout"], 0.05 * dependence["chance"])
+        target = dependence["noise"] / max(margin, 1e-12) + needed_excess(TARGET_SCALE, threshold)
+    return effects(
+        effect(
+            "correlation_change",
+            change,
+            "difference of correlation coefficients",
+            "no change of correlations above {:.2f}",
+        ),
+        effect(
+            "target_dependence_loss",
+            target,
+            "share of the reference model's margin over chance",
+            "no loss of the target's dependence on the other columns above {:.0%}",
+        ),
+    )

@@ -15,7 +15,8 @@ effective sizes of autocorrelated values (`stats.effective_size`; for means the 
 variance, `stats.mean_size`); a level difference counts only beyond twice the difference
 between the reference's own two stretches (a drifting series differs in level between any
 two), and the joint mean of the levels only where those stretches agree
-(`features.levels`).
+(`features.levels`). Panels (one series per entity) add the distribution of per-entity
+summaries and the entities outside the reference entities' range (`panel`).
 Text: total variation of the token unigram distribution (the reference's 1000 most
 frequent tokens and the rest as one bucket) on equal token budgets, and the tests above on
 document lengths. Each KS excess scores ``100 exp(-excess / 0.1)``; the dimension is the
@@ -31,8 +32,9 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from .. import features
+from .. import features, panel
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import (
     MIN_ROWS,
     NULL_FACTOR,
@@ -76,7 +78,7 @@ def numeric_distance(
     errors (`stats.moment_shift` with `errors`: far more sensitive to a moved or rescaled
     column than KS)."""
     n, m = sizes or (cand.size, ref.size)
-    ks = float(sps.ks_2samp(cand, ref).statistic)
+    ks = float(sps.ks_2samp(cand, ref, method="asymp").statistic)
     critical = max(ks_critical(max(2, round(n)), max(2, round(m)), z), ks_floor)
     spread = float(np.std(ref)) or 1.0
     out = {
@@ -147,6 +149,17 @@ def _joint_spread(cand: np.ndarray, ref: np.ndarray, z: float) -> dict[str, Any]
     return _joint(squared_deviations(cand), squared_deviations(ref), z)
 
 
+def _entity_parts(cmp: Comparison, side: str, z: float) -> dict[str, dict[str, Any]]:
+    """A panel's entity summaries (`panel.summary_shift`) and its outlying entities
+    (`panel.outlying_entities`, a test of every entity at once)."""
+    out = panel.summary_shift(cmp, side, z)
+    outliers = panel.outlying_entities(cmp, side, z)
+    if outliers is not None:
+        score = decay_score(outliers["counted_excess_sd"], MEAN_SCALE)
+        out["entities (outlying)"] = {**outliers, "joint": True, "score": score}
+    return out
+
+
 def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
     z = adjusted_z(cmp.config.z, TESTS_PER_COLUMN * len(cmp.kinds) + 1)
     base = features.baseline(side)
@@ -163,6 +176,8 @@ def column_scores(cmp: Comparison, side: str) -> dict[str, dict[str, Any]]:
                 ref_j = rows["reference"][:, j]
                 null = series_distance(rows["holdout"][:, j], ref_j, z)
                 out[f"{column} (level)"] = series_distance(rows[side][:, j], ref_j, z, null)
+        if cmp.entity_column is not None:
+            out.update(_entity_parts(cmp, side, z))
         levels = features.levels(cmp, side), features.levels(cmp, base)
         if levels[0] is not None and len(levels[0]) and len(levels[1]):
             sizes = tuple(min(mean_size(x[:, j]) for j in range(x.shape[1])) for x in levels)
@@ -222,6 +237,42 @@ def dimension_score(cmp: Comparison, side: str) -> tuple[float, dict[str, Any]]:
     return lowest_part(columns, joint, default=100.0), per
 
 
+def detectable(per: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """The smallest shift of mean, spread and category shares (in every column) and the
+    smallest single-entity shift of a panel that would fail the dimension."""
+    columns = [v for v in per.values() if not v.get("joint")]
+    mean = middle(c.get("mean_allowance") for c in columns)
+    spread = middle(c.get("scale_allowance") for c in columns)
+    shares = middle(c.get("tv_noise") for c in columns)
+    entity = middle([(per.get("entities (outlying)") or {}).get("bound_sd")])
+    return effects(
+        effect(
+            "mean_shift",
+            None if mean is None else mean + needed_excess(MEAN_SCALE, threshold),
+            "reference sd",
+            "no mean shift above {:.2f} sd",
+        ),
+        effect(
+            "spread_ratio",
+            None if spread is None else math.exp(spread + needed_excess(SPREAD_SCALE, threshold)),
+            "ratio of standard deviations",
+            "no change of spread beyond x{:.2f}",
+        ),
+        effect(
+            "category_shares",
+            None if shares is None else shares + needed_excess(SCALE, threshold),
+            "total variation distance",
+            "no change of category shares above {:.2f} (total variation)",
+        ),
+        effect(
+            "entity_shift",
+            None if entity is None else entity + needed_excess(MEAN_SCALE, threshold),
+            "reference-entity sd",
+            "no single entity shifted beyond {:.1f} entity sd",
+        ),
+    )
+
+
 def evaluate(cmp: Comparison):
     if not cmp.has_reference:
         return missing_reference(cmp, NAME, "marginals are compared with real data")
@@ -230,6 +281,7 @@ def evaluate(cmp: Comparison):
         return not_evaluated(cmp, NAME, "no column with enough values on both sides")
     holdout, _ = dimension_score(cmp, "holdout")
     worst = sorted(per, key=lambda c: per[c]["score"])[:5]
+    sensitivity = detectable(per, cmp.config.threshold(NAME, cmp.modality))
     return scored(
         cmp,
         NAME,
@@ -240,5 +292,6 @@ def evaluate(cmp: Comparison):
             "holdout_score": holdout,
             "aggregation": "the lower of the joint tests and the column aggregate (half "
             "the worst column, half the mean of the worst quarter)",
+            "sensitivity": sensitivity,
         },
     )

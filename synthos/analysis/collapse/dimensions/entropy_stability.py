@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import features, knn_support, neighbors
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import (
     MIN_ROWS,
     adjusted_z,
@@ -109,6 +110,7 @@ def _numeric_column(
     spread = _spread_deficit(cand, ref, n2, m2, z, floor)
     if spread is not None:
         out["std_ratio"] = spread["std_ratio"]
+        out["log_noise"] = spread["log_noise"]
         out["deficit"] = max(out["deficit"], spread["deficit"])
     return out
 
@@ -125,6 +127,7 @@ def _spread_deficit(
     noise = z * max(log_sd_error(ref, n, m), floor)
     return {
         "std_ratio": s_cand / s_ref,
+        "log_noise": noise,
         "deficit": max(0.0, 1.0 - s_cand / s_ref * math.exp(noise)),
     }
 
@@ -315,6 +318,7 @@ def _support(cmp: Comparison) -> dict[str, Any]:
     )
     shortfall = max(0.0, coverage_loss - precision_loss)
     return {
+        "coverage_noise": noise(cov["holdout"], len(ref)),
         "coverage": cov,
         "precision": prec,
         "coverage_loss": coverage_loss,
@@ -326,6 +330,32 @@ def _support(cmp: Comparison) -> dict[str, Any]:
         "reference_effective_dimensionality": effective_dimensionality(ref),
         "score": decay_score(shortfall, COVERAGE_SCALE),
     }
+
+
+def detectable(
+    columns: dict[str, dict[str, Any]], support: dict[str, Any], threshold: float
+) -> list[dict[str, Any]]:
+    """The narrowest spread (in every column) and the largest loss of support coverage
+    that would still pass."""
+    noise = middle(c.get("log_noise") for c in columns.values())
+    ratio = None
+    if noise is not None:
+        ratio = max(0.0, 1.0 - needed_excess(COLUMN_SCALE, threshold)) * math.exp(-noise)
+    coverage = support.get("coverage_noise")
+    return effects(
+        effect(
+            "spread_ratio",
+            ratio,
+            "candidate sd / reference sd",
+            "no narrowing of spread below x{:.2f}",
+        ),
+        effect(
+            "coverage_loss",
+            None if coverage is None else coverage + needed_excess(COVERAGE_SCALE, threshold),
+            "share of the reference's support",
+            "no loss of support coverage above {:.0%}",
+        ),
+    )
 
 
 def evaluate(cmp: Comparison):
@@ -351,5 +381,6 @@ def evaluate(cmp: Comparison):
         "principal_axes": axes,
         "modes": modes,
         "rule": "lowest of columns, support, principal axes and modes",
+        "sensitivity": detectable(columns, support, cmp.config.threshold(NAME, cmp.modality)),
     }
     return scored(cmp, NAME, score, evidence)

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import features, predictive
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, needed_excess
 from ..stats import NULL_FACTOR, auc_noise, decay_score, mean_size
 from .base import missing_reference, not_evaluated, scored
 
@@ -177,10 +178,8 @@ def _text_transfer(cmp: Comparison) -> dict[str, Any] | None:
 
 
 def _windows(cmp: Comparison, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every window (stride 1) and the step that follows it."""
-    rows = features.series_windows(cmp, side)
-    channels = len(cmp.numeric_columns)
-    return rows[:-1], rows[1:, -channels:]
+    """Every window (stride 1) and the step that follows it (within one series)."""
+    return features.series_windows(cmp, side, pairs=True)
 
 
 def _series_transfer(cmp: Comparison) -> dict[str, Any] | None:
@@ -229,4 +228,49 @@ def evaluate(cmp: Comparison):
     if not parts:
         return not_evaluated(cmp, NAME, "too few rows to train and test models")
     score = min(p["score"] for p in parts.values())
-    return scored(cmp, NAME, score, {**parts, "rule": "lower of discriminator and transfer"})
+    threshold = cmp.config.threshold(NAME, cmp.modality)
+    evidence = {**parts, "rule": "lower of discriminator and transfer"}
+    evidence["sensitivity"] = detectable(detector, transfer, cmp.modality, threshold)
+    return scored(cmp, NAME, score, evidence)
+
+
+def _gap_unit(transfer: dict[str, Any], modality: str) -> float:
+    """What the transfer gap is relative to: the real model's margin over chance (tables),
+    its cross-entropy (text); a series' gap is a ratio already."""
+    if modality == "time_series":
+        return 1.0
+    real = transfer["train_real_test_real"]
+    if modality == "tabular":
+        return max(transfer["chance"] - real, 0.05 * transfer["chance"], 1e-12)
+    return max(real, 1e-12)
+
+
+def detectable(
+    detector: dict[str, Any] | None,
+    transfer: dict[str, Any] | None,
+    modality: str,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """The lowest discriminator AUC, and the smallest relative transfer gap, that fail."""
+    auc = None
+    if detector is not None:
+        auc = min(1.0, 0.5 + detector["allowance"] + needed_excess(DISCRIMINATOR_SCALE, threshold))
+    gap = None
+    if transfer is not None:
+        scale = GAP_SCALE * (2 if modality == "time_series" else 1)
+        relative = transfer["noise"] / _gap_unit(transfer, modality)
+        gap = relative + needed_excess(scale, threshold)
+    return effects(
+        effect(
+            "discriminator_auc",
+            auc,
+            "cross-validated ROC AUC",
+            "no discriminator AUC above {:.2f}",
+        ),
+        effect(
+            "transfer_gap",
+            gap,
+            "relative loss of models trained on the candidate, tested on real data",
+            "no train-synthetic-test-real loss gap above {:.0%}",
+        ),
+    )

@@ -22,6 +22,9 @@ cover is compared with what a real stretch shows (the holdout against the refere
 rate scaled by the number of windows searched; the reference's own repeats over as many
 steps), counting steps a window apart as one draw.
 
+A panel's candidate entities whose whole series equals a reference entity's are copies
+too (`panel.copied_entities`), against the reference entities with a twin among themselves.
+
 Without a reference only the candidate's own duplicates are measured: the exact
 duplicate rate over every row and, on the sample, rows whose nearest other row is within
 0.01 of the distance to the second nearest; real data's own rate is unknown there, so
@@ -35,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import features, neighbors
+from .. import features, neighbors, panel
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, needed_excess
 from ..stats import binomial_noise, decay_score, two_sided_alpha
 from .base import not_evaluated, scored
 
@@ -105,6 +109,7 @@ def _close_share(
         excess = max(excess, below - allowed / n_cand)
     return {
         "cut": cut,
+        "allowed_share": share_h + noise,
         "candidate_share": share_c,
         "holdout_share": share_h,
         "candidate_share_below_holdout_minimum": below,
@@ -128,17 +133,24 @@ def _exact_with_reference(cmp: Comparison) -> tuple[dict[str, Any], dict[str, fl
         "reference_rows_with_a_twin": copy_base,
         "rows_hashed": {"candidate": n_c, "reference": n_r},
     }
+    allowed = {
+        "exact_duplicates": dup_base + binomial_noise(dup_base, n, z),
+        "exact_copies": copy_base + binomial_noise(copy_base, n_c, z),
+    }
+    evidence["allowed_rates"] = allowed
     excess = {
-        "exact_duplicates": max(0.0, dup - dup_base - binomial_noise(dup_base, n, z)),
-        "exact_copies": max(0.0, copy - copy_base - binomial_noise(copy_base, n_c, z)),
+        "exact_duplicates": max(0.0, dup - allowed["exact_duplicates"]),
+        "exact_copies": max(0.0, copy - allowed["exact_copies"]),
     }
     return evidence, excess
 
 
-def segment_steps(channels: int) -> int:
+def segment_steps(channels: int, longest: int | None = None) -> int:
     """Steps per window: enough values that a chance match between real stretches is
-    negligible, short enough to fall inside a copied season."""
-    return int(np.clip(math.ceil(SEGMENT_VALUES / max(1, channels)), *SEGMENT_STEPS))
+    negligible, short enough to fall inside a copied season (and inside a panel's entity
+    series, `longest` steps)."""
+    steps = int(np.clip(math.ceil(SEGMENT_VALUES / max(1, channels)), *SEGMENT_STEPS))
+    return steps if longest is None else max(SEGMENT_STEPS[0], min(steps, longest))
 
 
 def _segment_ratios(base: np.ndarray, queries: np.ndarray, steps: int, within: bool) -> np.ndarray:
@@ -168,7 +180,8 @@ def _covered_steps(ratios: np.ndarray, steps: int) -> float:
 
 def _series_segments(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]:
     """Copied stretches of a series: of the reference, and of the candidate itself."""
-    steps = segment_steps(len(cmp.numeric_columns))
+    panel = cmp.entity_column is not None
+    steps = segment_steps(len(cmp.numeric_columns), features.segment_length(cmp) if panel else None)
 
     def windows(side: str) -> np.ndarray:
         return features.series_windows(cmp, side, length=steps)[:SEGMENT_WINDOWS]
@@ -194,11 +207,16 @@ def _series_segments(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]
             "repeated_steps": {"candidate": repeats, "reference": real},
             "window_steps": steps,
             "windows": {"candidate": len(cand), "reference": len(full)},
+            "allowed_shares": {
+                "copied_segments": chance + binomial_noise(chance, draws, z),
+                "repeated_segments": real + binomial_noise(real, draws, z),
+            },
         }
     }
+    allowed = evidence["series_segments"]["allowed_shares"]
     excess = {
-        "copied_segments": max(0.0, copies - chance - binomial_noise(chance, draws, z)),
-        "repeated_segments": max(0.0, repeats - real - binomial_noise(real, draws, z)),
+        "copied_segments": max(0.0, copies - allowed["copied_segments"]),
+        "repeated_segments": max(0.0, repeats - allowed["repeated_segments"]),
     }
     return evidence, excess
 
@@ -254,6 +272,10 @@ def _with_reference(cmp: Comparison) -> dict[str, Any]:
     )
     evidence.update(found)
     excess.update(found_excess)
+    if cmp.entity_column is not None:
+        found, found_excess = panel.copied_entities(cmp)
+        evidence.update(found)
+        excess.update(found_excess)
     evidence["excess"] = excess
     return evidence
 
@@ -280,6 +302,56 @@ def _without_reference(cmp: Comparison) -> dict[str, Any]:
     return evidence
 
 
+#: Each excess: where its allowed rate is in the evidence, and how a user reads it.
+RATES = {
+    "exact_duplicates": (
+        ("allowed_rates", "exact_duplicates"),
+        "no exact duplicate rows above {:.1%}",
+    ),
+    "exact_copies": (("allowed_rates", "exact_copies"), "no copied reference rows above {:.1%}"),
+    "near_copies": (
+        ("distance_to_closest_record", "allowed_share"),
+        "no near copies of reference rows above {:.1%}",
+    ),
+    "near_duplicates": (
+        ("near_duplicates", "allowed_share"),
+        "no near-duplicate rows above {:.1%}",
+    ),
+    "copied_segments": (
+        ("series_segments", "allowed_shares", "copied_segments"),
+        "no copied stretches above {:.1%} of steps",
+    ),
+    "repeated_segments": (
+        ("series_segments", "allowed_shares", "repeated_segments"),
+        "no repeated stretches above {:.1%} of steps",
+    ),
+    "copied_entities": (
+        ("copied_entities", "allowed_share"),
+        "no copied entity series above {:.1%} of entities",
+    ),
+}
+
+
+def detectable(
+    evidence: dict[str, Any], threshold: float, with_reference: bool
+) -> list[dict[str, Any]]:
+    """Per kind of memorisation, the rate that fails the dimension: the real data's own
+    rate plus its noise (0 without a reference), plus the excess the threshold allows."""
+    found = []
+    for kind in evidence["excess"]:
+        if kind not in RATES:
+            continue
+        path, text = RATES[kind]
+        allowed: Any = evidence
+        for key in path:
+            allowed = allowed.get(key) if isinstance(allowed, dict) else None
+        base = allowed if with_reference else 0.0
+        if base is not None:
+            rate = min(1.0, base + needed_excess(SCALE, threshold))
+            found.append(effect(kind, rate, "share of rows", text))
+    return effects(*found)
+
+
 def evaluate(cmp: Comparison):
     if cmp.has_reference:
         evidence = _with_reference(cmp)
@@ -291,4 +363,6 @@ def evaluate(cmp: Comparison):
         return not_evaluated(cmp, NAME, "too few rows to look for duplicates")
     worst = max(excess, key=excess.get)
     evidence["worst"] = worst
+    threshold = cmp.config.threshold(NAME, cmp.modality)
+    evidence["sensitivity"] = detectable(evidence, threshold, cmp.has_reference)
     return scored(cmp, NAME, decay_score(excess[worst], SCALE), evidence)

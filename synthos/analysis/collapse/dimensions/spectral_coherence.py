@@ -3,8 +3,11 @@
 Tabular (and the text embedding): the covariance eigen-spectrum of the embedding (fitted
 on the reference), paired by rank over the components that hold 99 % of the reference's
 variance (at most 20): the mean ``|log(lambda_candidate / lambda_reference)|`` beyond
-the larger of its sampling allowance ``z sqrt(2/n + 2/m)`` and the real holdout's own
-value, scored ``100 exp(-excess / 0.3)``; effective rank as evidence. Text, in addition:
+the largest of its sampling allowance ``z sqrt(2/n + 2/m)``, the real holdout's own value
+and the same distance between two parts of those sizes over RESPLITS random re-splits of
+the whole reference (a single split is one draw of the null: a reference's few extreme
+rows fall on one side of it or the other), scored ``100 exp(-excess / 0.3)``; effective
+rank as evidence. Text, in addition:
 the Zipf slope of the rank-frequency curve on equal token budgets, allowed to differ by
 the larger of 0.05 and twice the holdout's difference (over the reference's ranks with
 two or more tokens, at most 1000), scored ``100 exp(-excess / 0.15)``. Series: Welch's
@@ -25,6 +28,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle, needed_excess
 from ..stats import MIN_ROWS, adjusted_z, aggregate_columns, decay_score, entropy
 from .base import missing_reference, not_evaluated, scored
 
@@ -32,6 +36,8 @@ NAME = "spectral_coherence"
 MAX_COMPONENTS = 20
 VARIANCE_SHARE = 0.99
 ZIPF_RANKS = 1000
+#: Random re-splits of the whole reference that set the eigen-spectrum's null allowance.
+RESPLITS = 4
 
 
 def _eigenvalues(rows: np.ndarray) -> np.ndarray:
@@ -50,6 +56,22 @@ def _spectrum_distance(ref: np.ndarray, other: np.ndarray, rank: int) -> float:
     return float(np.mean(np.abs(np.log((other[:count] + floor) / (ref[:count] + floor)))))
 
 
+def _resplit_distances(cmp: Comparison, m: int, h: int, rank: int) -> list[float]:
+    """The same distance between two real parts of the sizes compared, over RESPLITS
+    random re-splits of the whole reference: one holdout split is one draw of the null,
+    and a reference's few extreme rows fall on one side of it or the other."""
+    full = features.embedding(cmp, features.FULL_REFERENCE)
+    rng = np.random.default_rng(cmp.config.seed + 7)
+    out = []
+    for _ in range(RESPLITS):
+        order = rng.permutation(full.shape[0])
+        part = _eigenvalues(full[order[:m]])
+        other = _eigenvalues(full[order[m : m + h]])
+        if part.size and part.sum() > 0 and other.size == part.size:
+            out.append(_spectrum_distance(part, other, rank))
+    return out
+
+
 def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
     ref = _eigenvalues(features.embedding(cmp, "reference"))
     if ref.size == 0 or ref.sum() <= 0:
@@ -65,7 +87,8 @@ def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
         return None
     rank = min(n, m, h) - 2
     distance, holdout = _spectrum_distance(ref, cand, rank), _spectrum_distance(ref, hold, rank)
-    allowance = max(cmp.config.z * math.sqrt(2 / n + 2 / m), holdout)
+    resplits = _resplit_distances(cmp, m, h, rank)
+    allowance = max(cmp.config.z * math.sqrt(2 / n + 2 / m), holdout, *resplits)
 
     def rank(values: np.ndarray) -> float:
         return math.exp(entropy(values / values.sum())) if values.sum() > 0 else 0.0
@@ -73,6 +96,7 @@ def eigen_spectrum(cmp: Comparison) -> dict[str, Any] | None:
     return {
         "log_eigenvalue_distance": distance,
         "holdout_distance": holdout,
+        "resplit_distances": resplits,
         "allowance": allowance,
         "effective_rank": rank(cand),
         "reference_effective_rank": rank(ref),
@@ -171,4 +195,32 @@ def evaluate(cmp: Comparison):
     if not parts:
         return not_evaluated(cmp, NAME, "too little data for a spectrum")
     score = aggregate_columns([p["score"] for p in parts.values()])
-    return scored(cmp, NAME, score, {"parts": parts})
+    threshold = cmp.config.threshold(NAME, cmp.modality)
+    return scored(cmp, NAME, score, {"parts": parts, "sensitivity": detectable(parts, threshold)})
+
+
+def detectable(parts: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """The smallest change of each spectrum that fails the dimension."""
+    spectrum = parts.get("covariance_spectrum")
+    series = middle(p["allowance"] for p in parts.values() if "psd_tv" in p)
+    zipf = parts.get("zipf")
+    return effects(
+        effect(
+            "power_spectrum_change",
+            None if series is None else series + needed_excess(0.15, threshold),
+            "total variation of power shares",
+            "no change of the power spectrum above {:.2f} (total variation)",
+        ),
+        effect(
+            "eigen_spectrum_change",
+            None if spectrum is None else spectrum["allowance"] + needed_excess(0.3, threshold),
+            "mean |log eigenvalue ratio|",
+            "no change of the covariance spectrum above {:.2f} (mean |log ratio|)",
+        ),
+        effect(
+            "zipf_slope_change",
+            None if zipf is None else zipf["allowance"] + needed_excess(0.15, threshold),
+            "difference of Zipf slopes",
+            "no change of the Zipf slope above {:.2f}",
+        ),
+    )

@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import features
 from ..inputs import Comparison
+from ..sensitivity import effect, effects, middle
 from ..stats import adjusted_z, frequencies, lowest_part
 from .base import missing_reference, not_evaluated, scored
 
@@ -107,7 +108,9 @@ def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
     rows on the extreme of as many draws with replacement from `ref`: E k = n sum_j p_j
     G_j^(n-1) and E k(k-1) = n (n-1) sum_j p_j^2 G_j^(n-2), over the distinct values j with
     shares p_j, G_j being the share of values no more extreme than j (at or below it for
-    the maximum, at or above it for the minimum)."""
+    the maximum, at or above it for the minimum); at least what the reference's own share
+    of the candidate's extreme value predicts (n p, binomial variance plus the error of
+    that share) when that is more."""
     n = cand.size
     _, counts = np.unique(ref, return_counts=True)
     shares = counts / ref.size
@@ -121,6 +124,14 @@ def _piles(cand: np.ndarray, ref: np.ndarray) -> dict[str, dict[str, Any]]:
         variance = max(pairs + mean - mean**2, mean) + mean * n / ref.size
         value = float(cand.max() if side == "max" else cand.min())
         rows = int(np.count_nonzero(cand == value))
+        # A common reference value that happens to be the candidate's extreme (the rarer
+        # values beyond it all fell on the reference's side of a split) holds its own share
+        # of the rows, not a pile.
+        share = float(np.count_nonzero(ref == value)) / ref.size
+        at_value = n * share
+        if at_value > mean:
+            mean = at_value
+            variance = max(variance, at_value * (1 - share) + at_value * n / ref.size)
         out[side] = {"value": value, "candidate_rows": rows, "expected": mean, "variance": variance}
     return out
 
@@ -288,6 +299,36 @@ def _text(cmp: Comparison) -> dict[str, dict[str, Any]]:
     return {name: p for name, p in out.items() if p is not None}
 
 
+def detectable(parts: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """The smallest share of a tail's mass whose loss fails the dimension: the 5 % tails
+    of a column (both together), a table's rare levels, a text's rare tokens."""
+    loss = max(0.0, 1.0 - threshold / 100.0)
+
+    def share(point: dict[str, Any] | None) -> float | None:
+        if not point or point.get("loss") is None or point["reference_mass"] <= 0:
+            return None
+        p, noise = point["reference_mass"], point["noise"]
+        return min(1.0, (noise + loss * (p - noise)) / p)
+
+    tails = [p.get("tails", {}) for p in parts.values()]
+    found = middle(share(t.get("q0.05|q0.95")) for t in tails)
+    rare = middle(share(t.get(k)) for t in tails for k in ("rare_levels", "outside_head"))
+    return effects(
+        effect(
+            "lost_tail_mass",
+            found,
+            "share of the mass beyond the 5 % and 95 % quantiles",
+            "no loss of the outer 5 % tails above {:.0%} of their mass",
+        ),
+        effect(
+            "lost_rare_mass",
+            rare,
+            "share of the rare levels' (tokens') mass",
+            "no loss of rare levels above {:.0%} of their mass",
+        ),
+    )
+
+
 def evaluate(cmp: Comparison):
     if not cmp.has_reference:
         return missing_reference(cmp, NAME, "tails are defined by real data")
@@ -302,5 +343,10 @@ def evaluate(cmp: Comparison):
         )
     score = lowest_part(scores, [pooled["score"]] if pooled else [])
     worst = sorted(parts, key=lambda c: parts[c]["score"])[:5]
-    evidence = {"parts": parts, "worst_parts": worst, "pooled": pooled}
+    evidence = {
+        "parts": parts,
+        "worst_parts": worst,
+        "pooled": pooled,
+        "sensitivity": detectable(parts, cmp.config.threshold(NAME, cmp.modality)),
+    }
     return scored(cmp, NAME, score, evidence)

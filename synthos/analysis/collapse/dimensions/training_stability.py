@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..inputs import Comparison
+from ..sensitivity import effect, effects
 from .base import not_evaluated, scored
 
 NAME = "training_stability"
@@ -114,4 +115,8 @@ def evaluate(cmp: Comparison):
         "jobs_not_judged": unjudged,
     }
     score = 100.0 * (1.0 - float(np.mean(list(penalties.values()))))
+    allowed = 1.0 - cmp.config.threshold(NAME, cmp.modality) / 100.0
+    evidence["sensitivity"] = effects(
+        effect("mean_penalty", allowed, "mean penalty per job", "no mean job penalty above {:.2f}")
+    )
     return scored(cmp, NAME, score, evidence)
