@@ -28,6 +28,7 @@ from synthos.cascade.prediction_plot import plot_prediction
 from synthos.cascade.wandb_summary import log_cascade_summary
 from synthos.errors import DataError, ErrorCode, SynthosError
 from synthos.report import empty_report, write_report
+from synthos.report.documents import write_documents
 from synthos.training import METRICS_FILE, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def aggregate_sweep(
         results["collapse"] = run_collapse_stage(
             sweep_dir, dataset["path"], plan.get("reference_path")
         )
+    results["documents"] = render_documents(sweep_dir)
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
 
@@ -161,13 +163,23 @@ def run_collapse_stage(sweep_dir: Path, candidate: str, reference: str | None) -
     return {"status": "completed", "summary": result.summary()}
 
 
+def render_documents(sweep_dir: Path) -> dict[str, str] | None:
+    """report.md and report.html from the finished report; a failure is logged, not raised
+    (report.json stands on its own)."""
+    try:
+        documents = write_documents(sweep_dir)
+    except SynthosError as exc:
+        log.warning("Could not render report.md / report.html: %s", exc)
+        return None
+    return {"markdown": str(documents.markdown), "html": str(documents.html)}
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
 def summary_text(results: dict[str, Any]) -> str:
     """What a person reads at the end of a cascade: models finished, the prediction, files."""
-    sweep_dir = Path(results["sweep_dir"])
     collapse = results.get("collapse")
     if collapse is None:
         detection = ""
@@ -178,9 +190,20 @@ def summary_text(results: dict[str, Any]) -> str:
     return (
         detection + f"Cascade {results['validation_id']}: {results['models_completed']}/"
         f"{results['models_total']} models finished; {prediction_text(results)}\n"
-        f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
-        f"  plot:    {sweep_dir / PLOT_FILE}"
+        + "".join(f"  {name + ':':<9}{path}\n" for name, path in report_files(results).items())
+    ).rstrip("\n")
+
+
+def report_files(results: dict[str, Any]) -> dict[str, str]:
+    """The files a person opens after a cascade, by name (the HTML report first)."""
+    sweep_dir = Path(results["sweep_dir"])
+    files = dict(results.get("documents") or {})
+    files.update(
+        report=str(sweep_dir / "report.json"),
+        results=str(sweep_dir / RESULTS_FILE),
+        plot=str(sweep_dir / PLOT_FILE),
     )
+    return files
 
 
 def prediction_text(results: dict[str, Any]) -> str:
