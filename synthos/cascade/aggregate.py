@@ -197,7 +197,8 @@ def summary_text(results: dict[str, Any]) -> str:
 def report_files(results: dict[str, Any]) -> dict[str, str]:
     """The files a person opens after a cascade, by name (the HTML report first)."""
     sweep_dir = Path(results["sweep_dir"])
-    files = dict(results.get("documents") or {})
+    documents = results.get("documents") or {}
+    files = {name: documents[name] for name in ("html", "markdown") if name in documents}
     files.update(
         report=str(sweep_dir / "report.json"),
         results=str(sweep_dir / RESULTS_FILE),
@@ -270,6 +271,10 @@ class AggregateOnMultirunEnd(Callback):
         write_json_atomic(sweep_dir / PLAN_FILE, plan)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print(summary_text(self.aggregate(config)))
+
+    def aggregate(self, config: DictConfig) -> dict[str, Any]:
+        """Aggregate the sweep from disk and log its summary to W&B (when configured)."""
         sweep_dir = Path(config.hydra.sweep.dir)
         results = aggregate_sweep(sweep_dir, level=float(config.cascade.level))
         wandb_cfg = (config.get("logger") or {}).get("wandb")
@@ -284,4 +289,4 @@ class AggregateOnMultirunEnd(Callback):
                 )
             except Exception as exc:  # the dashboard is a view; the report on disk stands
                 log.warning("Could not log the cascade summary to W&B: %s", exc)
-        print(summary_text(results))
+        return results

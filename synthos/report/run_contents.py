@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthos.callbacks.jsonl import read_jsonl
 from synthos.errors import DataError, ErrorCode
 from synthos.report.schema import REPORT_FILE, read_report
 
@@ -102,20 +103,11 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def read_loss_curves(path: Path) -> list[LossCurve]:
     """Each model's loss curve from the last end record of its job in progress.jsonl (a
     resumed job ends more than once); unreadable lines are skipped, as `tail -f` readers do."""
-    if not path.is_file():
-        return []
     latest: dict[tuple[int, int], dict[str, Any]] = {}
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
-                continue
-            result = record["result"]
-            if record.get("event") in ("model_finished", "model_failed"):
-                latest[(int(record["tier"]), int(record["variant"]))] = result
+    for record in read_jsonl(path):
+        result = record.get("result")
+        if record.get("event") in ("model_finished", "model_failed") and isinstance(result, dict):
+            latest[(int(record["tier"]), int(record["variant"]))] = result
     curves = []
     for (tier, variant), result in sorted(latest.items()):
         points = [p for p in result.get("loss_curve") or [] if p[1] is not None]

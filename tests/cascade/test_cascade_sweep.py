@@ -67,6 +67,12 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
     proc = run_cascade(tmp_path, data_dir)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "report:" in proc.stdout
+    # The terminal shows the board's lines and the final screen; libraries' output is logged.
+    assert "✗ t1v1  tier 1" in proc.stdout and "✓ t3v0  tier 3" in proc.stdout
+    assert "GPU available" not in proc.stdout + proc.stderr
+    assert "GPU available" in (sweep / "cascade.log").read_text()
+    assert f"html:     {sweep / 'report.html'}" in proc.stdout
+    assert (sweep / "report.md").is_file()
 
     for name in SMOKE_JOBS:
         metrics = json.loads((sweep / name / "metrics.json").read_text())
