@@ -7,18 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from synthos.analysis.collapse.config import DIMENSIONS
 from synthos.report import empty_report, write_report
-
-DIMENSIONS = [
-    "distribution_fidelity",
-    "correlation_preservation",
-    "entropy_stability",
-    "tail_preservation",
-    "memorization",
-    "spectral_coherence",
-    "training_stability",
-    "generalization_gap",
-]
 
 
 def detection_fields() -> dict:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from synthos.analysis.collapse.config import DIMENSIONS
 from synthos.errors import DataError, ErrorCode, SynthosError
 from synthos.report import empty_report, read_report, write_report
 from synthos.report.validation import report_problems, report_schema
@@ -30,6 +31,8 @@ def test_every_stage_combination_is_valid():
 
 def test_the_schema_requires_exactly_the_keys_every_report_has():
     assert set(report_schema()["required"]) == set(empty_report("v", {}))
+    names = report_schema()["$defs"]["dimension"]["properties"]["name"]["enum"]
+    assert names == list(DIMENSIONS)
 
 
 def _break(mutate) -> list[str]:
