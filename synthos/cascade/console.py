@@ -12,6 +12,7 @@ status line every `plain_interval_s` are printed instead.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
@@ -140,16 +141,34 @@ class CascadeConsole(AggregateOnMultirunEnd):
             terminal,
             plain_interval_s=self.plain_interval_s,
         ).start()
+        # A sweep stopped by Ctrl-C never reaches on_multirun_end: give the terminal back.
+        atexit.register(self._interrupted)
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+    def _stop_board(self) -> None:
         if self._board is not None:
             self._board.stop()
+            self._board = None
+
+    def _release_terminal(self) -> None:
+        if self._capture is not None and self._capture.active:
+            self._capture.stop()
+
+    def _interrupted(self) -> None:
+        if self._capture is None or not self._capture.active:
+            return
+        self._stop_board()
+        self._release_terminal()
+        print(f"cascade stopped before it ended; its output is in {self._capture.log_path}")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._stop_board()
+        atexit.unregister(self._interrupted)
         try:
             results = self.aggregate(config)
-            print(summary_text(results))  # into the log when captured
-        finally:
             if self._capture is not None:
-                self._capture.stop()
+                print(summary_text(results))  # the plain summary, into the log
+        finally:
+            self._release_terminal()
         report = _read_report(Path(results["sweep_dir"]))
         files = report_files(results)
         if self._capture is not None:

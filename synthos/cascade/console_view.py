@@ -88,7 +88,8 @@ def finished_line(model: ModelState) -> Text:
     if model.status == "failed":
         error = result.get("error") or {}
         code = f"[{error['code']} {error.get('name', '')}] " if "code" in error else ""
-        line.append(f"  failed: {code}{error.get('message', 'no error recorded')}", style="red")
+        message = error.get("message") or error.get("type") or "no error recorded"
+        line.append(f"  failed: {code}{message}", style="red")
         return line
     for key in ("train_loss", "val_loss"):
         if result.get(key) is not None:

@@ -140,3 +140,11 @@ def test_finished_line_without_a_result_still_names_the_model():
     board = CascadeBoard([TierPlan(1, 1, 10, 1.0)], started=T0)
     model = board.update(record(1, 0, 1, 10, event="model_finished"))
     assert _text(finished_line(model)).startswith("✓ t1v0  tier 1")
+
+
+def test_a_failure_without_a_message_names_its_type():
+    board = CascadeBoard([TierPlan(1, 1, 10, 1.0)], started=T0)
+    model = board.update(
+        record(1, 0, 1, 3, event="model_failed", error={"type": "KeyboardInterrupt", "message": ""})
+    )
+    assert "failed: KeyboardInterrupt" in _text(finished_line(model))
