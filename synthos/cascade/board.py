@@ -5,8 +5,11 @@ The ETA is a cost model rather than "models left x mean duration": a model takes
 overhead (data, setup, test) plus its steps times the seconds per step of its tier. Seconds
 per step are measured from the progress records of the tier's own models; a tier that has not
 started yet is extrapolated from the measured tiers by its relative compute per step
-(d_model^2 x layers), with the exponent fitted on the measured tiers once there are two
-(1 before). So larger tiers are priced in before they start, and re-priced as soon as they do.
+(d_model^2 x layers) to the power of an exponent fitted on the measured tiers once there are
+two, `PRIOR_EXPONENT` before: small models spend much of each step on fixed costs
+(evaluation, Python, kernel launches), so their time grows slower than their compute (0.48
+between the micro and mini presets of CPU smoke cascades). So larger tiers are priced in
+before they start, and re-priced as soon as they do.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 END_EVENTS = ("model_finished", "model_failed")
+#: Seconds per step grow as (compute per step) ** this until two tiers have been measured.
+PRIOR_EXPONENT = 0.5
 
 
 @dataclass(frozen=True)
@@ -165,9 +170,9 @@ class CascadeBoard:
 
 def _cost_exponent(points: list[tuple[float, float]]) -> float:
     """Slope of log(seconds per step) on log(compute per step) over the measured tiers,
-    kept within [0, 1.5]; 1 (seconds proportional to compute) with fewer than two tiers."""
+    kept within [0, 1.5]; `PRIOR_EXPONENT` with fewer than two tiers."""
     if len({c for c, _ in points}) < 2:
-        return 1.0
+        return PRIOR_EXPONENT
     xs = [math.log(c) for c, _ in points]
     ys = [math.log(s) for _, s in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
