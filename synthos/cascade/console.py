@@ -7,7 +7,7 @@ Hydra's launch lines) goes to `<sweep dir>/cascade.log`, and the terminal shows 
 by `progress.jsonl` (so it follows any launcher's jobs): tiers, models done, the model in
 training with its step and loss, elapsed time, the ETA, and a line per finished model. On a
 terminal the board redraws in place; in a log (not a TTY) the finished-model lines and a
-status line every `plain_interval_s` are printed instead.
+status line a minute are printed instead.
 """
 
 from __future__ import annotations
@@ -33,7 +33,13 @@ from synthos.cascade.aggregate import (
     summary_text,
 )
 from synthos.cascade.board import CascadeBoard, TierPlan, tier_plans
-from synthos.cascade.console_view import board_view, final_screen, finished_line, status_line
+from synthos.cascade.console_view import (
+    board_view,
+    final_screen,
+    finished_line,
+    status_line,
+    training_line,
+)
 from synthos.cascade.terminal_capture import TerminalCapture
 
 log = logging.getLogger(__name__)
@@ -51,7 +57,7 @@ class LiveBoard:
         title: str,
         stream: TextIO,
         refresh_s: float = 0.5,
-        plain_interval_s: float = 30.0,
+        plain_interval_s: float = 60.0,
     ) -> None:
         self.board = board
         self.title = title
@@ -104,16 +110,17 @@ class LiveBoard:
             self._live.update(board_view(self.board, self.title, now))
         elif time.monotonic() - self._last_plain >= self.plain_interval_s:
             self._last_plain = time.monotonic()
-            self.console.print(status_line(self.board, self.title, now))
+            line = status_line(self.board, self.title, now)
             for model in self.board.running:
-                self.console.print(f"  training {model.name}: step {model.step}")
+                line.append("  |  ").append(training_line(model))
+            self.console.print(line)
 
 
 class CascadeConsole(AggregateOnMultirunEnd):
     """Hydra callback: plan, live board and output capture at the start; aggregation and
     the final screen at the end."""
 
-    def __init__(self, plain_interval_s: float = 30.0) -> None:
+    def __init__(self, plain_interval_s: float = 60.0) -> None:
         self.plain_interval_s = plain_interval_s
         self._capture: TerminalCapture | None = None
         self._board: LiveBoard | None = None

@@ -101,6 +101,9 @@ def test_board_prints_a_line_per_finished_model_and_a_status_line(tmp_path):
     assert "✓ t1v0  tier 1  0:05  val_loss 1.25  val/target_acc 0.75" in text
     assert "✗ t1v1  tier 1  failed: [2003 CHECKPOINT] unreadable" in text
     assert "Cascade test  2/2 models" in text
+    progress.write_text(progress.read_text() + json.dumps(record(1, 1, 9, 4)) + "\n")
+    live.poll()
+    assert out.getvalue().splitlines()[-1].endswith("|  training t1v1: step 4/100 (4%)  loss 1.96")
 
 
 def test_final_screen_has_verdict_prediction_top_causes_and_files():
