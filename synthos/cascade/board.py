@@ -1,15 +1,17 @@
 """The state of a running cascade as a person follows it, folded from its progress records:
 which models are done, which one trains (step, loss), and when the whole cascade will end.
 
-The ETA is a cost model rather than "models left x mean duration": a model takes a fixed
-overhead (data, setup, test) plus its steps times the seconds per step of its tier. Seconds
-per step are measured from the progress records of the tier's own models; a tier that has not
-started yet is extrapolated from the measured tiers by its relative compute per step
-(d_model^2 x layers) to the power of an exponent fitted on the measured tiers once there are
-two, `PRIOR_EXPONENT` before: small models spend much of each step on fixed costs
-(evaluation, Python, kernel launches), so their time grows slower than their compute (0.48
-between the micro and mini presets of CPU smoke cascades). So larger tiers are priced in
-before they start, and re-priced as soon as they do.
+The ETA is a cost model rather than "models left x mean duration". A model takes its tier's
+training time plus the overhead seen between models (setup, test). A tier's training time is
+the median of its finished models; while its first model trains, that model's elapsed time
+over the share of its time already spent, read at its share of steps from the time profile
+of finished models (evaluations at fixed shares of the steps make time and steps run
+unevenly, the same way in every model); before a tier starts, the nearest measured tier's
+time scaled by steps and by compute per step (d_model^2 x layers) to the power of an
+exponent fitted on the measured tiers once there are two, `PRIOR_EXPONENT` before. Small
+models spend much of a step on fixed costs (evaluation, Python, kernel launches), so their
+time grows slower than their compute: 0.48 between the micro and mini presets of CPU smoke
+cascades. So larger tiers are priced in before they start and re-priced once they do.
 """
 
 from __future__ import annotations
@@ -46,10 +48,34 @@ class ModelState:
     first_step: int = 0
     last_seen: float | None = None
     result: dict[str, Any] | None = None
+    #: (seconds since first_seen, step) of every record of this launch.
+    samples: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return f"t{self.tier}v{self.variant}"
+
+    @property
+    def whole(self) -> bool:
+        """Trained from its first step in this launch (a resumed model is not)."""
+        return self.first_step == 0 and bool(self.total_steps)
+
+    def time_share_at(self, step_share: float) -> float | None:
+        """Share of this finished model's training time spent when it reached `step_share`
+        of its steps (interpolated between records)."""
+        if not self.whole or len(self.samples) < 2 or self.samples[-1][0] <= 0:
+            return None
+        total_time, total_steps = self.samples[-1][0], self.total_steps
+        previous = (0.0, 0.0)
+        for seconds, step in self.samples:
+            point = (step / total_steps, seconds / total_time)
+            if point[0] >= step_share:
+                if point[0] == previous[0]:
+                    return point[1]
+                weight = (step_share - previous[0]) / (point[0] - previous[0])
+                return previous[1] + weight * (point[1] - previous[1])
+            previous = point
+        return 1.0
 
     def seconds_per_step(self) -> float | None:
         steps = self.step - self.first_step
@@ -102,9 +128,11 @@ class CascadeBoard:
             # The model's first record in this launch (a resumed model starts again).
             model.status = "running"
             model.first_seen, model.first_step = when, step
+            model.samples = []
             if self._last_end is not None and self.started <= self._last_end <= when:
                 self._gaps.append(when - self._last_end)  # setup and test between models
         model.step, model.last_seen = step, when
+        model.samples.append((when - model.first_seen, step))
         model.total_steps = record.get("total_steps") or model.total_steps
         if record.get("current_loss") is not None:
             model.loss = float(record["current_loss"])
@@ -127,45 +155,92 @@ class CascadeBoard:
                 measured.setdefault(model.tier, []).append(value)
         return {tier: sorted(v)[len(v) // 2] for tier, v in measured.items()}
 
-    def _step_seconds(self, tier: int, measured: dict[int, float]) -> float | None:
-        if tier in measured:
-            return measured[tier]
-        costs = {p.tier: p.step_cost for p in self.tiers if p.step_cost}
-        known = [(t, s) for t, s in measured.items() if t in costs]
-        if not known or tier not in costs:
-            return None
-        exponent = _cost_exponent([(costs[t], s) for t, s in known])
-        ref_tier, ref_seconds = min(known, key=lambda ts: abs(math.log(costs[ts[0]] / costs[tier])))
-        return ref_seconds * (costs[tier] / costs[ref_tier]) ** exponent
-
     def overhead(self) -> float:
         """Seconds between one model's end and the next one's first step (test, setup)."""
         return sum(self._gaps) / len(self._gaps) if self._gaps else 0.0
 
-    def remaining_seconds(self) -> float | None:
-        """Seconds of training still ahead: the running models' remaining steps, then the
-        pending models shared among `parallel` slots; None until measurable."""
-        measured = self.seconds_per_step()
-        steps = {p.tier: p.max_steps for p in self.tiers}
+    def _time_share(self, step_share: float) -> float:
+        """Median share of training time spent at `step_share` of the steps, over the whole
+        finished models (`step_share` itself before any)."""
+        shares = [
+            share
+            for m in self.models.values()
+            if m.status == "completed" and (share := m.time_share_at(step_share)) is not None
+        ]
+        return _median(shares) if shares else step_share
+
+    def _projected(self, model: ModelState, now: float) -> float | None:
+        """A running model's whole training time, from its elapsed time and step share."""
+        if not model.total_steps or model.first_seen is None or model.step <= model.first_step:
+            return None
+        done = (model.step - model.first_step) / (model.total_steps - model.first_step)
+        share = self._time_share(min(1.0, done))
+        return (now - model.first_seen) / share if share > 0 else None
+
+    def tier_seconds(self, now: float) -> dict[int, float]:
+        """Training seconds of one model of each tier that can be estimated."""
+        measured: dict[int, float] = {}
+        for plan in self.tiers:
+            mine = [m for m in self.models.values() if m.tier == plan.tier]
+            finished = [m.samples[-1][0] for m in mine if m.status == "completed" and m.whole]
+            running = [self._projected(m, now) for m in mine if m.status == "running"]
+            running = [r for r in running if r is not None]
+            if finished or running:
+                measured[plan.tier] = _median(finished or running)
+        estimates = dict(measured)
+        for plan in self.tiers:
+            if plan.tier not in measured:
+                value = self._extrapolate(plan, measured)
+                if value is not None:
+                    estimates[plan.tier] = value
+        return estimates
+
+    def _extrapolate(self, plan: TierPlan, measured: dict[int, float]) -> float | None:
+        """A tier's time from the measured tiers: per step, scaled by compute per step."""
+        plans = {p.tier: p for p in self.tiers}
+        known = {
+            t: seconds / plans[t].max_steps
+            for t, seconds in measured.items()
+            if plans[t].step_cost and plans[t].max_steps
+        }
+        if not known or not plan.step_cost or not plan.max_steps:
+            return None
+        exponent = _cost_exponent([(plans[t].step_cost, per_step) for t, per_step in known.items()])
+        ref = min(known, key=lambda t: abs(math.log(plans[t].step_cost / plan.step_cost)))
+        ratio = (plan.step_cost / plans[ref].step_cost) ** exponent
+        return known[ref] * ratio * plan.max_steps
+
+    def remaining_seconds(self, now: float) -> float | None:
+        """Seconds of training still ahead: the running models' remaining time, then the
+        pending models (each with the overhead between models) shared among `parallel`
+        slots; None until measurable."""
+        per_tier = self.tier_seconds(now)
         overhead = self.overhead()
         running, pending = [0.0], 0.0
         for model in self.models.values():
             if model.status in ("completed", "failed"):
                 continue
-            per_step = self._step_seconds(model.tier, measured)
-            planned = model.total_steps or steps.get(model.tier)
-            if per_step is None or planned is None:
-                return None
             if model.status == "running":
-                running.append(max(0, planned - model.step) * per_step)
+                total = self._projected(model, now) or per_tier.get(model.tier)
+                if total is None:
+                    return None
+                running.append(max(0.0, total - (now - (model.first_seen or now))))
+            elif model.tier in per_tier:
+                pending += overhead + per_tier[model.tier]
             else:
-                pending += overhead + planned * per_step
+                return None
         return max(running) + pending / max(1, self.parallel)
 
     def eta(self, now: float) -> float | None:
         """Expected end of the last model (epoch seconds), None until it can be estimated."""
-        remaining = self.remaining_seconds()
+        remaining = self.remaining_seconds(now)
         return None if remaining is None else now + remaining
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _cost_exponent(points: list[tuple[float, float]]) -> float:

@@ -78,9 +78,9 @@ def test_eta_prices_unstarted_tiers_by_compute_per_step():
     # One measured tier: seconds per step grow as compute ** PRIOR_EXPONENT (0.5).
     tier2 = 2 * (2.0 + 100 * 0.1 * 4.0**0.5)
     tier3 = 2.0 + 50 * 0.1 * 16.0**0.5
-    assert board.remaining_seconds() == pytest.approx(tier2 + tier3)
+    assert board.remaining_seconds(T0 + end) == pytest.approx(tier2 + tier3)
     naive = 3 * 10.0  # models left x mean duration so far: what the old ETA said
-    assert board.remaining_seconds() > 2 * naive
+    assert board.remaining_seconds(T0 + end) > 2 * naive
 
 
 def test_eta_reprices_a_tier_once_its_model_runs_and_fits_the_exponent():
@@ -95,7 +95,9 @@ def test_eta_reprices_a_tier_once_its_model_runs_and_fits_the_exponent():
     running = 40 * 0.2
     pending_tier2 = 2.0 + 100 * 0.2
     tier3 = 2.0 + 50 * 0.2 * (16.0 / 4.0) ** 0.5
-    assert board.remaining_seconds() == pytest.approx(running + pending_tier2 + tier3)
+    assert board.remaining_seconds(T0 + end + 14.0) == pytest.approx(
+        running + pending_tier2 + tier3
+    )
 
 
 def test_a_resumed_model_is_timed_from_its_new_start():
@@ -128,7 +130,22 @@ def test_parallel_slots_share_the_pending_models():
         _, end = run_model(board, 1, 0, 0.0, 0.1)
         board.update(record(1, 1, end + 2.0, 0))
         board.update(record(1, 1, end + 3.0, 10))
+    now = T0 + end + 3.0
     running = 90 * 0.1
     pending = 2 * (2.0 + 100 * 0.2) + 2.0 + 50 * 0.1 * 4.0
-    assert sequential.remaining_seconds() == pytest.approx(running + pending)
-    assert parallel.remaining_seconds() == pytest.approx(running + pending / 2)
+    assert sequential.remaining_seconds(now) == pytest.approx(running + pending)
+    assert parallel.remaining_seconds(now) == pytest.approx(running + pending / 2)
+
+
+def test_a_running_model_is_projected_with_the_time_profile_of_finished_ones():
+    board = CascadeBoard(plans(), started=T0)
+    # Tier 1 spends half its time in the first fifth of its steps (evaluations come early).
+    for at, step in ((0.0, 0), (10.0, 20), (20.0, 100)):
+        board.update(record(1, 0, at, step, event="progress" if step < 100 else "model_finished"))
+    assert board.models[(1, 0)].time_share_at(0.2) == pytest.approx(0.5)
+    assert board.models[(1, 0)].time_share_at(0.6) == pytest.approx(0.75)
+    board.update(record(2, 0, 22.0, 0))
+    board.update(record(2, 0, 52.0, 20))  # 30 s for a fifth of the steps
+    now = T0 + 52.0
+    assert board.tier_seconds(now)[2] == pytest.approx(60.0)  # not 150 (steps alone)
+    assert board.remaining_seconds(now) >= 30.0
