@@ -126,6 +126,16 @@ class CascadeConsole(AggregateOnMultirunEnd):
         self._board: LiveBoard | None = None
         self._started = time.time()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Parallel launchers (joblib) pickle Hydra's callbacks into their workers, which
+        # never draw: the terminal handle and the board thread stay in this process.
+        return {"plain_interval_s": self.plain_interval_s, "_started": self._started}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._capture = None
+        self._board = None
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         super().on_multirun_start(config, **kwargs)
         self._started = time.time()

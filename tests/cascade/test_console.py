@@ -151,3 +151,20 @@ def test_a_failure_without_a_message_names_its_type():
         record(1, 0, 1, 3, event="model_failed", error={"type": "KeyboardInterrupt", "message": ""})
     )
     assert "failed: KeyboardInterrupt" in _text(finished_line(model))
+
+
+def test_the_console_callback_pickles_without_its_terminal(tmp_path):
+    """Parallel launchers pickle Hydra's callbacks into their workers."""
+    import pickle
+
+    from synthos.cascade.console import CascadeConsole
+    from synthos.cascade.terminal_capture import TerminalCapture
+
+    console = CascadeConsole(plain_interval_s=5.0)
+    console._capture = TerminalCapture(tmp_path / "cascade.log")
+    console._capture.terminal = (tmp_path / "terminal").open("w")
+    try:
+        copy = pickle.loads(pickle.dumps(console))
+    finally:
+        console._capture.terminal.close()
+    assert copy.plain_interval_s == 5.0 and copy._capture is None and copy._board is None
