@@ -7,6 +7,7 @@
     synthos scaling predict RUNS.csv --metric COLUMN --target PARAMS:TOKENS [--json]
     synthos signatures seed|add|outcome|list --library LIB.h5 ...
     synthos prescreen PATH [--reference PATH] [--library LIB.h5] [--json]
+    synthos report RUN_DIR
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -255,6 +256,7 @@ def _run_detect(args: argparse.Namespace) -> int:
     from synthos.analysis.collapse import CollapseConfig, detect_collapse
     from synthos.analysis.collapse.plot import plot_dimensions
     from synthos.report import empty_report, read_report, write_report
+    from synthos.report.documents import write_documents
     from synthos.report.schema import REPORT_FILE
 
     options = {
@@ -292,6 +294,30 @@ def _run_detect(args: argparse.Namespace) -> int:
     if not args.no_plot:
         print(f"plot         {plot_dimensions(result, out / 'dimensions.png')}")
     print(f"report       {report_path}")
+    documents = write_documents(out)
+    print(f"html         {documents.html}")
+    print(f"markdown     {documents.markdown}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# report
+
+
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_dir",
+        type=Path,
+        help="a run directory with report.json (a cascade's sweep dir or detect's --out)",
+    )
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from synthos.report.documents import write_documents
+
+    documents = write_documents(args.run_dir)
+    print(f"html         {documents.html}")
+    print(f"markdown     {documents.markdown}")
     return 0
 
 
@@ -399,6 +425,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "pre-screen a dataset against the signature library: pre-risk, proceed, matches",
         _add_prescreen,
         _run_prescreen,
+    ),
+    "report": Subcommand(
+        "report",
+        "render report.md and a self-contained report.html from a run directory",
+        _add_report,
+        _run_report,
     ),
 }
 

@@ -210,7 +210,10 @@ def connect(threads: int | None, memory_limit: str | None, temp_dir: str) -> Any
         con.execute("SET memory_limit = ?", [str(memory_limit)])
     con.execute("SET temp_directory = ?", [str(temp_dir)])
     con.execute("SET preserve_insertion_order=false")
-    con.execute("SET enable_progress_bar=false")
+    # Inside Jupyter without ipywidgets DuckDB refuses to touch the setting (its bar is off
+    # there already).
+    with suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar=false")
     return con
 
 

@@ -29,6 +29,7 @@ from synthos.cascade.wandb_summary import log_cascade_summary
 from synthos.errors import DataError, ErrorCode, SynthosError
 from synthos.fileio import write_json_atomic
 from synthos.report import empty_report, write_report
+from synthos.report.documents import write_documents
 from synthos.training import METRICS_FILE
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ def aggregate_sweep(
         results["collapse"] = run_collapse_stage(
             sweep_dir, dataset["path"], plan.get("reference_path")
         )
+    results["documents"] = render_documents(sweep_dir)
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
 
@@ -181,13 +183,23 @@ def _record_signature(candidate: str, reference: str | None, fields: dict) -> di
     return {"signature_matches": added["signature_matches"]}
 
 
+def render_documents(sweep_dir: Path) -> dict[str, str] | None:
+    """report.md and report.html from the finished report; a failure is logged, not raised
+    (report.json stands on its own)."""
+    try:
+        documents = write_documents(sweep_dir)
+    except SynthosError as exc:
+        log.warning("Could not render report.md / report.html: %s", exc)
+        return None
+    return {"markdown": str(documents.markdown), "html": str(documents.html)}
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
 def summary_text(results: dict[str, Any]) -> str:
     """What a person reads at the end of a cascade: models finished, the prediction, files."""
-    sweep_dir = Path(results["sweep_dir"])
     collapse = results.get("collapse")
     if collapse is None:
         detection = ""
@@ -198,9 +210,21 @@ def summary_text(results: dict[str, Any]) -> str:
     return (
         detection + f"Cascade {results['validation_id']}: {results['models_completed']}/"
         f"{results['models_total']} models finished; {prediction_text(results)}\n"
-        f"  report:  {sweep_dir / 'report.json'}\n  results: {sweep_dir / RESULTS_FILE}\n"
-        f"  plot:    {sweep_dir / PLOT_FILE}"
+        + "".join(f"  {name + ':':<9}{path}\n" for name, path in report_files(results).items())
+    ).rstrip("\n")
+
+
+def report_files(results: dict[str, Any]) -> dict[str, str]:
+    """The files a person opens after a cascade, by name (the HTML report first)."""
+    sweep_dir = Path(results["sweep_dir"])
+    documents = results.get("documents") or {}
+    files = {name: documents[name] for name in ("html", "markdown") if name in documents}
+    files.update(
+        report=str(sweep_dir / "report.json"),
+        results=str(sweep_dir / RESULTS_FILE),
+        plot=str(sweep_dir / PLOT_FILE),
     )
+    return files
 
 
 def prediction_text(results: dict[str, Any]) -> str:
@@ -267,6 +291,10 @@ class AggregateOnMultirunEnd(Callback):
         write_json_atomic(sweep_dir / PLAN_FILE, plan)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print(summary_text(self.aggregate(config)))
+
+    def aggregate(self, config: DictConfig) -> dict[str, Any]:
+        """Aggregate the sweep from disk and log its summary to W&B (when configured)."""
         sweep_dir = Path(config.hydra.sweep.dir)
         results = aggregate_sweep(sweep_dir, level=float(config.cascade.level))
         wandb_cfg = (config.get("logger") or {}).get("wandb")
@@ -281,4 +309,4 @@ class AggregateOnMultirunEnd(Callback):
                 )
             except Exception as exc:  # the dashboard is a view; the report on disk stands
                 log.warning("Could not log the cascade summary to W&B: %s", exc)
-        print(summary_text(results))
+        return results

@@ -67,6 +67,12 @@ def test_smoke_cascade_aggregates_and_marks_a_failed_job(tmp_path, data_dir):
     proc = run_cascade(tmp_path, data_dir)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "report:" in proc.stdout
+    # The terminal shows the board's lines and the final screen; libraries' output is logged.
+    assert "✗ t1v1  tier 1" in proc.stdout and "✓ t3v0  tier 3" in proc.stdout
+    assert "GPU available" not in proc.stdout + proc.stderr
+    assert "GPU available" in (sweep / "cascade.log").read_text()
+    assert f"html:     {sweep / 'report.html'}" in proc.stdout
+    assert (sweep / "report.md").is_file()
 
     for name in SMOKE_JOBS:
         metrics = json.loads((sweep / name / "metrics.json").read_text())
@@ -167,7 +173,8 @@ def test_interrupted_cascade_resumes_and_skips_finished_jobs(tmp_path, data_dir)
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     for name, mtime in finished.items():
         assert (sweep / name / "metrics.json").stat().st_mtime == mtime, f"{name} was retrained"
-    log = rerun.stdout + rerun.stderr
+    # The jobs' own log lines are in the sweep's cascade.log (the terminal shows the board).
+    log = (sweep / "cascade.log").read_text()
     assert log.count("already finished; skipping") == 4
     assert "Resuming from" in log and "t3v0" in log
     jobs = {j["job"]: j for j in collect_jobs(sweep)}

@@ -68,10 +68,11 @@ def test_detect_writes_report_plot_and_summary(tmp_path, table_pair):
 
 def test_detect_keeps_earlier_stages_fields(tmp_path, table_pair):
     from synthos.report import empty_report, write_report
+    from tests.report.conftest import prediction_fields
 
     out = tmp_path / "out"
     earlier = empty_report("v1", {"path": "x"})
-    earlier["prediction"] = {"metric": "test/loss", "predicted": 1.5}
+    earlier["prediction"] = {**prediction_fields()["prediction"], "predicted": 1.5}
     earlier["timings"] = {"cascade": 12.0}
     write_report(out, earlier)
     table_pair[0].to_parquet(tmp_path / "cand.parquet")
