@@ -154,7 +154,7 @@ def _data_columns(source: Source) -> dict[str, str]:
     return {n: t for n, t in source.columns.items() if n not in _ENGINE_COLUMNS}
 
 
-def _hash_expr(names: list[str], numeric: set[str]) -> str:
+def row_hash_expr(names: list[str], numeric: set[str]) -> str:
     parts = [f"CAST({quote_ident(n)} AS {'DOUBLE' if n in numeric else 'VARCHAR'})" for n in names]
     return f"hash({', '.join(parts)})"
 
@@ -241,7 +241,7 @@ def _build(
         kinds = _kinds(base_sample, base_cols, common, exclude={time_column})
         if series:
             kinds = {c: k for c, k in kinds.items() if k == "numeric"}
-    cand_table, dropped = _coerce(cand_sample, kinds, base_cols, cand_cols, text_column)
+    cand_table, dropped = coerce_columns(cand_sample, kinds, base_cols, cand_cols, text_column)
     if dropped:
         notes["incomparable_columns"] = dropped
         kinds = {c: k for c, k in kinds.items() if c not in dropped}
@@ -255,7 +255,7 @@ def _build(
         )
     reference = holdout = None
     if ref_src is not None:
-        ref_table, _ = _coerce(base_sample, kinds, base_cols, base_cols, text_column)
+        ref_table, _ = coerce_columns(base_sample, kinds, base_cols, base_cols, text_column)
         ref_table = _in_order(ref_table.select(analysed), time_column)
         reference, holdout = _split(ref_table, config, series)
     target = config.target_column or (analysed[-1] if inference.modality == "tabular" else None)
@@ -352,7 +352,7 @@ def _hash_rows(
     """
     if not names:
         return {"identical": False}
-    h = _hash_expr(names, numeric)
+    h = row_hash_expr(names, numeric)
     mod = _FINGERPRINT_MOD
     if ref is None:
         (row,) = cand.fetchall(f"SELECT count(*) - count(DISTINCT {h}) FROM {{src}}")
@@ -429,7 +429,7 @@ def _kinds(
     return kinds
 
 
-def _coerce(
+def coerce_columns(
     table: pa.Table,
     kinds: dict[str, str],
     base: dict[str, str],
