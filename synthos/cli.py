@@ -4,6 +4,7 @@
     synthos detect --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] [--modality M]
                    --out DIR
     synthos scaling predict RUNS.csv --metric COLUMN --target PARAMS:TOKENS [--json]
+    synthos localize --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] --out DIR
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -257,6 +258,54 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# localize
+
+
+def _add_localize(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", required=True, help="the dataset whose rows are scored")
+    parser.add_argument("--reference", help="trusted real data the candidate should resemble")
+    parser.add_argument(
+        "--cascade",
+        type=Path,
+        help="a cascade's sweep directory (model evidence on its checkpoints)",
+    )
+    parser.add_argument("--modality", help="text, tabular or time_series (default: inferred)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--target", help="target column of the label evidence (default: last)")
+    parser.add_argument(
+        "--flag-score", type=float, default=0.9, help="score at which a row is flagged (0.9)"
+    )
+    parser.add_argument(
+        "--model-rows", type=int, default=5000, help="rows scored with the cascade's models"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
+    parser.add_argument("--validation-id", help="validation id in report.json")
+
+
+def _run_localize(args: argparse.Namespace) -> int:
+    from synthos.analysis.localize import LocalizeConfig, localize
+
+    try:
+        config = LocalizeConfig(
+            flag_score=args.flag_score,
+            model_rows=args.model_rows,
+            target_column=args.target,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    out = _output_dir(args.out)
+    result = localize(
+        args.candidate, args.reference, args.cascade, modality=args.modality, config=config
+    )
+    report_path = result.write_report(out, validation_id=args.validation_id)
+    print(result.summary())
+    print(f"row scores   {out / 'row_scores.parquet'}")
+    print(f"report       {report_path}")
+    return 0
+
+
 def _output_dir(out: Path) -> Path:
     """Create the output directory, or say in one line why it cannot be."""
     try:
@@ -292,6 +341,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "collapse detection: eight dimension scores, verdict, severity, type, root causes",
         _add_detect,
         _run_detect,
+    ),
+    "localize": Subcommand(
+        "localize",
+        "row scores (row_scores.parquet), issue types and problem regions",
+        _add_localize,
+        _run_localize,
     ),
 }
 

@@ -20,7 +20,8 @@ class LocalizeConfig:
     support_k: reference rows whose mean distance is the out-of-support statistic.
     label_folds / label_rows: cross-validation folds of the label model and the most rows
         any fold's model trains on (every row is still predicted out of fold).
-    model_rows: rows scored with the cascade's models (a seeded sample when more).
+    model_rows: rows scored with the cascade's models (a seeded sample when more): each
+        forward pass of even the smallest models costs far more than the data evidence.
     model_batch: rows per forward pass of a cascade model.
     max_regions: regions kept in the report (largest impact first).
     region_gap: flagged rows at most this many rows apart join one row range.
@@ -34,10 +35,10 @@ class LocalizeConfig:
     flag_score: float = 0.9
     reference_rows: int = 100_000
     neighbours: int = 4
-    support_k: int = 10
+    support_k: int = 5
     label_folds: int = 5
     label_rows: int = 200_000
-    model_rows: int = 20_000
+    model_rows: int = 5_000
     model_batch: int = 256
     max_regions: int = 50
     region_gap: int = 0

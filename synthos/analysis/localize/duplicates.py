@@ -1,8 +1,12 @@
 """Exact and near duplicates within the candidate (tables and text).
 
 Exact duplicates: rows with the same hash over every common column (hashed in the engine,
-every row). Near duplicates: each row's nearest other candidate row over its K-th nearest
-(`neighbours`), on the embedding; an exact twin gives 0. The null is the reference's own
+every row). Near duplicates, on the embedding, two statistics: the distance to the nearest other
+candidate row over the distance to the second nearest (a pair stands out wherever it lies,
+dense region or sparse), and the distance to the nearest other row itself (a group of
+several near-identical rows, whose second neighbour is as close as the first, still stands
+out; a small cluster of distinct rows far from the rest does not); each through its own
+null, the smaller p-value twice (Bonferroni). An exact twin gives 0. The null is the reference's own
 within-set ratios (each reference row held out against the others: a real sample of the
 same distribution, judged the same way), through `pvalues.ratio_pvalues`; its exact twins
 set the point mass at 0, so a table whose real rows repeat (few distinct values) does not
@@ -67,27 +71,36 @@ def _link(groups: np.ndarray, partner: np.ndarray, near: np.ndarray) -> np.ndarr
     return out
 
 
+def _statistics(distances: np.ndarray) -> np.ndarray:
+    """(rows, 2): nearest over second-nearest distance, and the nearest distance itself
+    scaled into [0, 1) (d / (1 + d): both are "small is suspicious", 0 for a twin)."""
+    nearest = distances[:, 0]
+    return np.column_stack([neighbors.distance_ratio(distances[:, :2]), nearest / (1.0 + nearest)])
+
+
 def duplicate_evidence(view: RowView, emb: Embeddings, config: LocalizeConfig) -> Evidence:
-    k = config.neighbours
     groups = exact_groups(view.row_hashes)
     n = view.rows
-    ratios = np.ones(n)
+    ratios = np.ones((n, 2))
     partner = np.full(n, -1, dtype=np.int64)
-    searched = emb.usable and n > k
+    searched = emb.usable and n > 2
     if searched:
-        distances, ids = neighbors.nearest_others(emb.candidate, k, config.seed)
-        ratios = neighbors.distance_ratio(distances)
+        distances, ids = neighbors.nearest_others(emb.candidate, 2, config.seed)
+        ratios = _statistics(distances)
         partner = ids[:, 0]
     ratios[groups >= 0] = 0.0
     summary: dict = {"rows": n, "exact_duplicate_rows": int(np.sum(groups >= 0))}
-    if emb.has_reference and len(emb.reference) > k:
-        null = neighbors.distance_ratio(neighbors.nearest_others(emb.reference, k, config.seed)[0])
-        p = ratio_pvalues(ratios, null)
+    if emb.has_reference and len(emb.reference) > 2:
+        null = _statistics(neighbors.nearest_others(emb.reference, 2, config.seed)[0])
+        each = [ratio_pvalues(ratios[:, j], null[:, j]) for j in range(2)]
         summary["baseline"] = f"the reference's own ratios, each row held out ({len(null)} rows)"
     else:
-        own = ratios[ratios > 0]
-        p = ratio_pvalues(ratios, own if own.size else ratios, twins=0.0)
+        each = []
+        for j in range(2):
+            own = ratios[ratios[:, j] > 0, j]
+            each.append(ratio_pvalues(ratios[:, j], own if own.size else ratios[:, j], twins=0.0))
         summary["baseline"] = "none (no reference): the candidate's own ratios; any repeat counts"
+    p = np.minimum(1.0, 2 * np.minimum(*each))
     summary["near_duplicate_search"] = "embedding" if searched else "not searched (too few rows)"
     near = (p <= LINK_P) & (groups < 0)
     linked = _link(groups, partner, near)
@@ -98,7 +111,7 @@ def duplicate_evidence(view: RowView, emb: Embeddings, config: LocalizeConfig) -
         columns={
             "duplicate_group": linked,
             "exact_duplicate": groups >= 0,
-            "duplicate_ratio": ratios,
+            "duplicate_ratio": ratios[:, 0],
         },
         affected_columns=list(view.cmp.candidate.column_names),
         groups=linked,

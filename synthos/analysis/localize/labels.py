@@ -1,17 +1,21 @@
 """Label disagreement: rows whose target a model of the other columns does not believe.
 
 Tables with a target: boosted trees (the detector's `predictive.trees`) predict the target
-from the other analysed columns out of fold (`label_folds` folds over the candidate; each
-fold's model trains on at most `label_rows` candidate rows of the other folds plus every
-reference row of the sample, whose labels are trusted). Every row is predicted by a model
-that never saw it.
+from the other analysed columns out of fold: `label_folds` folds over the candidate's rows
+and the reference sample's rows together, each fold's model trained on at most
+`label_rows` rows of the other folds. Every row, candidate or reference, is predicted by a
+model that never saw it.
 
-Class targets: the p-value of the given label is the probability mass of the labels the
-model finds less likely than it, plus half its own, sum_j p_j [p_j < p_given] + p_given / 2
-(the mid-p conformal p-value: about uniform when the model is calibrated and the label
-correct, small when the model is confident in another label, and still ordered where the
-model prefers the given label). Numeric targets: the absolute out-of-fold residual's robust z-score
-against the candidate's own residuals, through the upper-tail model.
+Class targets: the raw statistic is the mid-p conformal p-value of the given label, the
+probability mass of the labels the model finds less likely plus half the label's own,
+sum_j p_j [p_j < p_given] + p_given / 2 (small when the model is confident in another label,
+still ordered where it prefers the given one). Numeric targets: the absolute out-of-fold
+residual over its median. The reference's rows, whose labels are trusted, are judged the
+same way and set the null: a candidate row's p-value is how often a real row's statistic is
+as extreme (the upper-tail model of `pvalues` on -log of the conformal value, or on the
+residual). A model's confidence is bounded, so its raw value for a flipped label rarely
+falls below a few percent; against real rows judged the same way such a value is rare.
+Without a reference the raw conformal value (or the candidate's own residuals) is used.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from synthos.analysis.collapse.predictive import trees
 
 from .config import LocalizeConfig
 from .evidence import Evidence
-from .pvalues import robust_z, upper_tail_pvalues
+from .pvalues import upper_tail_pvalues
 from .rows import RowView
 
 NAME = "label_disagreement"
@@ -35,9 +39,10 @@ PROBABILITY_FLOOR = 1e-6
 
 @dataclass
 class LabelPredictions:
-    """Out-of-fold predictions for every candidate row (file order).
+    """Out-of-fold predictions of the candidate's rows (file order) and of the reference
+    sample's rows (None without a reference).
 
-    classes: the label order of `probabilities` (class targets); None for a numeric target.
+    classes: the label order of the probabilities (class targets); None for numeric ones.
     given: each row's label (strings) or value.
     probabilities: (rows, classes) out-of-fold probabilities, or None.
     predicted: the numeric prediction (numeric target), or None.
@@ -48,6 +53,9 @@ class LabelPredictions:
     given: np.ndarray
     probabilities: np.ndarray | None
     predicted: np.ndarray | None
+    reference_given: np.ndarray | None = None
+    reference_probabilities: np.ndarray | None = None
+    reference_predicted: np.ndarray | None = None
 
 
 def label_target(view: RowView) -> str | None:
@@ -85,20 +93,50 @@ def _targets(view: RowView, side: str, target: str, classifier: bool) -> np.ndar
 
 
 def cross_validated_predictions(view: RowView, config: LocalizeConfig) -> LabelPredictions:
-    """Out-of-fold predictions of the target for every candidate row (module docstring)."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
+    """Out-of-fold predictions of the target for every candidate and reference row."""
     target = label_target(view)
     if target is None:
         raise ValueError("no target to predict")
     classifier = view.cmp.kinds[target] == "categorical"
     x = design(view, "candidate", target)
     y = _targets(view, "candidate", target, classifier)
-    extra_x, extra_y = _reference_rows(view, target, classifier)
+    ref_x, ref_y = _reference_rows(view, target, classifier)
+    all_x, all_y = np.vstack([x, ref_x]), np.concatenate([y, ref_y])
+    classes = np.unique(all_y) if classifier else None
+    out = _out_of_fold(all_x, all_y, classes, config)
+    n = len(y)
+    has_ref = len(ref_y) > 0
+    if classifier:
+        return LabelPredictions(
+            target,
+            classes,
+            view.to_file_order(y),
+            view.to_file_order(out[:n]),
+            None,
+            ref_y if has_ref else None,
+            out[n:] if has_ref else None,
+        )
+    return LabelPredictions(
+        target,
+        None,
+        view.to_file_order(y),
+        None,
+        view.to_file_order(out[:n]),
+        ref_y if has_ref else None,
+        None,
+        out[n:] if has_ref else None,
+    )
+
+
+def _out_of_fold(
+    x: np.ndarray, y: np.ndarray, classes: np.ndarray | None, config: LocalizeConfig
+) -> np.ndarray:
+    """Out-of-fold class probabilities (rows, classes) or numeric predictions (rows,)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    classifier = classes is not None
     rng = np.random.default_rng(config.seed)
-    classes = np.unique(np.concatenate([y, extra_y])) if classifier else None
-    proba = np.zeros((len(y), len(classes))) if classifier else None
-    predicted = None if classifier else np.zeros(len(y))
+    out = np.zeros((len(y), len(classes))) if classifier else np.zeros(len(y))
     folds = min(config.label_folds, len(y))
     splitter = KFold(folds, shuffle=True, random_state=config.seed)
     if classifier and np.unique(y, return_counts=True)[1].min() >= folds:
@@ -106,34 +144,24 @@ def cross_validated_predictions(view: RowView, config: LocalizeConfig) -> LabelP
     for train, test in splitter.split(x, y):
         if len(train) > config.label_rows:
             train = np.sort(rng.choice(train, size=config.label_rows, replace=False))
-        fit_x = np.vstack([x[train], extra_x])
-        fit_y = np.concatenate([y[train], extra_y])
-        n_classes = len(np.unique(fit_y)) if classifier else 0
-        model = trees(classifier, config.seed, len(fit_y), max(2, n_classes))
-        if classifier and n_classes < 2:
-            proba[test, np.searchsorted(classes, fit_y[0])] = 1.0
+        present = np.unique(y[train]) if classifier else None
+        if classifier and len(present) < 2:
+            out[test, np.searchsorted(classes, present[0])] = 1.0
             continue
-        model.fit(fit_x, fit_y)
+        model = trees(classifier, config.seed, len(train), 2 if present is None else len(present))
+        model.fit(x[train], y[train])
         if classifier:
-            proba[np.ix_(test, np.searchsorted(classes, model.classes_))] = model.predict_proba(
-                x[test]
-            )
+            columns = np.searchsorted(classes, model.classes_)
+            out[np.ix_(test, columns)] = model.predict_proba(x[test])
         else:
-            predicted[test] = model.predict(x[test])
-    return LabelPredictions(
-        target,
-        classes,
-        view.to_file_order(y),
-        None if proba is None else view.to_file_order(proba),
-        None if predicted is None else view.to_file_order(predicted),
-    )
+            out[test] = model.predict(x[test])
+    return out
 
 
 def _reference_rows(view: RowView, target: str, classifier: bool):
+    empty = np.zeros(0, dtype=object if classifier else float)
     if not view.cmp.has_reference:
-        return np.zeros((0, len(view.cmp.kinds) - 1)), np.zeros(
-            0, dtype=object if classifier else float
-        )
+        return np.zeros((0, len(view.cmp.kinds) - 1)), empty
     xs, ys = [], []
     for side in ("reference", "holdout"):
         xs.append(design(view, side, target))
@@ -143,18 +171,34 @@ def _reference_rows(view: RowView, target: str, classifier: bool):
     return x[keep], y[keep]
 
 
+def conformal_values(classes: np.ndarray, given: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """The mid-p conformal p-value of each row's given label."""
+    proba = np.maximum(proba, 0.0)
+    proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), PROBABILITY_FLOOR)
+    at = np.searchsorted(classes, given)
+    p_given = proba[np.arange(len(at)), at]
+    below = np.sum(np.where(proba < p_given[:, None], proba, 0.0), axis=1)
+    return np.minimum(1.0, below + p_given / 2)
+
+
 def label_pvalues(predictions: LabelPredictions) -> np.ndarray:
-    """The p-value of each row's label (module docstring)."""
+    """The p-value of each candidate row's label (module docstring)."""
     if predictions.probabilities is not None:
-        proba = np.maximum(predictions.probabilities, 0.0)
-        proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), PROBABILITY_FLOOR)
-        given = np.searchsorted(predictions.classes, predictions.given)
-        p_given = proba[np.arange(len(given)), given]
-        below = np.sum(np.where(proba < p_given[:, None], proba, 0.0), axis=1)
-        return np.minimum(1.0, below + p_given / 2)
+        raw = conformal_values(predictions.classes, predictions.given, predictions.probabilities)
+        if predictions.reference_probabilities is None:
+            return raw
+        null = conformal_values(
+            predictions.classes, predictions.reference_given, predictions.reference_probabilities
+        )
+        return upper_tail_pvalues(
+            -np.log(np.maximum(raw, 1e-300)), -np.log(np.maximum(null, 1e-300))
+        )
     residual = np.abs(predictions.given - predictions.predicted)
-    z = np.abs(robust_z(residual, residual[np.isfinite(residual)]))
-    return upper_tail_pvalues(z, z[np.isfinite(z)])
+    if predictions.reference_predicted is not None:
+        null = np.abs(predictions.reference_given - predictions.reference_predicted)
+    else:
+        null = residual
+    return upper_tail_pvalues(residual, null[np.isfinite(null)])
 
 
 def label_evidence(view: RowView, config: LocalizeConfig) -> Evidence:
@@ -178,8 +222,10 @@ def label_evidence(view: RowView, config: LocalizeConfig) -> Evidence:
         affected_columns=[predictions.target],
         summary={
             "target": predictions.target,
-            "model": "boosted trees, out of fold",
+            "model": "boosted trees, out of fold over candidate and reference rows",
             "folds": config.label_folds,
-            "trusted_reference_rows": bool(view.cmp.has_reference),
+            "baseline": "the reference rows' own out-of-fold labels"
+            if view.cmp.has_reference
+            else "none (no reference): the raw conformal value",
         },
     )

@@ -51,7 +51,7 @@ def localize(
             from .model_evidence import model_evidence
 
             lap = time.perf_counter()
-            found, missing = model_evidence(view, cascade, config)
+            found, missing = model_evidence(view, candidate, reference, cascade, config)
             evidence.extend(found)
             skipped.extend(missing)
             timings["localize_model_evidence"] = round(time.perf_counter() - lap, 3)

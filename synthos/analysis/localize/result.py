@@ -85,7 +85,7 @@ class LocalizeResult:
             }
         )
 
-    def write_report(self, directory: str | os.PathLike) -> Path:
+    def write_report(self, directory: str | os.PathLike, validation_id: str | None = None) -> Path:
         """row_scores.parquet and this stage's fields merged into directory/report.json
         (a report of earlier stages keeps its fields; timings are merged)."""
         from synthos.report import empty_report, read_report, write_report
@@ -104,6 +104,8 @@ class LocalizeResult:
             )
             report["prediction_unavailable"] = "no cascade was trained: localization only"
             report.update(fields, timings=dict(self.timings))
+        if validation_id:
+            report["validation_id"] = validation_id
         return write_report(directory, report)
 
     def summary(self) -> str:

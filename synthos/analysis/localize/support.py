@@ -1,18 +1,25 @@
 """Rows outside the reference's support: out-of-distribution and shifted rows.
 
-Two statistics, each against the reference rows judged the same way (each held out in turn
-against the others: a real row compared with the same reference):
+Up to three statistics, each against the reference rows judged the same way (each held out
+in turn against the others: a real row compared with the same reference):
 
 * neighbours: the mean distance to the `support_k` nearest reference rows on the embedding;
-* columns (tables): each value's two-sided tail p-value within its column of the reference
-  (`pvalues.upper_tail_pvalues` on each side; a category's frequency there, plus one, over
-  the rows, plus one), and the row's -log of its smallest one: a row far out on one column
-  stands out even when the other columns dilute its distance.
+* directions (tables): the same on rows scaled to unit length (cosine distance): a row whose
+  columns keep plausible values but no longer move together (a broken dependence) points
+  where no real row does, while a row merely far out along the real rows' own direction
+  does not;
+* columns (tables): each value's two-sided normal tail p-value after a Yeo-Johnson transform
+  fitted on its column of the reference (skewed and heavy-tailed columns come near a normal;
+  a category's frequency there, plus one, over the rows, plus one), and the row's -log of
+  its smallest one: a row far out on one column
+  stands out even when the other columns dilute its distance. Its null is the holdout's
+  rows against the reference part (a row is never judged against a sample that holds it).
 
 Each becomes a p-value through the upper-tail model fitted on the reference's values; the
-row's p-value is twice the smaller (Bonferroni). Without a reference the candidate's own
-rows set both nulls (only rows far outside the candidate's own bulk stand out). The column
-with the smallest tail p-value is named as the affected one when it is below `COLUMN_P`.
+row's p-value is the smallest times their number (Bonferroni). Without a reference the
+candidate's own rows set the nulls (only rows far outside the candidate's own bulk stand
+out). The column with the smallest tail p-value is named as the affected one when it is
+below `COLUMN_P`.
 """
 
 from __future__ import annotations
@@ -33,27 +40,47 @@ NAME = "out_of_support"
 COLUMN_P = 1e-3
 
 
-def support_evidence(view: RowView, emb: Embeddings, config: LocalizeConfig) -> Evidence:
-    k = config.support_k
-    if emb.has_reference:
-        distances = neighbors.search(emb.reference, emb.candidate, k, config.seed)[0].mean(axis=1)
-        null = neighbors.nearest_others(emb.reference, k, config.seed)[0].mean(axis=1)
-        baseline = f"the reference's own distances, each row held out ({len(null)} rows)"
+def _neighbour_pvalues(candidate: np.ndarray, reference: np.ndarray | None, k: int, seed: int):
+    """Mean distance to the k nearest reference rows, and its p-value against each reference
+    row's own (held out from the others); without a reference, the candidate's own."""
+    if reference is not None:
+        distances = neighbors.search(reference, candidate, k, seed)[0].mean(axis=1)
+        null = neighbors.nearest_others(reference, k, seed)[0].mean(axis=1)
     else:
-        distances = neighbors.nearest_others(emb.candidate, k, config.seed)[0].mean(axis=1)
+        distances = neighbors.nearest_others(candidate, k, seed)[0].mean(axis=1)
         null = distances
-        baseline = "none (no reference): the candidate's own rows"
-    p = upper_tail_pvalues(distances, null)
+    return distances, upper_tail_pvalues(distances, null)
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def support_evidence(view: RowView, emb: Embeddings, config: LocalizeConfig) -> Evidence:
+    k, seed = config.support_k, config.seed
+    reference = emb.reference if emb.has_reference else None
+    distances, p_near = _neighbour_pvalues(emb.candidate, reference, k, seed)
+    pvalues = [p_near]
     columns = {"support_distance": distances.astype(np.float64)}
     top = None
     if view.modality == "tabular" and view.cmp.kinds:
+        angles, p_angle = _neighbour_pvalues(
+            _unit(emb.candidate), None if reference is None else _unit(reference), k, seed
+        )
         extremity, smallest, names = _column_tails(view, "candidate")
         top = np.asarray(names, dtype=object)[np.argmin(smallest, axis=1)]
         top[smallest.min(axis=1) >= COLUMN_P] = None
-        null_extremity = _column_tails(view, "reference")[0] if emb.has_reference else extremity
-        p = np.minimum(1.0, 2 * np.minimum(p, upper_tail_pvalues(extremity, null_extremity)))
-        columns["support_column_extremity"] = extremity
+        null_extremity = _column_tails(view, "holdout")[0] if emb.has_reference else extremity
+        pvalues += [p_angle, upper_tail_pvalues(extremity, null_extremity)]
+        columns.update(support_direction_distance=angles, support_column_extremity=extremity)
+    p = np.minimum(1.0, len(pvalues) * np.min(pvalues, axis=0))
+    if emb.has_reference:
+        baseline = f"the reference's own rows, each held out ({len(emb.reference)} rows)"
+    else:
+        baseline = "none (no reference): the candidate's own rows"
     affected = [view.cmp.text_column] if view.cmp.text_column else []
+    statistics = ["neighbours", "directions", "columns"][: len(pvalues)]
     return Evidence(
         NAME,
         "out_of_distribution",
@@ -61,27 +88,45 @@ def support_evidence(view: RowView, emb: Embeddings, config: LocalizeConfig) -> 
         columns=columns,
         affected_columns=affected,
         row_columns=top,
-        summary={"k": k, "baseline": baseline, "statistics": ["neighbours", "columns"]},
+        summary={"k": k, "baseline": baseline, "statistics": statistics},
     )
 
 
+def _numeric_tails(x: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Two-sided normal tail p-values of `x` after the Yeo-Johnson transform fitted on the
+    reference's values (which brings skewed and heavy-tailed columns near a normal, so one
+    tail model fits every column); 1 for a missing value or a constant column."""
+    from scipy.stats import norm
+    from sklearn.preprocessing import PowerTransformer
+
+    finite = np.isfinite(x)
+    if real.size < 3 or np.ptp(real) == 0:
+        return np.ones_like(x)
+    transform = PowerTransformer(method="yeo-johnson").fit(real[:, None])
+    z = np.zeros_like(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z[finite] = transform.transform(x[finite, None])[:, 0]
+    z = np.nan_to_num(z, nan=np.inf, posinf=np.inf, neginf=-np.inf)
+    return np.where(finite, np.minimum(1.0, 2 * norm.sf(np.abs(z))), 1.0)
+
+
 def _column_tails(view: RowView, side: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(-log smallest p, per-column two-sided tail p-values, column names) of `side`'s rows
-    ("candidate": every row, file order; "reference": the whole reference sample) against
-    the whole reference sample (the candidate itself without a reference)."""
-    if view.cmp.has_reference:
-        base_cmp, base = view.cmp, features.FULL_REFERENCE
+    """(-log smallest p, per-column two-sided tail p-values, column names) of `side`'s rows:
+    "candidate" (every row, file order) against the whole reference sample (the candidate
+    itself without a reference); "holdout" (the null) against the reference part, so no
+    row is judged against a distribution that holds it."""
+    if side == "holdout":
+        base_cmp, base, cmp = view.cmp, "reference", view.cmp
+    elif view.cmp.has_reference:
+        base_cmp, base, cmp = view.cmp, features.FULL_REFERENCE, view.full
     else:
-        base_cmp, base = view.full, "candidate"
-    cmp, side = (view.full, "candidate") if side == "candidate" else (base_cmp, base)
+        base_cmp, base, cmp = view.full, "candidate", view.full
     names = view.cmp.numeric_columns + view.cmp.categorical_columns
     tails = []
     for column in view.cmp.numeric_columns:
         real = features.values(base_cmp, base, column)
         x = features.table(cmp, side).column(column).to_numpy(zero_copy_only=False)
-        x = x.astype(np.float64)
-        both = np.minimum(upper_tail_pvalues(x, real), upper_tail_pvalues(-x, -real))
-        tails.append(np.where(np.isfinite(x), np.minimum(1.0, 2 * both), 1.0))
+        tails.append(_numeric_tails(x.astype(np.float64), real))
     for column in view.cmp.categorical_columns:
         real = features.labels(base_cmp, base, column).astype(str)
         levels, counts = np.unique(real, return_counts=True)
