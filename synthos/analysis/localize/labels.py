@@ -6,16 +6,16 @@ and the reference sample's rows together, each fold's model trained on at most
 `label_rows` rows of the other folds. Every row, candidate or reference, is predicted by a
 model that never saw it.
 
-Class targets: the raw statistic is the mid-p conformal p-value of the given label, the
-probability mass of the labels the model finds less likely plus half the label's own,
-sum_j p_j [p_j < p_given] + p_given / 2 (small when the model is confident in another label,
-still ordered where it prefers the given one). Numeric targets: the absolute out-of-fold
-residual over its median. The reference's rows, whose labels are trusted, are judged the
-same way and set the null: a candidate row's p-value is how often a real row's statistic is
-as extreme (the upper-tail model of `pvalues` on -log of the conformal value, or on the
-residual). A model's confidence is bounded, so its raw value for a flipped label rarely
-falls below a few percent; against real rows judged the same way such a value is rare.
-Without a reference the raw conformal value (or the candidate's own residuals) is used.
+Class targets: the raw statistic is the out-of-fold probability of the given label (its
+self-confidence: small when the model is confident in another label). Numeric targets: the
+absolute out-of-fold residual. The reference's rows, whose labels are trusted, are judged
+the same way and set the null: a candidate row's p-value is how often a real row's
+statistic is as extreme (the upper-tail model of `pvalues` on -log of the probability, or
+on the residual). A model's confidence is bounded, so the probability it leaves a flipped
+label rarely falls below a few percent; against real rows judged the same way such a value
+is rare. Without a reference the probability itself is the p-value (under a calibrated
+model a correct label that unlikely is that rare), and the candidate's own residuals are
+the null of a numeric target.
 """
 
 from __future__ import annotations
@@ -171,23 +171,20 @@ def _reference_rows(view: RowView, target: str, classifier: bool):
     return x[keep], y[keep]
 
 
-def conformal_values(classes: np.ndarray, given: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """The mid-p conformal p-value of each row's given label."""
+def given_probability(classes: np.ndarray, given: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's out-of-fold probability of its given label."""
     proba = np.maximum(proba, 0.0)
     proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), PROBABILITY_FLOOR)
-    at = np.searchsorted(classes, given)
-    p_given = proba[np.arange(len(at)), at]
-    below = np.sum(np.where(proba < p_given[:, None], proba, 0.0), axis=1)
-    return np.minimum(1.0, below + p_given / 2)
+    return proba[np.arange(len(given)), np.searchsorted(classes, given)]
 
 
 def label_pvalues(predictions: LabelPredictions) -> np.ndarray:
     """The p-value of each candidate row's label (module docstring)."""
     if predictions.probabilities is not None:
-        raw = conformal_values(predictions.classes, predictions.given, predictions.probabilities)
+        raw = given_probability(predictions.classes, predictions.given, predictions.probabilities)
         if predictions.reference_probabilities is None:
             return raw
-        null = conformal_values(
+        null = given_probability(
             predictions.classes, predictions.reference_given, predictions.reference_probabilities
         )
         return upper_tail_pvalues(
@@ -226,6 +223,6 @@ def label_evidence(view: RowView, config: LocalizeConfig) -> Evidence:
             "folds": config.label_folds,
             "baseline": "the reference rows' own out-of-fold labels"
             if view.cmp.has_reference
-            else "none (no reference): the raw conformal value",
+            else "none (no reference): the probability of the given label itself",
         },
     )

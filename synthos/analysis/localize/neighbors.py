@@ -20,7 +20,7 @@ from synthos.analysis.collapse import neighbors as exact
 EXACT_PAIRS = 400_000_000
 #: Cells visited per query, and training rows per cell for the cell centroids.
 NPROBE = 8
-TRAIN_PER_CELL = 32
+TRAIN_PER_CELL = 40
 
 
 def search(base: np.ndarray, queries: np.ndarray, k: int, seed: int = 0):

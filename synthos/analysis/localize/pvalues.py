@@ -48,7 +48,8 @@ def ratio_pvalues(ratios: np.ndarray, null: np.ndarray, twins: float | None = No
 
 
 def upper_tail_pvalues(values: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """P(a real row's value >= each value): empirical below the null's 90th percentile,
+    """P(a real row's value >= each value): empirical below the null's 90th percentile
+    (interpolated between the null's values, so distinct values keep distinct p-values),
     an exponential tail fitted to the excesses beyond it."""
     values = np.asarray(values, dtype=np.float64)
     null = np.sort(np.asarray(null, dtype=np.float64)[np.isfinite(null)])
@@ -56,8 +57,9 @@ def upper_tail_pvalues(values: np.ndarray, null: np.ndarray) -> np.ndarray:
         return np.ones_like(values)
     n = null.size
     threshold = float(np.quantile(null, 1.0 - TAIL_SHARE))
-    at_least = n - np.searchsorted(null, values, side="left")
-    empirical = (at_least + 1.0) / (n + 1.0)
+    distinct, first = np.unique(null, return_index=True)
+    survival = (n - first + 1.0) / (n + 1.0)  # (null values >= each, plus one) / (n + 1)
+    empirical = np.interp(values, distinct, survival, left=1.0, right=1.0 / (n + 1.0))
     excess = null[null > threshold] - threshold
     scale = float(excess.mean()) if excess.size else 0.0
     base = (np.sum(null >= threshold) + 1.0) / (n + 1.0)

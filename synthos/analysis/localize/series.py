@@ -10,12 +10,13 @@ detector's memorization search already works on windows of a few standardised in
 * repeated stretches (duplicate): the same within the candidate, windows overlapping the
   query excluded, against the holdout's own repeats (without a reference: the candidate's
   own ratios, any exact repeat counting);
-* out-of-support stretches (out_of_distribution): a window's distance to its k-th nearest
-  reference window against the holdout's (upper-tail model).
+* out-of-support stretches (out_of_distribution): a window's mean distance to its
+  `support_k` nearest reference windows against the holdout's (upper-tail model).
 
-A step's p-value is the smallest p-value of the windows that cover it times their number
-(Bonferroni over the windows that could have flagged it). Repeated values are normal in a
-series, so single rows are never hashed as duplicates.
+A step's p-value (`to_steps`) is, for copies and repeats, the smallest p-value of the
+windows that cover it times their number (Bonferroni over the windows that could have
+flagged it); for out-of-support stretches the median over those windows. Repeated values
+are normal in a series, so single rows are never hashed as duplicates.
 """
 
 from __future__ import annotations
@@ -39,18 +40,24 @@ def _search(seed: int):
     return lambda base, queries, k: neighbors.search(base, queries, k, seed)
 
 
-def to_steps(window_p: np.ndarray, steps: int, rows: int) -> np.ndarray:
-    """Per step (time order), the smallest p-value of the windows covering it times their
-    number; the window starting at step i covers steps i..i+steps (its increments' ends)."""
+def to_steps(window_p: np.ndarray, steps: int, rows: int, rule: str = "min") -> np.ndarray:
+    """Per step (time order), from the p-values of the windows covering it (the window
+    starting at step i covers steps i..i+steps, its increments' ends): "min", the smallest
+    times their number (a step is copied when any window over it is a copy); "median", the
+    median (a step is out of support when most windows over it are: one wild increment
+    would otherwise mark the window's every step)."""
     count = len(window_p)
-    padded = np.concatenate([np.ones(steps), window_p, np.ones(steps)])
-    smallest = np.lib.stride_tricks.sliding_window_view(padded, steps + 1).min(axis=1)
-    t = np.arange(len(smallest))
-    covering = np.minimum(count - 1, t) - np.maximum(0, t - steps) + 1
-    p = np.minimum(1.0, smallest * np.maximum(covering, 1))
+    padded = np.concatenate([np.full(steps, np.nan), window_p, np.full(steps, np.nan)])
+    covering = np.lib.stride_tricks.sliding_window_view(padded, steps + 1)
+    if rule == "median":
+        p = np.nanmedian(covering, axis=1)
+    else:
+        t = np.arange(len(covering))
+        number = np.minimum(count - 1, t) - np.maximum(0, t - steps) + 1
+        p = np.minimum(1.0, np.nanmin(covering, axis=1) * np.maximum(number, 1))
     out = np.ones(rows)
     out[: min(rows, len(p))] = p[:rows]
-    return out
+    return np.nan_to_num(out, nan=1.0)
 
 
 def series_evidence(view: RowView, config: LocalizeConfig) -> tuple[list[Evidence], list[Skipped]]:
@@ -89,13 +96,15 @@ def series_evidence(view: RowView, config: LocalizeConfig) -> tuple[list[Evidenc
     found.append(_evidence(view, "repeated_stretches", "duplicate", p, ratios, steps))
     k = config.support_k
     if ref is not None:
-        distances = search(ref, cand, k)[0][:, -1]
-        null = search(ref, hold, k)[0][:, -1]
+        distances = search(ref, cand, k)[0].mean(axis=1)
+        null = search(ref, hold, k)[0].mean(axis=1)
     else:
-        distances = neighbors.nearest_others(cand, k, config.seed)[0][:, -1]
+        distances = neighbors.nearest_others(cand, k, config.seed)[0].mean(axis=1)
         null = distances
     p = upper_tail_pvalues(distances, null)
-    found.append(_evidence(view, "out_of_support", "out_of_distribution", p, distances, steps))
+    found.append(
+        _evidence(view, "out_of_support", "out_of_distribution", p, distances, steps, "median")
+    )
     for evidence in found:
         evidence.affected_columns = affected
         evidence.summary.update(window_steps=steps, windows=len(cand), rows=rows)
@@ -103,9 +112,15 @@ def series_evidence(view: RowView, config: LocalizeConfig) -> tuple[list[Evidenc
 
 
 def _evidence(
-    view: RowView, name: str, issue: str, window_p: np.ndarray, stat: np.ndarray, steps: int
+    view: RowView,
+    name: str,
+    issue: str,
+    window_p: np.ndarray,
+    stat: np.ndarray,
+    steps: int,
+    rule: str = "min",
 ) -> Evidence:
-    p = to_steps(window_p, steps, view.rows)
+    p = to_steps(window_p, steps, view.rows, rule)
     per_step = np.full(view.rows, np.nan)
     per_step[: len(stat)] = stat
     return Evidence(
