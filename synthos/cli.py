@@ -5,6 +5,8 @@
                    --out DIR
     synthos scaling predict RUNS.csv --metric COLUMN --target PARAMS:TOKENS [--json]
     synthos localize --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] --out DIR
+    synthos recommend --candidate PATH [--reference PATH] [--measure-impact] --out DIR
+    synthos apply-fix --spec FIXES/FIX.json --out FIXED.parquet
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -306,6 +308,81 @@ def _run_localize(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# recommend and apply-fix
+
+
+def _add_recommend(parser: argparse.ArgumentParser) -> None:
+    _add_localize(parser)
+    parser.add_argument(
+        "--measure-impact",
+        action="store_true",
+        help="retrain tier-1 models on each fixed dataset and its random control",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="control draws and models (>= 3)")
+    parser.add_argument("--profile", default="quick", help="cascade profile retrained (quick)")
+    parser.add_argument(
+        "--train-override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra train.py override for the retraining (repeatable)",
+    )
+    parser.add_argument(
+        "--max-recommendations", type=int, default=10, help="recommendations kept (10)"
+    )
+
+
+def _run_recommend(args: argparse.Namespace) -> int:
+    from synthos.analysis.localize import LocalizeConfig
+    from synthos.analysis.recommend import RecommendConfig, recommend
+
+    try:
+        localize_config = LocalizeConfig(
+            flag_score=args.flag_score,
+            model_rows=args.model_rows,
+            target_column=args.target,
+            seed=args.seed,
+        )
+        config = RecommendConfig(
+            seeds=args.seeds,
+            measure_impact=args.measure_impact,
+            profile=args.profile,
+            overrides=["trainer=cpu", "logger=csv", *args.train_override],
+            max_recommendations=args.max_recommendations,
+        )
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    out = _output_dir(args.out)
+    result = recommend(
+        args.candidate,
+        args.reference,
+        args.cascade,
+        out_dir=out,
+        modality=args.modality,
+        config=config,
+        localize_config=localize_config,
+    )
+    report_path = result.write_report(out, validation_id=args.validation_id)
+    print(result.localization.summary())
+    print(result.summary())
+    print(f"report       {report_path}")
+    return 0
+
+
+def _add_apply_fix(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", required=True, type=Path, help="a fix spec (fixes/<fix>.json)")
+    parser.add_argument("--out", required=True, type=Path, help="the fixed dataset (Parquet)")
+
+
+def _run_apply_fix(args: argparse.Namespace) -> int:
+    from synthos.analysis.recommend import FixSpec, write_fixed
+
+    path = write_fixed(FixSpec.load(args.spec), args.out)
+    print(f"fixed        {path}")
+    return 0
+
+
 def _output_dir(out: Path) -> Path:
     """Create the output directory, or say in one line why it cannot be."""
     try:
@@ -347,6 +424,18 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "row scores (row_scores.parquet), issue types and problem regions",
         _add_localize,
         _run_localize,
+    ),
+    "recommend": Subcommand(
+        "recommend",
+        "fixes for the localized rows, each measured against a random control",
+        _add_recommend,
+        _run_recommend,
+    ),
+    "apply-fix": Subcommand(
+        "apply-fix",
+        "rebuild a recommended fix's dataset from its spec",
+        _add_apply_fix,
+        _run_apply_fix,
     ),
 }
 

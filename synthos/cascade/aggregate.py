@@ -71,6 +71,7 @@ def aggregate_sweep(
     dataset: dict[str, Any] | None = None,
     detect: bool = True,
     target_tokens: int | None = None,
+    localize: bool = True,
 ) -> dict[str, Any]:
     """Build cascade_results.json, scaling_fit.png and the cascade part of report.json; then,
     when the plan names the dataset (and `detect`), run collapse detection on it with the
@@ -129,6 +130,10 @@ def aggregate_sweep(
         results["collapse"] = run_collapse_stage(
             sweep_dir, dataset["path"], plan.get("reference_path")
         )
+    if localize and dataset.get("path"):
+        results["localization"] = run_localize_stage(
+            sweep_dir, dataset["path"], plan.get("reference_path")
+        )
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
 
@@ -161,6 +166,20 @@ def run_collapse_stage(sweep_dir: Path, candidate: str, reference: str | None) -
     return {"status": "completed", "summary": result.summary()}
 
 
+def run_localize_stage(sweep_dir: Path, candidate: str, reference: str | None) -> dict[str, Any]:
+    """Row scores and regions of the cascade's data (with its checkpoints) into report.json
+    and row_scores.parquet; a failure is reported, not raised, like detection's."""
+    from synthos.analysis.localize import localize
+
+    try:
+        result = localize(candidate, reference, sweep_dir)
+    except SynthosError as exc:
+        log.warning("Localization failed: %s", exc)
+        return {"status": "failed", "error": exc.to_dict()}
+    result.write_report(sweep_dir)
+    return {"status": "completed", "summary": result.summary()}
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -175,6 +194,11 @@ def summary_text(results: dict[str, Any]) -> str:
         detection = collapse["summary"] + "\n"
     else:
         detection = f"collapse detection failed: {collapse['error']['message']}\n"
+    located = results.get("localization")
+    if located is not None and located["status"] == "completed":
+        detection += located["summary"] + "\n"
+    elif located is not None:
+        detection += f"localization failed: {located['error']['message']}\n"
     return (
         detection + f"Cascade {results['validation_id']}: {results['models_completed']}/"
         f"{results['models_total']} models finished; {prediction_text(results)}\n"
@@ -248,7 +272,11 @@ class AggregateOnMultirunEnd(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        results = aggregate_sweep(sweep_dir, level=float(config.cascade.level))
+        results = aggregate_sweep(
+            sweep_dir,
+            level=float(config.cascade.level),
+            localize=bool(config.cascade.get("localize", True)),
+        )
         wandb_cfg = (config.get("logger") or {}).get("wandb")
         if wandb_cfg is not None:
             try:
