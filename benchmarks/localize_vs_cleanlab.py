@@ -97,8 +97,8 @@ def build_cases(names: tuple[str, ...], seeds: int) -> list[Case]:
     for name in names:
         base = load_base(name)
         splits: dict[int, object] = {}
-        defects = [d for d in defects_for(base) if d.family in FAMILIES]
-        defects += [d for d in ROW_DEFECTS if d.modality == base.modality]
+        defects = [*defects_for(base), *(d for d in ROW_DEFECTS if d.modality == base.modality)]
+        defects = [d for d in defects if base.modality in FAMILIES.get(d.family, ("", {}))[1]]
         for defect in defects:
             if defect.modality == "tabular" and defect.family == "correlation_breaking":
                 strengths = (1,)  # at 60-100 % of rows nothing is left to rank against
@@ -317,9 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.families:
         cases = [c for c in cases if c.family in args.families]
     started = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / f"cases_{args.split}.jsonl"
+    done = {}
+    if partial.is_file():  # a run that stopped resumes after its last finished case
+        for line in partial.read_text().splitlines():
+            record = json.loads(line)
+            done[record["case"]] = record
     records = []
     for i, case in enumerate(cases, start=1):
-        record = evaluate(case, score_case(case))
+        record = done.get(case.case_id) or evaluate(case, score_case(case))
+        if case.case_id not in done:
+            with partial.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
         records.append(record)
         print(
             f"[{i}/{len(cases)}] {case.case_id}: Synthos {record['synthos']['auprc']:.3f}, "
@@ -327,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     rows = summarise(records)
-    args.out.mkdir(parents=True, exist_ok=True)
     payload = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
         "split": args.split,
