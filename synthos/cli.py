@@ -331,6 +331,7 @@ def _add_recommend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-recommendations", type=int, default=10, help="recommendations kept (10)"
     )
+    parser.add_argument("--only", nargs="+", metavar="CATEGORY", help="measure only these fixes")
 
 
 def _run_recommend(args: argparse.Namespace) -> int:
@@ -350,6 +351,7 @@ def _run_recommend(args: argparse.Namespace) -> int:
             profile=args.profile,
             overrides=["trainer=cpu", "logger=csv", *args.train_override],
             max_recommendations=args.max_recommendations,
+            only=tuple(args.only) if args.only else None,
         )
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc

@@ -37,6 +37,8 @@ PLOT_FILE = "scaling_fit.png"
 PLAN_FILE = "cascade_plan.json"
 #: Training tokens per parameter of the target run when the plan names none (Chinchilla).
 TOKENS_PER_PARAM = 20
+#: Rows the localizer scores with the cascade's models when a sweep is aggregated.
+LOCALIZE_MODEL_ROWS = 1000
 
 
 def collect_jobs(sweep_dir: Path, expected: list[str] | None = None) -> list[dict[str, Any]]:
@@ -167,12 +169,14 @@ def run_collapse_stage(sweep_dir: Path, candidate: str, reference: str | None) -
 
 
 def run_localize_stage(sweep_dir: Path, candidate: str, reference: str | None) -> dict[str, Any]:
-    """Row scores and regions of the cascade's data (with its checkpoints) into report.json
-    and row_scores.parquet; a failure is reported, not raised, like detection's."""
-    from synthos.analysis.localize import localize
+    """Row scores and regions of the cascade's data (with its checkpoints, on a sample of
+    `LOCALIZE_MODEL_ROWS` rows) into report.json and row_scores.parquet; a failure is
+    reported, not raised, like detection's."""
+    from synthos.analysis.localize import LocalizeConfig, localize
 
     try:
-        result = localize(candidate, reference, sweep_dir)
+        config = LocalizeConfig(model_rows=LOCALIZE_MODEL_ROWS)
+        result = localize(candidate, reference, sweep_dir, config=config)
     except SynthosError as exc:
         log.warning("Localization failed: %s", exc)
         return {"status": "failed", "error": exc.to_dict()}

@@ -72,13 +72,13 @@ def model_evidence(
         return [], [Skipped("cascade_models", reason)]
     rng = np.random.default_rng(config.seed)
     rows = np.sort(rng.choice(view.rows, size=min(view.rows, config.model_rows), replace=False))
-    encode = _table_encoder(first) if kind == "tabular" else _text_encoder(first, view)
-    sample = encode(_read(candidate, _columns(first, view), rows, config))
+    encode = table_encoder(first) if kind == "tabular" else text_encoder(first, view)
+    sample = encode(read_rows(candidate, _columns(first, view), rows, config))
     null_rows = null = None
     if view.cmp.has_reference:
         n_ref = int(view.cmp.counts.get("reference_rows") or 0)
         null_rows = np.sort(rng.choice(n_ref, size=min(n_ref, NULL_ROWS), replace=False))
-        null = encode(_read(reference, _columns(first, view), null_rows, config))
+        null = encode(read_rows(reference, _columns(first, view), null_rows, config))
     smallest = [m for m in models if m.tier == models[0].tier]
     losses = _losses(smallest, sample, null, config)
     seen = _seen(smallest, candidate, rows)
@@ -92,7 +92,7 @@ def _columns(checkpoint: dict[str, Any], view: RowView) -> list[str]:
     return [view.cmp.text_column]
 
 
-def _read(data: Any, columns: list[str], rows: np.ndarray, config: LocalizeConfig) -> pa.Table:
+def read_rows(data: Any, columns: list[str], rows: np.ndarray, config: LocalizeConfig) -> pa.Table:
     """The raw values of `columns` at file positions `rows` (in that order)."""
     source = open_source(data, threads=config.threads, load_options=dict(config.load_options or {}))
     try:
@@ -105,7 +105,7 @@ def _read(data: Any, columns: list[str], rows: np.ndarray, config: LocalizeConfi
         source.close()
 
 
-def _table_encoder(checkpoint: dict[str, Any]):
+def table_encoder(checkpoint: dict[str, Any]):
     vocab = cascade_models.tabular_vocab(checkpoint)
 
     def encode(table: pa.Table) -> EncodedRows:
@@ -115,7 +115,7 @@ def _table_encoder(checkpoint: dict[str, Any]):
     return encode
 
 
-def _text_encoder(checkpoint: dict[str, Any], view: RowView):
+def text_encoder(checkpoint: dict[str, Any], view: RowView):
     tok, eos, seq_len = cascade_models.text_tokenizer(checkpoint)
     column = view.cmp.text_column
 

@@ -21,6 +21,7 @@ class RecommendConfig:
     max_recommendations: recommendations kept (best first).
     level: level of the intervals over seeds.
     train_timeout_s: the most one retraining sweep may take.
+    only: measure only these fix categories (None: every fix that applies).
     """
 
     seeds: int = 3
@@ -33,6 +34,7 @@ class RecommendConfig:
     max_recommendations: int = 10
     level: float = 0.9
     train_timeout_s: float = 3600.0
+    only: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.seeds < 3:

@@ -119,6 +119,8 @@ def recommend(
         )
     ref_table = None if reference_path is None else read_dataset(reference_path)
     fixes = propose_fixes(localization, table, candidate_path, reference_path, ref_table, config)
+    if config.only is not None:
+        fixes = [f for f in fixes if f.category in config.only]
     runner = _runner(modality, reference_path, cascade, localization, out, config)
     measurer = _Measurer(reference_path, modality, runner, seed=0)
     current = measurer.arm("current", [Path(candidate_path)], Path(candidate_path))

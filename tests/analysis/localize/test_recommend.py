@@ -119,3 +119,40 @@ def pa_table(frame):
     import pyarrow as pa
 
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+@pytest.mark.slow
+def test_retrained_impact_with_a_random_control(duplicated, tmp_path):
+    """Tier 1 of the smoke cascade retrained on the candidate, the fixed dataset and a random
+    control, three seeds each, from the command line."""
+    from synthos.cli import main
+
+    cand_path, ref_path, _, _ = duplicated
+    out = tmp_path / "measured"
+    status = main(
+        [
+            "recommend",
+            "--candidate",
+            str(cand_path),
+            "--reference",
+            str(ref_path),
+            "--out",
+            str(out),
+            "--measure-impact",
+            "--profile",
+            "smoke",
+            "--only",
+            "drop_exact_duplicates",
+        ]
+    )
+    assert status == 0
+    report = json.loads((out / "report.json").read_text())
+    (rec,) = report["recommendations"]
+    metric = rec["metric_impact"]
+    assert metric["metric"] == "test/target_acc" and metric["higher_is_better"] is True
+    assert len(metric["values"]) == 3 and len(metric["current_values"]) == 3
+    assert len(metric["control"]["values"]) == 3
+    assert all(0 <= v <= 1 for v in metric["values"] + metric["control"]["values"])
+    assert isinstance(metric["beats_random_control"], bool)
+    assert rec["ranked_by"] == "metric_impact" and rec["impact_unavailable"] is None
+    assert rec["risk_impact"]["expected"] < rec["risk_impact"]["current"]
