@@ -285,11 +285,11 @@ def _add_localize(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation-id", help="validation id in report.json")
 
 
-def _run_localize(args: argparse.Namespace) -> int:
-    from synthos.analysis.localize import LocalizeConfig, localize
+def _localize_config(args: argparse.Namespace):
+    from synthos.analysis.localize import LocalizeConfig
 
     try:
-        config = LocalizeConfig(
+        return LocalizeConfig(
             flag_score=args.flag_score,
             model_rows=args.model_rows,
             target_column=args.target,
@@ -297,6 +297,12 @@ def _run_localize(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
+
+
+def _run_localize(args: argparse.Namespace) -> int:
+    from synthos.analysis.localize import localize
+
+    config = _localize_config(args)
     out = _output_dir(args.out)
     result = localize(
         args.candidate, args.reference, args.cascade, modality=args.modality, config=config
@@ -335,16 +341,10 @@ def _add_recommend(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_recommend(args: argparse.Namespace) -> int:
-    from synthos.analysis.localize import LocalizeConfig
     from synthos.analysis.recommend import RecommendConfig, recommend
 
+    localize_config = _localize_config(args)
     try:
-        localize_config = LocalizeConfig(
-            flag_score=args.flag_score,
-            model_rows=args.model_rows,
-            target_column=args.target,
-            seed=args.seed,
-        )
         config = RecommendConfig(
             seeds=args.seeds,
             measure_impact=args.measure_impact,

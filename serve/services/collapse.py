@@ -48,15 +48,7 @@ class CollapseService(ServiceBase, c1_grpc.CollapseEngineServicer):
     async def DetectCollapse(self, request, context, correlation_id):
         from synthos.analysis.collapse import detect_collapse
 
-        candidate = self.policy.resolve(request.candidate.path)
-        reference = (
-            self.policy.resolve(request.reference.path)
-            if request.HasField("reference") and request.reference.path
-            else None
-        )
-        cascade = None
-        if request.validation_id:
-            cascade = self.cascades.get(check_validation_id(request.validation_id)).sweep_dir
+        candidate, reference, cascade, _ = self._inputs(request)
         detector_config = _collapse_config(request, self.config)
         result = await self.admission.run(
             context,
