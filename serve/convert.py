@@ -106,6 +106,9 @@ def recommendation(d: dict[str, Any]) -> common_pb2.Recommendation:
         affected_rows=_int(d.get("affected_rows")),
         apply_command=str(d.get("apply_command") or ""),
         fixed_dataset_path=str(d.get("fixed_dataset_path") or ""),
+        measurements=struct_of(
+            {k: d.get(k) for k in ("risk_impact", "metric_impact", "impact_unavailable") if k in d}
+        ),
     )
 
 

@@ -17,7 +17,6 @@ name the server log entry of the failure; no stack trace ever reaches a client.
     3xxx resource (out of memory, busy)          RESOURCE_EXHAUSTED    yes, after retry_after
     4xxx timeout                                 DEADLINE_EXCEEDED     yes
     5xxx internal                                INTERNAL              no
-    a library stage that does not exist yet      UNIMPLEMENTED         no (code 5001)
     ===========================================  ====================  =========
 """
 
@@ -57,20 +56,6 @@ _STATUS_BY_CATEGORY = {
     "timeout": grpc.StatusCode.DEADLINE_EXCEEDED,
     "internal": grpc.StatusCode.INTERNAL,
 }
-
-
-class StageMissing(SynthosError):
-    """The library stage behind an RPC does not exist yet: UNIMPLEMENTED, never a made-up
-    result."""
-
-    grpc_status = grpc.StatusCode.UNIMPLEMENTED
-
-    def __init__(self, rpc: str, stage: str, module: str) -> None:
-        super().__init__(
-            ErrorCode.INTERNAL,
-            f"{rpc} is not available: the {stage} is not part of this Synthos build yet",
-            {"stage": stage, "module": module},
-        )
 
 
 class FailedPrecondition(SynthosError):

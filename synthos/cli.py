@@ -8,6 +8,9 @@
     synthos signatures seed|add|outcome|list --library LIB.h5 ...
     synthos prescreen PATH [--reference PATH] [--library LIB.h5] [--json]
     synthos report RUN_DIR
+    synthos localize --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] --out DIR
+    synthos recommend --candidate PATH [--reference PATH] [--measure-impact] --out DIR
+    synthos apply-fix --spec FIXES/FIX.json --out FIXED.parquet
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -378,6 +381,130 @@ def _roles_option(pairs: list[str]) -> dict[str, str]:
     return roles
 
 
+# localize
+
+
+def _add_localize(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", required=True, help="the dataset whose rows are scored")
+    parser.add_argument("--reference", help="trusted real data the candidate should resemble")
+    parser.add_argument(
+        "--cascade",
+        type=Path,
+        help="a cascade's sweep directory (model evidence on its checkpoints)",
+    )
+    parser.add_argument("--modality", help="text, tabular or time_series (default: inferred)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--target", help="target column of the label evidence (default: last)")
+    parser.add_argument(
+        "--flag-score", type=float, default=0.9, help="score at which a row is flagged (0.9)"
+    )
+    parser.add_argument(
+        "--model-rows", type=int, default=5000, help="rows scored with the cascade's models"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
+    parser.add_argument("--validation-id", help="validation id in report.json")
+
+
+def _localize_config(args: argparse.Namespace):
+    from synthos.analysis.localize import LocalizeConfig
+
+    try:
+        return LocalizeConfig(
+            flag_score=args.flag_score,
+            model_rows=args.model_rows,
+            target_column=args.target,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+
+
+def _run_localize(args: argparse.Namespace) -> int:
+    from synthos.analysis.localize import localize
+
+    config = _localize_config(args)
+    out = _output_dir(args.out)
+    result = localize(
+        args.candidate, args.reference, args.cascade, modality=args.modality, config=config
+    )
+    report_path = result.write_report(out, validation_id=args.validation_id)
+    print(result.summary())
+    print(f"row scores   {out / 'row_scores.parquet'}")
+    print(f"report       {report_path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# recommend and apply-fix
+
+
+def _add_recommend(parser: argparse.ArgumentParser) -> None:
+    _add_localize(parser)
+    parser.add_argument(
+        "--measure-impact",
+        action="store_true",
+        help="retrain tier-1 models on each fixed dataset and its random control",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="control draws and models (>= 3)")
+    parser.add_argument("--profile", default="quick", help="cascade profile retrained (quick)")
+    parser.add_argument(
+        "--train-override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra train.py override for the retraining (repeatable)",
+    )
+    parser.add_argument(
+        "--max-recommendations", type=int, default=10, help="recommendations kept (10)"
+    )
+    parser.add_argument("--only", nargs="+", metavar="CATEGORY", help="measure only these fixes")
+
+
+def _run_recommend(args: argparse.Namespace) -> int:
+    from synthos.analysis.recommend import RecommendConfig, recommend
+
+    localize_config = _localize_config(args)
+    try:
+        config = RecommendConfig(
+            seeds=args.seeds,
+            measure_impact=args.measure_impact,
+            profile=args.profile,
+            overrides=["trainer=cpu", "logger=csv", *args.train_override],
+            max_recommendations=args.max_recommendations,
+            only=tuple(args.only) if args.only else None,
+        )
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    out = _output_dir(args.out)
+    result = recommend(
+        args.candidate,
+        args.reference,
+        args.cascade,
+        out_dir=out,
+        modality=args.modality,
+        config=config,
+        localize_config=localize_config,
+    )
+    report_path = result.write_report(out, validation_id=args.validation_id)
+    print(result.localization.summary())
+    print(result.summary())
+    print(f"report       {report_path}")
+    return 0
+
+
+def _add_apply_fix(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", required=True, type=Path, help="a fix spec (fixes/<fix>.json)")
+    parser.add_argument("--out", required=True, type=Path, help="the fixed dataset (Parquet)")
+
+
+def _run_apply_fix(args: argparse.Namespace) -> int:
+    from synthos.analysis.recommend import FixSpec, write_fixed
+
+    path = write_fixed(FixSpec.load(args.spec), args.out)
+    print(f"fixed        {path}")
+    return 0
+
+
 def _output_dir(out: Path) -> Path:
     """Create the output directory, or say in one line why it cannot be."""
     try:
@@ -431,6 +558,24 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "render report.md and a self-contained report.html from a run directory",
         _add_report,
         _run_report,
+    ),
+    "localize": Subcommand(
+        "localize",
+        "row scores (row_scores.parquet), issue types and problem regions",
+        _add_localize,
+        _run_localize,
+    ),
+    "recommend": Subcommand(
+        "recommend",
+        "fixes for the localized rows, each measured against a random control",
+        _add_recommend,
+        _run_recommend,
+    ),
+    "apply-fix": Subcommand(
+        "apply-fix",
+        "rebuild a recommended fix's dataset from its spec",
+        _add_apply_fix,
+        _run_apply_fix,
     ),
 }
 

@@ -86,18 +86,20 @@ class LocalizeProblemsResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., regions: _Optional[_Iterable[_Union[_common_pb2.Region, _Mapping]]] = ..., row_scores: _Optional[_Iterable[_Union[RowScore, _Mapping]]] = ..., row_scores_path: _Optional[str] = ...) -> None: ...
 
 class GenerateRecommendationsRequest(_message.Message):
-    __slots__ = ("candidate", "reference", "validation_id", "max_recommendations", "measure_impact")
+    __slots__ = ("candidate", "reference", "validation_id", "max_recommendations", "measure_impact", "profile")
     CANDIDATE_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
     MEASURE_IMPACT_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     candidate: _common_pb2.DatasetRef
     reference: _common_pb2.DatasetRef
     validation_id: str
     max_recommendations: int
     measure_impact: bool
-    def __init__(self, candidate: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., reference: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., validation_id: _Optional[str] = ..., max_recommendations: _Optional[int] = ..., measure_impact: _Optional[bool] = ...) -> None: ...
+    profile: str
+    def __init__(self, candidate: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., reference: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., validation_id: _Optional[str] = ..., max_recommendations: _Optional[int] = ..., measure_impact: _Optional[bool] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class GenerateRecommendationsResponse(_message.Message):
     __slots__ = ("error", "recommendations")

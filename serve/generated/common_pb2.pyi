@@ -158,7 +158,7 @@ class Impact(_message.Message):
     def __init__(self, current: _Optional[float] = ..., expected: _Optional[float] = ..., improvement: _Optional[float] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("priority", "category", "title", "description", "impact", "affected_rows", "apply_command", "fixed_dataset_path")
+    __slots__ = ("priority", "category", "title", "description", "impact", "affected_rows", "apply_command", "fixed_dataset_path", "measurements")
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +167,7 @@ class Recommendation(_message.Message):
     AFFECTED_ROWS_FIELD_NUMBER: _ClassVar[int]
     APPLY_COMMAND_FIELD_NUMBER: _ClassVar[int]
     FIXED_DATASET_PATH_FIELD_NUMBER: _ClassVar[int]
+    MEASUREMENTS_FIELD_NUMBER: _ClassVar[int]
     priority: int
     category: str
     title: str
@@ -175,7 +176,8 @@ class Recommendation(_message.Message):
     affected_rows: int
     apply_command: str
     fixed_dataset_path: str
-    def __init__(self, priority: _Optional[int] = ..., category: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., impact: _Optional[_Union[Impact, _Mapping]] = ..., affected_rows: _Optional[int] = ..., apply_command: _Optional[str] = ..., fixed_dataset_path: _Optional[str] = ...) -> None: ...
+    measurements: _struct_pb2.Struct
+    def __init__(self, priority: _Optional[int] = ..., category: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., impact: _Optional[_Union[Impact, _Mapping]] = ..., affected_rows: _Optional[int] = ..., apply_command: _Optional[str] = ..., fixed_dataset_path: _Optional[str] = ..., measurements: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SignatureMatch(_message.Message):
     __slots__ = ("signature_id", "collapse_type", "similarity", "collapse_detected", "risk_score", "source")

@@ -39,6 +39,8 @@ PLOT_FILE = "scaling_fit.png"
 PLAN_FILE = "cascade_plan.json"
 #: Training tokens per parameter of the target run when the plan names none (Chinchilla).
 TOKENS_PER_PARAM = 20
+#: Rows the localizer scores with the cascade's models when a sweep is aggregated.
+LOCALIZE_MODEL_ROWS = 1000
 
 
 def collect_jobs(sweep_dir: Path, expected: list[str] | None = None) -> list[dict[str, Any]]:
@@ -73,6 +75,7 @@ def aggregate_sweep(
     dataset: dict[str, Any] | None = None,
     detect: bool = True,
     target_tokens: int | None = None,
+    localize: bool = True,
 ) -> dict[str, Any]:
     """Build cascade_results.json, scaling_fit.png and the cascade part of report.json; then,
     when the plan names the dataset (and `detect`), run collapse detection on it with the
@@ -132,6 +135,10 @@ def aggregate_sweep(
             sweep_dir, dataset["path"], plan.get("reference_path")
         )
     results["documents"] = render_documents(sweep_dir)
+    if localize and dataset.get("path"):
+        results["localization"] = run_localize_stage(
+            sweep_dir, dataset["path"], plan.get("reference_path")
+        )
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
 
@@ -194,6 +201,22 @@ def render_documents(sweep_dir: Path) -> dict[str, str] | None:
     return {"markdown": str(documents.markdown), "html": str(documents.html)}
 
 
+def run_localize_stage(sweep_dir: Path, candidate: str, reference: str | None) -> dict[str, Any]:
+    """Row scores and regions of the cascade's data (with its checkpoints, on a sample of
+    `LOCALIZE_MODEL_ROWS` rows) into report.json and row_scores.parquet; a failure is
+    reported, not raised, like detection's."""
+    from synthos.analysis.localize import LocalizeConfig, localize
+
+    try:
+        config = LocalizeConfig(model_rows=LOCALIZE_MODEL_ROWS)
+        result = localize(candidate, reference, sweep_dir, config=config)
+    except SynthosError as exc:
+        log.warning("Localization failed: %s", exc)
+        return {"status": "failed", "error": exc.to_dict()}
+    result.write_report(sweep_dir)
+    return {"status": "completed", "summary": result.summary()}
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -207,6 +230,11 @@ def summary_text(results: dict[str, Any]) -> str:
         detection = collapse["summary"] + "\n"
     else:
         detection = f"collapse detection failed: {collapse['error']['message']}\n"
+    located = results.get("localization")
+    if located is not None and located["status"] == "completed":
+        detection += located["summary"] + "\n"
+    elif located is not None:
+        detection += f"localization failed: {located['error']['message']}\n"
     return (
         detection + f"Cascade {results['validation_id']}: {results['models_completed']}/"
         f"{results['models_total']} models finished; {prediction_text(results)}\n"
@@ -296,7 +324,11 @@ class AggregateOnMultirunEnd(Callback):
     def aggregate(self, config: DictConfig) -> dict[str, Any]:
         """Aggregate the sweep from disk and log its summary to W&B (when configured)."""
         sweep_dir = Path(config.hydra.sweep.dir)
-        results = aggregate_sweep(sweep_dir, level=float(config.cascade.level))
+        results = aggregate_sweep(
+            sweep_dir,
+            level=float(config.cascade.level),
+            localize=bool(config.cascade.get("localize", True)),
+        )
         wandb_cfg = (config.get("logger") or {}).get("wandb")
         if wandb_cfg is not None:
             try:

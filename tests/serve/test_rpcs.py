@@ -86,22 +86,6 @@ def test_detect_collapse_equals_the_library(client, data_root):
     assert response.report.overall_score == pytest.approx(report["overall_score"])
 
 
-@pytest.mark.parametrize(
-    ("rpc", "stage"),
-    [
-        ("localize_problems", "localizer"),
-        ("generate_recommendations", "recommender"),
-    ],
-)
-def test_stages_without_library_code_are_unimplemented(client, data_root, rpc, stage):
-    error = failure_of(getattr(client, rpc), table_path(data_root))
-    assert error.status == grpc.StatusCode.UNIMPLEMENTED
-    assert error.error.code == int(ErrorCode.INTERNAL) and not error.error.retryable
-    assert stage in error.error.message
-    assert MessageToDict(error.error.details)["module"].startswith("synthos.analysis.")
-    assert error.error.correlation_id
-
-
 # ------------------------------------------------------------------------------ bad inputs
 
 

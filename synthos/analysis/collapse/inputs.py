@@ -158,7 +158,7 @@ def _data_columns(source: Source) -> dict[str, str]:
     return {n: t for n, t in source.columns.items() if n not in _ENGINE_COLUMNS}
 
 
-def _hash_expr(names: list[str], numeric: set[str]) -> str:
+def row_hash_expr(names: list[str], numeric: set[str]) -> str:
     parts = [f"CAST({quote_ident(n)} AS {'DOUBLE' if n in numeric else 'VARCHAR'})" for n in names]
     return f"hash({', '.join(parts)})"
 
@@ -186,13 +186,13 @@ def _build(
     common = _common_columns(cand_src, cand_cols, ref_cols, notes)
     meta = _metadata(config, set(cand_cols) | set(ref_cols or {}), cand_src.path)
     entity = config.entity_column or meta.entity
-    inference = _modality(candidate, cand_src, modality, panel=entity is not None)
+    inference = dataset_modality(candidate, cand_src, modality, panel=entity is not None)
     time_column = config.time_column or meta.time
     if time_column is None and inference.modality == "time_series":
         time_column = inference.column
     text_column = config.text_column or (inference.column if inference.modality == "text" else None)
     if inference.modality == "text" and text_column is None:
-        text_column = _longest_string_column(cand_src, common)
+        text_column = longest_string_column(cand_src, common)
     specials = {time_column: "time", text_column: "text", entity: "entity"}
     for special, what in specials.items():
         if special is not None and special not in common:
@@ -241,7 +241,7 @@ def _build(
         kinds = roles.kinds()
         if series:
             kinds = {c: k for c, k in kinds.items() if k == "numeric"}
-    cand_table, dropped = _coerce(
+    cand_table, dropped = coerce_columns(
         roles.features_of(cand_sample), kinds, base_cols, cand_cols, text_column
     )
     if dropped:
@@ -259,7 +259,7 @@ def _build(
         )
     reference = holdout = None
     if ref_src is not None:
-        ref_table, _ = _coerce(
+        ref_table, _ = coerce_columns(
             roles.features_of(base_sample), kinds, base_cols, base_cols, text_column
         )
         ref_table = _in_order(ref_table.select(analysed), order)
@@ -406,7 +406,7 @@ def _role_notes(
         notes["skipped_columns"] = skipped
 
 
-def _modality(candidate: Any, source: Source, override: str | None, panel: bool = False):
+def dataset_modality(candidate: Any, source: Source, override: str | None, panel: bool = False):
     """The modality and its special column (text or time). An override sets the modality;
     the inference still names the column when it agrees. An entity key makes a panel: a
     time series per entity."""
@@ -437,7 +437,7 @@ def _modality(candidate: Any, source: Source, override: str | None, panel: bool 
     return found
 
 
-def _longest_string_column(source: Source, names: list[str]) -> str | None:
+def longest_string_column(source: Source, names: list[str]) -> str | None:
     strings = [n for n in names if type_family(source.columns[n]) == "string"]
     if not strings:
         return None
@@ -483,7 +483,7 @@ def _hash_rows(
     """
     if not names:
         return {"identical": False}
-    h = _hash_expr(names, numeric)
+    h = row_hash_expr(names, numeric)
     mod = _FINGERPRINT_MOD
     if ref is None:
         (row,) = cand.fetchall(f"SELECT count(*) - count(DISTINCT {h}) FROM {{src}}")
@@ -551,7 +551,7 @@ def _sample(
     return pa.table(columns, names=table.column_names)
 
 
-def _coerce(
+def coerce_columns(
     table: pa.Table,
     kinds: dict[str, str],
     base: dict[str, str],

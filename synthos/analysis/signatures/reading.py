@@ -24,13 +24,13 @@ import numpy as np
 import pyarrow as pa
 
 from synthos.analysis.collapse.inputs import (
-    _coerce,
-    _hash_expr,
-    _kinds,
-    _longest_string_column,
-    _modality,
+    ANALYSED_KINDS,
+    coerce_columns,
+    dataset_modality,
+    longest_string_column,
+    row_hash_expr,
 )
-from synthos.analysis.columns import type_family
+from synthos.analysis.columns import Column, classify, type_family
 from synthos.analysis.engine import Source, open_source, quote_ident
 from synthos.analysis.sampling import candidate_fraction, u64_threshold
 from synthos.errors import DataError, ErrorCode
@@ -144,15 +144,15 @@ def _read(
             column=time_column,
             expected="one of " + ", ".join(repr(n) for n in names[:10]),
         )
-    inference = _modality(data, source, modality)
+    inference = dataset_modality(data, source, modality)
     kind = inference.modality
     time_col = time_column or (inference.column if kind == "time_series" else None)
     text_col = inference.column if kind == "text" else None
     if kind == "text" and text_col is None:
-        text_col = _longest_string_column(source, names)
+        text_col = longest_string_column(source, names)
     hashed = [n for n in names if type_family(types[n]) in _HASHABLE]
     numeric = {n for n in hashed if type_family(types[n]) in ("int", "float", "bool", "decimal")}
-    row_hash = _hash_expr(hashed, numeric) if hashed else "hash(__rid)"
+    row_hash = row_hash_expr(hashed, numeric) if hashed else "hash(__rid)"
     (counts,) = source.fetchall(
         f"SELECT count(*), count(DISTINCT h), sum(h % {_HASH_MOD}) % {_HASH_MOD} "
         f"FROM (SELECT {row_hash} AS h FROM {{src}})"
@@ -176,10 +176,10 @@ def _read(
     )
     kinds: dict[str, str] = {}
     if kind != "text":
-        kinds = _kinds(sample, types, names, exclude={time_col, text_col})
+        kinds = _column_kinds(sample, types, names, exclude={time_col, text_col})
         if kind == "time_series":
             kinds = {c: k for c, k in kinds.items() if k == "numeric"}
-    table, dropped = _coerce(sample, kinds, types, types, text_col)
+    table, dropped = coerce_columns(sample, kinds, types, types, text_col)
     kinds = {c: k for c, k in kinds.items() if c not in dropped}
     return DatasetSample(
         path=source.path,
@@ -213,3 +213,19 @@ def _content_sample(
     if table.num_rows < min(size, rows):
         table = source.arrow(f"SELECT {select} FROM {{src}} {ordered}")
     return table
+
+
+def _column_kinds(
+    table: pa.Table, types: dict[str, str], names: list[str], exclude: set[str | None]
+) -> dict[str, str]:
+    """Numeric and categorical columns of the sample, classified from their values (the
+    fingerprint has no reference to infer roles against)."""
+    kinds = {}
+    for index, name in enumerate(names):
+        if name in exclude:
+            continue
+        column = Column(name, types[name], index)
+        classify(column, table.column(name), max_levels=50, max_int_levels=12)
+        if column.kind in ANALYSED_KINDS:
+            kinds[name] = column.kind
+    return kinds

@@ -153,12 +153,15 @@ def segment_steps(channels: int, longest: int | None = None) -> int:
     return steps if longest is None else max(SEGMENT_STEPS[0], min(steps, longest))
 
 
-def _segment_ratios(base: np.ndarray, queries: np.ndarray, steps: int, within: bool) -> np.ndarray:
+def segment_ratios(
+    base: np.ndarray, queries: np.ndarray, steps: int, within: bool, search=neighbors.search
+) -> np.ndarray:
     """Nearest over `SEGMENT_NEIGHBOURS`-th nearest distance of each query window among
     `base`'s windows (a stretch pasted several times still stands out from the rest);
-    `within` (queries are base itself): windows overlapping the query do not count."""
+    `within` (queries are base itself): windows overlapping the query do not count.
+    `search(base, queries, k)` finds the neighbours (exact by default)."""
     k = SEGMENT_NEIGHBOURS + (2 * steps - 1 if within else 0)
-    distances, ids = neighbors.search(base, queries, k)
+    distances, ids = search(base, queries, k)
     if within:
         overlapping = np.abs(ids - np.arange(len(queries))[:, None]) < steps
         distances = np.sort(np.where(overlapping | (ids < 0), np.inf, distances), axis=1)
@@ -187,7 +190,7 @@ def _series_segments(cmp: Comparison) -> tuple[dict[str, Any], dict[str, float]]
         return features.series_windows(cmp, side, length=steps)[:SEGMENT_WINDOWS]
 
     def covered(base: np.ndarray, queries: np.ndarray, within: bool = False) -> float:
-        return _covered_steps(_segment_ratios(base, queries, steps, within), steps)
+        return _covered_steps(segment_ratios(base, queries, steps, within), steps)
 
     cand, ref = windows("candidate"), windows("reference")
     hold, full = windows("holdout"), windows(features.FULL_REFERENCE)
