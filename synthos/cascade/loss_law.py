@@ -141,6 +141,9 @@ class LossPrediction:
     upper: float | None
     level: float
     warnings: tuple[str, ...] = ()
+    #: Set when the law predicted a higher loss than runs the target dominates: the
+    #: prediction is then their mean loss (see `_monotone_cap`).
+    capped_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -152,6 +155,7 @@ class LossPrediction:
                 "upper": self.upper,
                 "level": self.level,
                 "warnings": list(self.warnings),
+                "capped_at": self.capped_at,
             }
         )
 
@@ -824,7 +828,57 @@ def _predict_one(fit: LossLawFit, n: float | None, d: float | None, level: float
     upper = math.exp(centre + math.hypot(above, evaluation))
     if fit.degenerate:
         lower, upper = _evidence_hull(fit, cov, n, d, lower, upper)
-    return LossPrediction(_num(n), _num(d), math.exp(centre), lower, upper, level, notes)
+    predicted = math.exp(centre)
+    cap = _monotone_cap(fit, n, d)
+    if cap is None or predicted <= cap[0]:
+        return LossPrediction(_num(n), _num(d), predicted, lower, upper, level, notes)
+    ratio = cap[0] / predicted
+    note = (
+        f"the law predicts {predicted:.4g}, worse than the {cap[0]:.4g} that runs the target "
+        f"dominates reached ({cap[1]}): it contradicts its own evidence, so the prediction is "
+        "their mean loss and the interval is moved with it"
+    )
+    return LossPrediction(
+        _num(n), _num(d), cap[0], lower * ratio, upper * ratio, level, (*notes, note), cap[0]
+    )
+
+
+def _dominated(fit: LossLawFit, n, d) -> np.ndarray:
+    """Runs with at most the target's size and budget (within `LEVEL_TOLERANCE`)."""
+    dominated = np.ones(fit._runs.loss.size, dtype=bool)
+    if fit._runs.params is not None and n is not None:
+        dominated &= fit._runs.params <= n * (1 + LEVEL_TOLERANCE)
+    if fit._runs.tokens is not None and d is not None:
+        dominated &= fit._runs.tokens <= d * (1 + LEVEL_TOLERANCE)
+    return dominated
+
+
+def _monotone_cap(fit: LossLawFit, n, d) -> tuple[float, str] | None:
+    """The lowest mean loss of a (size, budget) level of runs the target dominates, and
+    which level. The law assumes loss never rises with size or data, so a target that is
+    at least as large and as long as those runs should do at least as well on average."""
+    runs = fit._runs
+    dominated = _dominated(fit, n, d)
+    if fit._evidence_only or not dominated.any():
+        return None
+    size = runs.size_level if runs.size_level is not None else np.zeros(runs.loss.size, int)
+    budget = runs.budget_level if runs.budget_level is not None else np.zeros_like(size)
+    best = None
+    for key in {(int(a), int(b)) for a, b in zip(size[dominated], budget[dominated], strict=True)}:
+        members = dominated & (size == key[0]) & (budget == key[1])
+        mean = float(runs.loss[members].mean())
+        if best is None or mean < best[0]:
+            best = (mean, _level_name(runs, members))
+    return best
+
+
+def _level_name(runs: _Runs, members: np.ndarray) -> str:
+    parts = [f"{members.sum()} run(s)"]
+    if runs.params is not None:
+        parts.append(f"N {float(runs.params[members].max()):.3g}")
+    if runs.tokens is not None:
+        parts.append(f"D {float(runs.tokens[members].max()):.3g}")
+    return ", ".join(parts)
 
 
 def _evidence_hull(fit: LossLawFit, cov, n, d, lower: float, upper: float):
@@ -835,11 +889,7 @@ def _evidence_hull(fit: LossLawFit, cov, n, d, lower: float, upper: float):
     if fit._loso.shape[0]:
         loso = np.exp(_log_law(fit._loso, cov)[:, 0])
         lower, upper = min(lower, float(loso.min())), max(upper, float(loso.max()))
-    dominated = np.ones(loss.size, dtype=bool)
-    if fit._runs.params is not None and n is not None:
-        dominated &= fit._runs.params <= n * (1 + LEVEL_TOLERANCE)
-    if fit._runs.tokens is not None and d is not None:
-        dominated &= fit._runs.tokens <= d * (1 + LEVEL_TOLERANCE)
+    dominated = _dominated(fit, n, d)
     if fit._evidence_only or not dominated.any():
         return min(lower, float(loss.min())), max(upper, float(loss.max()))
     return lower, max(upper, float(loss[dominated].min()))

@@ -252,6 +252,11 @@ def predict_cascade(
     loss_interval = Interval(loss.predicted, loss.lower, loss.upper)
     warnings = [*law.warnings, *loss.warnings]
     reasons = [law.reason] if law.degenerate and law.reason else []
+    if loss.capped_at is not None:
+        reasons.append(
+            "the law predicts a higher loss than runs the target dominates: the prediction is "
+            "their mean loss"
+        )
     evaluation = _evaluation(points, headline, level)
     if evaluation.get("too_few_rows"):
         warnings.append(evaluation["note"])

@@ -205,6 +205,31 @@ def test_loss_without_a_trend_is_not_monotone_and_gets_the_observed_range():
     assert pred.lower <= loss.min() and pred.upper >= loss.max()
 
 
+def test_a_prediction_worse_than_runs_the_target_dominates_is_capped_at_their_mean():
+    # Early training: every run's loss drops sharply at its last budget, which no
+    # L(N, D) power law can follow; extrapolated, the law predicts a larger model worse
+    # than the largest size already did at the same budget.
+    rng = np.random.default_rng(0)
+    n, d, loss, groups = [], [], [], []
+    for size in (2e4, 2e5, 9e5):
+        for variant in range(3):
+            for budget in (1e5, 2e5, 4e5, 8e5):
+                value = 7.5 - 0.3 * np.log2(budget / 1e5) - 0.15 * np.log10(size / 2e4)
+                value -= 0.8 if budget == 8e5 else 0.0
+                n.append(size)
+                d.append(budget)
+                loss.append(value * (1 + 0.005 * rng.standard_normal()))
+                groups.append(f"{size}-{variant}")
+    fit = fit_loss_law(n, d, loss, groups=groups, n_bootstrap=20)
+    pred = fit.predict(3.6e6, 8e5)
+    best = np.mean([v for v, s, b in zip(loss, n, d, strict=True) if s == 9e5 and b == 8e5])
+    assert pred.capped_at == pytest.approx(best) and pred.predicted == pytest.approx(best)
+    assert pred.lower < best < pred.upper
+    assert any("contradicts its own evidence" in w for w in pred.warnings)
+    # A target that dominates no run has nothing to be capped by.
+    assert fit.predict(1e4, 5e4).capped_at is None
+
+
 def test_a_pure_power_law_has_no_floor():
     n, d, _ = draw(0.0, 0)
     loss = LAW_A / n**LAW_ALPHA + LAW_B / d**LAW_BETA  # LAW_E = 0

@@ -24,7 +24,6 @@ import numpy as np
 import pyarrow as pa
 
 from synthos.analysis.collapse.inputs import (
-    ANALYSED_KINDS,
     coerce_columns,
     dataset_modality,
     longest_string_column,
@@ -226,6 +225,6 @@ def _column_kinds(
             continue
         column = Column(name, types[name], index)
         classify(column, table.column(name), max_levels=50, max_int_levels=12)
-        if column.kind in ANALYSED_KINDS:
+        if column.kind in ("numeric", "categorical"):
             kinds[name] = column.kind
     return kinds

@@ -116,12 +116,15 @@ def test_the_cascade_aggregation_adds_its_signature_when_a_library_is_set(
     files, tmp_path, monkeypatch
 ):
     from synthos.cascade.aggregate import run_collapse_stage
+    from synthos.report import empty_report, write_report
 
     library = tmp_path / "from_env.h5"
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     job = {"job": "t1v0", "tier": 1, "variant": 0, "status": "completed", "metrics": {}}
     (sweep / "cascade_results.json").write_text(json.dumps({"jobs": [job]}))
+    # The aggregation writes the cascade's report before detection adds to it.
+    write_report(sweep, empty_report("sweep", {"path": str(files["clean"])}))
     monkeypatch.delenv(LIBRARY_ENV, raising=False)
     run_collapse_stage(sweep, str(files["clean"]), str(files["reference"]))
     assert not library.exists()
