@@ -185,11 +185,11 @@ def model_result(d: dict[str, Any]) -> v1.ModelResult:
     for name in ("gradients", "spectral", "error"):
         if d.get(name) is not None:
             getattr(message, name).CopyFrom(struct_of(d[name]))
-    collapse = d.get("collapse")
+    collapse = d.get("run_health")
     if collapse is not None:
-        message.collapse.collapsed = bool(collapse.get("collapsed"))
-        message.collapse.reasons.extend(str(r) for r in collapse.get("reasons") or [])
-        message.collapse.stopped = bool(collapse.get("stopped"))
+        message.run_health.collapsed = bool(collapse.get("collapsed"))
+        message.run_health.reasons.extend(str(r) for r in collapse.get("reasons") or [])
+        message.run_health.stopped = bool(collapse.get("stopped"))
         _set_optional(message.collapse, "step", collapse.get("step"), int)
     return message
 

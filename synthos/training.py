@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from synthos.callbacks import BudgetPoints, CollapseMonitor, ProgressStream
+from synthos.callbacks import BudgetPoints, ProgressStream, RunHealthMonitor
 from synthos.callbacks.common import find_callback
 from synthos.errors import ErrorCode, SynthosError
 from synthos.fileio import write_json_atomic
@@ -126,9 +126,9 @@ def run_training(cfg: DictConfig, record: dict[str, Any] | None = None) -> dict[
         log.error("Run failed: %s", error)
         result.update(status="failed", error=error.to_dict())
     finally:
-        monitor = find_callback(trainer, CollapseMonitor) if trainer else None
+        monitor = find_callback(trainer, RunHealthMonitor) if trainer else None
         if monitor is not None:
-            result["collapse"] = monitor.verdict
+            result["run_health"] = monitor.verdict
         stream = find_callback(trainer, ProgressStream) if trainer else None
         if stream is not None:  # a cascade job: its mean GPU utilisation (null off GPUs)
             result["gpu_utilization"] = stream.gpu_utilization

@@ -190,7 +190,7 @@ class LossPoint(_message.Message):
     loss: float
     def __init__(self, step: _Optional[int] = ..., loss: _Optional[float] = ...) -> None: ...
 
-class CollapseFlag(_message.Message):
+class RunHealthFlag(_message.Message):
     __slots__ = ("collapsed", "reasons", "step", "stopped")
     COLLAPSED_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
@@ -203,7 +203,7 @@ class CollapseFlag(_message.Message):
     def __init__(self, collapsed: _Optional[bool] = ..., reasons: _Optional[_Iterable[str]] = ..., step: _Optional[int] = ..., stopped: _Optional[bool] = ...) -> None: ...
 
 class ModelResult(_message.Message):
-    __slots__ = ("validation_id", "tier", "variant", "status", "parameters", "train_loss", "val_loss", "seconds", "global_step", "convergence_step", "loss_curve", "metrics", "gradients", "spectral", "collapse", "error")
+    __slots__ = ("validation_id", "tier", "variant", "status", "parameters", "train_loss", "val_loss", "seconds", "global_step", "convergence_step", "loss_curve", "metrics", "gradients", "spectral", "run_health", "error")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -225,7 +225,7 @@ class ModelResult(_message.Message):
     METRICS_FIELD_NUMBER: _ClassVar[int]
     GRADIENTS_FIELD_NUMBER: _ClassVar[int]
     SPECTRAL_FIELD_NUMBER: _ClassVar[int]
-    COLLAPSE_FIELD_NUMBER: _ClassVar[int]
+    RUN_HEALTH_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     validation_id: str
     tier: int
@@ -241,9 +241,9 @@ class ModelResult(_message.Message):
     metrics: _containers.ScalarMap[str, float]
     gradients: _struct_pb2.Struct
     spectral: _struct_pb2.Struct
-    collapse: CollapseFlag
+    run_health: RunHealthFlag
     error: _struct_pb2.Struct
-    def __init__(self, validation_id: _Optional[str] = ..., tier: _Optional[int] = ..., variant: _Optional[int] = ..., status: _Optional[str] = ..., parameters: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., seconds: _Optional[float] = ..., global_step: _Optional[int] = ..., convergence_step: _Optional[int] = ..., loss_curve: _Optional[_Iterable[_Union[LossPoint, _Mapping]]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., gradients: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., spectral: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., collapse: _Optional[_Union[CollapseFlag, _Mapping]] = ..., error: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, validation_id: _Optional[str] = ..., tier: _Optional[int] = ..., variant: _Optional[int] = ..., status: _Optional[str] = ..., parameters: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., seconds: _Optional[float] = ..., global_step: _Optional[int] = ..., convergence_step: _Optional[int] = ..., loss_curve: _Optional[_Iterable[_Union[LossPoint, _Mapping]]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., gradients: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., spectral: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., run_health: _Optional[_Union[RunHealthFlag, _Mapping]] = ..., error: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CascadeProgress(_message.Message):
     __slots__ = ("error", "validation_id", "tier", "variant", "models_completed", "models_total", "progress_percent", "current_loss", "gpu_utilization", "estimated_completion", "timestamp", "event", "step", "total_steps", "result", "sequence", "state", "report")

@@ -1,5 +1,5 @@
 """Lightning callbacks for cascade jobs: live progress, spectral and gradient diagnostics,
-and a collapse monitor that can stop a run (DESIGN section 5).
+and a run-health monitor that flags (and can stop) a diverging or collapsing run.
 
 Imports are lazy: a reader of progress records (`JsonlTail`, `read_jsonl`, `ProgressBus`),
 such as the gRPC server, does not load torch and Lightning.
@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from synthos.callbacks.budgets import BudgetPoints
     from synthos.callbacks.bus import ProgressBus, Subscription, default_bus
-    from synthos.callbacks.collapse import CollapseMonitor
     from synthos.callbacks.gradients import GradientStats
     from synthos.callbacks.jsonl import JsonlTail, append_jsonl, read_jsonl
     from synthos.callbacks.progress import CascadeProgress, ProgressStream
+    from synthos.callbacks.run_health import RunHealthMonitor
     from synthos.callbacks.spectral import SpectralMetrics, effective_rank, spectral_entropy
 
 _LAZY = {
     "BudgetPoints": "synthos.callbacks.budgets",
     "CascadeProgress": "synthos.callbacks.progress",
-    "CollapseMonitor": "synthos.callbacks.collapse",
+    "RunHealthMonitor": "synthos.callbacks.run_health",
     "GradientStats": "synthos.callbacks.gradients",
     "JsonlTail": "synthos.callbacks.jsonl",
     "ProgressBus": "synthos.callbacks.bus",
@@ -39,11 +39,11 @@ _LAZY = {
 __all__ = [
     "BudgetPoints",
     "CascadeProgress",
-    "CollapseMonitor",
     "GradientStats",
     "JsonlTail",
     "ProgressBus",
     "ProgressStream",
+    "RunHealthMonitor",
     "SpectralMetrics",
     "Subscription",
     "append_jsonl",

@@ -25,7 +25,6 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from synthos.callbacks.bus import ProgressBus, default_bus
-from synthos.callbacks.collapse import CollapseMonitor
 from synthos.callbacks.common import find_callback, finite_or_none, metric, step_loss
 from synthos.callbacks.gpu import (
     GpuMonitor,
@@ -36,6 +35,7 @@ from synthos.callbacks.gpu import (
 from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.jsonl import JsonlTail, append_jsonl
 from synthos.callbacks.loss_curve import LossCurve, convergence_step, downsample
+from synthos.callbacks.run_health import RunHealthMonitor
 from synthos.callbacks.spectral import SpectralMetrics
 from synthos.fileio import to_jsonable
 
@@ -65,7 +65,7 @@ class CascadeProgress:
     `result` keys: validation_id, tier, variant, status, parameters, train_loss, val_loss,
     seconds, global_step, convergence_step, loss_curve ([[step, loss], ...]), metrics,
     gradients (GradientStats.latest), spectral (SpectralMetrics.latest), collapse
-    ({collapsed, reasons, step, stopped} from CollapseMonitor), gpu_utilization (the
+    ({collapsed, reasons, step, stopped} from RunHealthMonitor), gpu_utilization (the
     training's mean NVML utilisation, `UtilizationSummary`: null with a reason without
     NVML or a GPU), and error when failed; a callback that is absent gives null.
     """
@@ -265,7 +265,7 @@ class ProgressStream(Callback):
     ) -> None:
         if not trainer.is_global_zero or self._ended:
             return
-        monitor = find_callback(trainer, CollapseMonitor)
+        monitor = find_callback(trainer, RunHealthMonitor)
         if monitor is not None:  # idempotent; makes the verdict current whatever the order
             monitor.on_exception(trainer, pl_module, exception)
         self._finish(trainer, pl_module, MODEL_FAILED, exception)
@@ -371,7 +371,7 @@ class ProgressStream(Callback):
         recent = [loss for _, loss in points[-max(1, len(points) // 20) :]]
         grads = find_callback(trainer, GradientStats)
         spectral = find_callback(trainer, SpectralMetrics)
-        monitor = find_callback(trainer, CollapseMonitor)
+        monitor = find_callback(trainer, RunHealthMonitor)
         metrics = {}
         for name in trainer.callback_metrics:
             value = metric(trainer, name)
@@ -392,12 +392,12 @@ class ProgressStream(Callback):
             "metrics": metrics,
             "gradients": dict(grads.latest) if grads is not None and grads.latest else None,
             "spectral": dict(spectral.latest) if spectral is not None and spectral.latest else None,
-            "collapse": None,
+            "run_health": None,
             "gpu_utilization": self.gpu_utilization,
         }
         if monitor is not None:
             verdict = monitor.verdict
-            result["collapse"] = {
+            result["run_health"] = {
                 "collapsed": verdict["collapsed"],
                 "reasons": list(verdict["reasons"]),
                 "step": verdict["step"],

@@ -4,7 +4,7 @@ and what the token mixers' filters or eigenvalues look like.
 A model that collapses tends to show it here first: the residual stream loses rank, the
 Resonance filters pile all their energy into one band, or TEN eigenvalues all drift to
 the origin (no memory) or onto the unit circle (no forgetting). The helpers at the top are
-the one implementation of effective rank in Synthos; `CollapseMonitor` reuses them.
+the one implementation of effective rank in Synthos; `RunHealthMonitor` reuses them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from synthos.callbacks import CollapseMonitor
+from synthos.callbacks import RunHealthMonitor
 from synthos.lit_modules import OptimConfig, build_module
 from synthos.lit_modules.language_model import LanguageModelModule
 from synthos.models.common import SequenceModel
@@ -172,7 +172,7 @@ def forecaster(net_cls=TemporalEigenstateNetwork, lr: float = 1e-2) -> pl.Lightn
     return build_module(task, net, OptimConfig(lr=lr, warmup_steps=5))
 
 
-class RankZeroAlarm(CollapseMonitor):
+class RankZeroAlarm(RunHealthMonitor):
     """Only rank 0 sees a collapse signal (from step `at`); every rank writes its final step
     and verdict to `out_dir/rank<r>.json` so the test can see what each one did."""
 

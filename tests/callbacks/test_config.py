@@ -3,7 +3,7 @@
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from synthos.callbacks import CollapseMonitor, GradientStats, ProgressStream, SpectralMetrics
+from synthos.callbacks import GradientStats, ProgressStream, RunHealthMonitor, SpectralMetrics
 
 CONFIG = """
 progress:
@@ -20,8 +20,8 @@ spectral:
 gradients:
   _target_: synthos.callbacks.GradientStats
   exploding_threshold: 100.0
-collapse:
-  _target_: synthos.callbacks.CollapseMonitor
+run_health:
+  _target_: synthos.callbacks.RunHealthMonitor
   stop_on_collapse: true
   rank_fraction: 0.1
 """
@@ -38,4 +38,6 @@ def test_callbacks_instantiate_from_config(tmp_path):
     assert isinstance(built["spectral"], SpectralMetrics) and built["spectral"].probe_rows == 4
     assert isinstance(built["gradients"], GradientStats)
     assert built["gradients"].exploding_threshold == 100.0
-    assert isinstance(built["collapse"], CollapseMonitor) and built["collapse"].stop_on_collapse
+    assert (
+        isinstance(built["run_health"], RunHealthMonitor) and built["run_health"].stop_on_collapse
+    )

@@ -13,10 +13,10 @@ import pytest
 
 from synthos.callbacks import (
     CascadeProgress,
-    CollapseMonitor,
     GradientStats,
     ProgressBus,
     ProgressStream,
+    RunHealthMonitor,
     SpectralMetrics,
     read_jsonl,
 )
@@ -70,7 +70,7 @@ def test_progress_records_jsonl_interval_and_final_result(tmp_path):
         interval_s=0.5,
         bus=bus,
     )
-    extra = [SpectralMetrics(), GradientStats(), CollapseMonitor()]
+    extra = [SpectralMetrics(), GradientStats(), RunHealthMonitor()]
     slow_job(tmp_path, stream, extra=extra, sleep_s=0.04)  # ~3 s of training
     lines = path.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line is one valid JSON object
@@ -98,7 +98,7 @@ def test_progress_records_jsonl_interval_and_final_result(tmp_path):
     assert 10 <= len(curve) <= 100 and curve[0][1] > curve[-1][1]
     assert result["gradients"]["steps_checked"] == 60
     assert "effective_rank/last" in result["spectral"]
-    assert result["collapse"]["collapsed"] is False
+    assert result["run_health"]["collapsed"] is False
     assert all(r["current_loss"] is None or r["current_loss"] > 0 for r in records)
 
     # The subscription received the very same records.
@@ -157,7 +157,7 @@ def test_models_are_counted_across_jobs_from_the_jsonl(tmp_path):
 def test_failed_model_is_recorded_and_counted(tmp_path):
     path = tmp_path / "progress.jsonl"
     stream = ProgressStream("v", 2, 0, models_total=3, jsonl_path=str(path), interval_s=0.2)
-    monitor = CollapseMonitor()
+    monitor = RunHealthMonitor()
     run = trainer([stream, monitor], tmp_path, max_steps=20)
     with pytest.raises(ModelError):
         run.fit(lm(FAMILIES["resonance"](), cls=NaNAfterLM), *loaders("pattern", n_train=320))
@@ -166,7 +166,7 @@ def test_failed_model_is_recorded_and_counted(tmp_path):
     assert last["result"]["status"] == "failed"
     assert last["result"]["error"]["code"] == int(ErrorCode.MODEL_DIVERGED)
     # The collapse verdict is current even though the monitor comes after the stream.
-    assert last["result"]["collapse"]["reasons"] == ["non_finite"]
+    assert last["result"]["run_health"]["reasons"] == ["non_finite"]
     assert stream_threads() == []
 
 

@@ -2,7 +2,7 @@
 
 A sweep directory holds `cascade_results.json` (written by `synthos.cascade.aggregate`: one
 summary per job with status, metrics and error), each job's own `<job>/metrics.json`
-(including the CollapseMonitor verdict under "collapse") and `progress.jsonl`, whose
+(including the RunHealthMonitor verdict under "collapse") and `progress.jsonl`, whose
 model_finished / model_failed records carry the loss curve and gradient summary. They are
 merged per job here; an already loaded dict (`cascade_results.json`'s content, with any of
 those per-job keys) is taken as it is.
@@ -53,10 +53,10 @@ def load_cascade(cascade: str | os.PathLike | dict[str, Any] | None) -> dict[str
     for job in results["jobs"]:
         name = job.get("job")
         record = _read_json(root / str(name) / METRICS_FILE) if name else None
-        if record and record.get("collapse") is not None:
-            job.setdefault("collapse", record["collapse"])
+        if record and record.get("run_health") is not None:
+            job.setdefault("run_health", record["run_health"])
         extra = finished.get(name) or {}
-        for key in ("loss_curve", "gradients", "collapse"):
+        for key in ("loss_curve", "gradients", "run_health"):
             if job.get(key) is None and extra.get(key) is not None:
                 job[key] = extra[key]
     return results

@@ -25,6 +25,8 @@ import pyarrow as pa
 from synthos.analysis.strata import NULL
 
 from .inputs import Comparison
+from .marginals import series_distance
+from .stats import adjusted_z
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 SIDES = ("candidate", "reference", "holdout")
@@ -192,7 +194,7 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
 
     Levels of a drifting series differ between any two stretches, so they are only
     compared when the reference's own two stretches (reference and holdout) agree on every
-    channel's level distribution (`distribution_fidelity.series_distance` within noise)
+    channel's level distribution (`marginals.series_distance` within noise)
     and each holds at least MIN_LEVEL_DRAWS independent draws' worth of levels (a trend or
     a random walk has only a handful, and then any two stretches "agree" within noise)."""
     if not cached(cmp, ("stationary_levels",), lambda: _stationary_levels(cmp)):
@@ -201,8 +203,6 @@ def levels(cmp: Comparison, side: str) -> np.ndarray | None:
 
 
 def _stationary_levels(cmp: Comparison) -> bool:
-    from .dimensions.distribution_fidelity import series_distance
-    from .stats import adjusted_z
 
     if cmp.modality != "time_series" or not cmp.has_reference or not cmp.numeric_columns:
         return False

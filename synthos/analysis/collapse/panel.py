@@ -7,7 +7,7 @@ entities by `features.segments`; this module adds what only a panel has:
   when the reference's values are all positive, as sales and counts are, whose entities
   differ by factors) and its spread (log standard deviation of its increments).
 * `summary_shift`: the candidate's distribution of entity summaries against the
-  reference's (`distribution_fidelity.numeric_distance`, one draw per entity).
+  reference's (`marginals.numeric_distance`, one draw per entity).
 * `outlying_entities`: each candidate entity's summary against the reference entities'
   (prediction interval of a normal sample: ``t sqrt(1 + 1/m)`` reference sds, t at the
   family-wise level over entities and summaries): an entity whose level moved names itself,
@@ -27,6 +27,7 @@ from scipy import stats as sps
 
 from . import features
 from .inputs import Comparison
+from .marginals import numeric_distance
 from .stats import NULL_FACTOR, binomial_noise, two_sided_alpha
 
 #: Entities a side needs before its summaries are compared.
@@ -76,7 +77,6 @@ def summaries(cmp: Comparison, side: str) -> tuple[list[str], dict[str, np.ndarr
 
 def summary_shift(cmp: Comparison, side: str, z: float) -> dict[str, dict[str, Any]]:
     """Per summary, `numeric_distance` of `side`'s entities against its baseline's."""
-    from .dimensions.distribution_fidelity import numeric_distance
 
     _, cand = summaries(cmp, side)
     _, ref = summaries(cmp, features.baseline(side))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from synthos.analysis.collapse import DIMENSIONS, CollapseConfig, detect_collapse
-from synthos.analysis.collapse.dimensions.distribution_fidelity import MEAN_SCALE
+from synthos.analysis.collapse.marginals import MEAN_SCALE
 from synthos.analysis.collapse.sensitivity import needed_excess
 
 THRESHOLD = 70.0

@@ -35,7 +35,7 @@ def test_healthy_cascade_passes(table_pair):
 def test_collapsed_and_diverged_jobs_fail(table_pair):
     rising = [[s, 0.5 + 0.05 * s] for s in range(0, 100, 5)]
     jobs = [
-        _job("t1v0", collapse={"collapsed": True, "reasons": ["rank_collapse"]}),
+        _job("t1v0", run_health={"collapsed": True, "reasons": ["rank_collapse"]}),
         _job("t1v1", loss_curve=rising),
         _job("t1v2", gradients={"steps_checked": 10, "exploding_steps": 3}),
         {"job": "t1v3", "status": "failed", "error": {"code": 2001, "name": "MODEL_DIVERGED"}},
@@ -60,11 +60,11 @@ def test_sweep_directory_merges_job_files(tmp_path, table_pair):
     (sweep / "t1v0").mkdir(parents=True)
     (sweep / "cascade_results.json").write_text(json.dumps({"jobs": [_job("t1v0"), _job("t1v1")]}))
     verdict = {"collapsed": True, "reasons": ["divergence"], "step": 40}
-    (sweep / "t1v0" / "metrics.json").write_text(json.dumps({"collapse": verdict}))
+    (sweep / "t1v0" / "metrics.json").write_text(json.dumps({"run_health": verdict}))
     progress = {"event": "model_finished", "result": {"tier": 1, "variant": 1, "loss_curve": CURVE}}
     (sweep / "progress.jsonl").write_text(json.dumps(progress) + "\n{torn line")
     loaded = load_cascade(sweep)
-    assert loaded["jobs"][0]["collapse"]["reasons"] == ["divergence"]
+    assert loaded["jobs"][0]["run_health"]["reasons"] == ["divergence"]
     assert loaded["jobs"][1]["loss_curve"] == CURVE
     result = detect_collapse(table_pair[0], cascade=sweep)
     dim = result.dimension("training_stability")

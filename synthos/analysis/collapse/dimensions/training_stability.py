@@ -3,7 +3,7 @@
 Read from the cascade's results (see `collapse.cascade`). Each job that finished, or failed
 with a model error (2xxx: diverged, bad state), gets a penalty, the largest of:
 
-* 1.0  failed with a model error, or flagged by the CollapseMonitor (divergence,
+* 1.0  failed with a model error, or flagged by the RunHealthMonitor (divergence,
   non-finite values, trivial loss, rank or entropy collapse);
 * 0.75 non-finite or exploding gradient steps; a loss curve that ends at 1.5 x its minimum;
 * 0.5  vanishing gradients on more than half the checked steps; a loss curve whose end is
@@ -76,7 +76,7 @@ def job_issues(job: dict[str, Any]) -> dict[str, float] | None:
             issues[f"failed_{error.get('name', code)}".lower()] = 1.0
         else:
             return None
-    collapse = job.get("collapse") or {}
+    collapse = job.get("run_health") or {}
     if collapse.get("collapsed"):
         for reason in collapse.get("reasons") or ["collapsed"]:
             issues[f"collapse_{reason}"] = 1.0

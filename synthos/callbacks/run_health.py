@@ -56,7 +56,7 @@ from synthos.fileio import write_json_atomic
 from synthos.forecast_windows import forecast_targets, instance_scale
 from synthos.task import FORECASTING
 
-VERDICT_FILE = "collapse_verdict.json"
+VERDICT_FILE = "run_health.json"
 STICKY = ("non_finite", "divergence")
 
 
@@ -90,12 +90,12 @@ def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[torch.T
     return targets.pow(2).sum(), targets.numel()  # stays on the device: no sync per batch
 
 
-class CollapseMonitor(Callback):
+class RunHealthMonitor(Callback):
     """Checks a run against the rules in this module's docstring; see `self.verdict`.
 
     The verdict (`collapsed`, `reasons`, `step`, `first_collapse_step`, `stopped`,
     `details`, `history`) is also written by rank 0 to `verdict_path`, by default
-    `<trainer.default_root_dir>/collapse_verdict.json`, after every validation, at the end
+    `<trainer.default_root_dir>/run_health.json`, after every validation, at the end
     of training and when the run fails, so the job's result can include it.
     """
 

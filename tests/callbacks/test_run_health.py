@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from synthos.callbacks import CollapseMonitor, GradientStats, ProgressStream, read_jsonl
-from synthos.callbacks.collapse import VERDICT_FILE, unigram_entropy
+from synthos.callbacks import GradientStats, ProgressStream, RunHealthMonitor, read_jsonl
+from synthos.callbacks.run_health import VERDICT_FILE, unigram_entropy
 from synthos.errors import ErrorCode, ModelError
 from tests.callbacks.micro import (
     FAMILIES,
@@ -22,8 +22,8 @@ from tests.callbacks.micro import (
 )
 
 
-def fit(module, data: str, tmp_path, monitor: CollapseMonitor | None = None, **kw):
-    monitor = monitor or CollapseMonitor()
+def fit(module, data: str, tmp_path, monitor: RunHealthMonitor | None = None, **kw):
+    monitor = monitor or RunHealthMonitor()
     run = trainer([monitor], tmp_path, **kw)
     run.fit(module, *loaders(data, n_train=kw.get("max_steps", 60) * 16))
     return monitor, run
@@ -78,7 +78,7 @@ def test_overconfident_wrong_model_is_flagged_entropy_collapse(tmp_path):
 
 def test_stop_on_collapse_stops_the_run_early(tmp_path):
     torch.manual_seed(0)
-    monitor = CollapseMonitor(stop_on_collapse=True)
+    monitor = RunHealthMonitor(stop_on_collapse=True)
     _, run = fit(lm(FAMILIES["ten"]()), "random", tmp_path, monitor=monitor, max_steps=200)
     # Warm-up ends at 60 steps; the validation at step 60 flags and stops the run.
     assert run.global_step == 60
@@ -87,7 +87,7 @@ def test_stop_on_collapse_stops_the_run_early(tmp_path):
 
 def test_divergence_is_flagged_and_sticky(tmp_path):
     torch.manual_seed(0)
-    monitor = CollapseMonitor(check_every_n_steps=5)
+    monitor = RunHealthMonitor(check_every_n_steps=5)
     module = lm(FAMILIES["resonance"](), cls=DivergingLM)
     monitor, _ = fit(module, "pattern", tmp_path, monitor=monitor, max_steps=80)
     assert "divergence" in monitor.verdict["reasons"]
@@ -96,7 +96,7 @@ def test_divergence_is_flagged_and_sticky(tmp_path):
 
 def test_divergence_rule_on_loss_sequences():
     def run(losses):
-        monitor = CollapseMonitor()
+        monitor = RunHealthMonitor()
         for step, loss in enumerate(losses):
             monitor._check_train_loss(loss, step)
         return "divergence" in monitor._sticky
@@ -112,7 +112,7 @@ def test_divergence_rule_on_loss_sequences():
 
 
 def test_non_finite_loss_is_recorded_when_the_run_fails(tmp_path):
-    monitor = CollapseMonitor()
+    monitor = RunHealthMonitor()
     with pytest.raises(ModelError) as failure:
         fit(lm(FAMILIES["resonance"](), cls=NaNAfterLM), "pattern", tmp_path, monitor=monitor)
     assert failure.value.code == ErrorCode.MODEL_DIVERGED
@@ -124,7 +124,7 @@ def test_non_finite_loss_is_recorded_when_the_run_fails(tmp_path):
 def test_non_finite_gradients_count_as_non_finite(tmp_path):
     module = lm(FAMILIES["resonance"]())
     module.net.norm.weight.register_hook(lambda grad: grad * math.nan)  # finite loss
-    monitor = CollapseMonitor(check_every_n_steps=1)
+    monitor = RunHealthMonitor(check_every_n_steps=1)
     run = trainer([GradientStats(), monitor], tmp_path, max_steps=1, limit_val_batches=0)
     run.fit(module, loaders("pattern", n_train=32)[0])
     assert monitor.verdict["reasons"] == ["non_finite"]
@@ -133,7 +133,7 @@ def test_non_finite_gradients_count_as_non_finite(tmp_path):
 
 def test_verdict_path_is_configurable(tmp_path):
     path = tmp_path / "elsewhere" / "verdict.json"
-    monitor = CollapseMonitor(verdict_path=str(path))
+    monitor = RunHealthMonitor(verdict_path=str(path))
     fit(lm(FAMILIES["resonance"]()), "pattern", tmp_path, monitor=monitor, max_steps=20)
     assert json.loads(path.read_text())["step"] == 20
     assert not (tmp_path / VERDICT_FILE).exists()
@@ -153,7 +153,7 @@ def test_forecaster_trivial_rule(signal, tmp_path):
     else:
         g = torch.Generator().manual_seed(1)
         train, val = torch.randn(960, 33, 1, generator=g), torch.randn(64, 33, 1, generator=g)
-    monitor = CollapseMonitor()
+    monitor = RunHealthMonitor()
     run = trainer([monitor], tmp_path, max_steps=60)
     run.fit(forecaster(), DataLoader(train, batch_size=16), DataLoader(val, batch_size=16))
     if signal == "sine":
@@ -191,7 +191,7 @@ def test_ddp_ranks_agree_to_stop_when_only_rank_zero_sees_collapse(tmp_path):
     # The callbacks survive pickling into the workers; only rank 0 reports progress.
     ends = [r for r in read_jsonl(progress) if r["event"] != "progress"]
     assert len(ends) == 1 and ends[0]["event"] == "model_finished"
-    assert ends[0]["result"]["collapse"] == {
+    assert ends[0]["result"]["run_health"] == {
         "collapsed": True,
         "reasons": ["injected"],
         "step": 4,
