@@ -24,12 +24,14 @@ Entry point (pyproject): ``synthos = "synthos.cli:main"``; also ``python -m synt
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthos.errors import ErrorCode, SynthosError
+from synthos.errors import DataError, ErrorCode, SynthosError
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,70 @@ def _run_scaling(args: argparse.Namespace) -> int:
     from synthos.cascade.scaling_predict import run
 
     return run(args)
+
+
+# ---------------------------------------------------------------------------------------
+# calibrate
+
+
+def _add_calibrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results", type=Path, help="a scored suite's results.json (its per-case records)"
+    )
+    parser.add_argument(
+        "--real-tables",
+        type=Path,
+        help="a results.json of clean splits of other real tables: their controls join "
+        "their modality's calibration",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="thresholds file to write (default: the package's own)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from synthos.analysis.collapse.calibration import calibrate_thresholds
+    from synthos.analysis.collapse.config import THRESHOLDS_FILE
+
+    records = _suite_records(args.results)
+    extra = _suite_records(args.real_tables) if args.real_tables else []
+    command = "synthos calibrate " + " ".join(map(shlex.quote, sys.argv[2:]))
+    found = calibrate_thresholds(records, extra_controls=extra, command=command)
+    for split in ("check_held_out", "check_calibration_split"):
+        check = found.record[split]
+        print(f"{split}: fpr {check['fpr']}, fnr {check['fnr']} ({check['controls']} controls)")
+    print(json.dumps({"thresholds": found.general, "by_modality": found.by_modality}, indent=1))
+    if not args.dry_run:
+        print(f"wrote {found.save(args.out or THRESHOLDS_FILE)}")
+    return 0
+
+
+_CASE_KEYS = ("case_id", "modality", "family", "seed", "synthos")
+
+
+def _suite_records(path: Path) -> list[dict]:
+    """The per-case records of a benchmark's results.json, checked for what calibration reads."""
+    try:
+        cases = json.loads(path.read_text(encoding="utf-8"))["cases"]
+        for case in cases:
+            missing = [k for k in _CASE_KEYS if k not in case] or [
+                k for k in ("error", "scores") if k not in case["synthos"]
+            ]
+            if missing:
+                raise KeyError(f"case {case.get('case_id')!r} has no {', '.join(missing)}")
+        return cases
+    except FileNotFoundError as exc:
+        raise DataError(
+            "no such results file", code=ErrorCode.DATA_NOT_FOUND, path=str(path)
+        ) from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"not a benchmark results.json with per-case records: {exc}",
+            code=ErrorCode.DATA_FORMAT,
+            path=str(path),
+            expected='{"cases": [{"case_id", "modality", "family", "seed", "synthos"}, ...]}',
+        ) from exc
 
 
 # ---------------------------------------------------------------------------------------
@@ -534,6 +600,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "loss laws over model size and tokens: predict a run from a table of runs",
         _add_scaling,
         _run_scaling,
+    ),
+    "calibrate": Subcommand(
+        "calibrate",
+        "collapse thresholds from a scored benchmark's clean controls, checked on held-out splits",
+        _add_calibrate,
+        _run_calibrate,
     ),
     "detect": Subcommand(
         "detect",

@@ -14,12 +14,12 @@ Measures, on the same cases:
 
 * shipped: the thresholds in ``thresholds.json`` (whatever the last calibration set);
 * leave one base out (LOBO): for each base, tabular thresholds set by the calibration
-  procedure (`calibrate.calibrate`) on the clean tabular controls of the suite's
-  calibration splits plus every *other* real base's cases, the base's own cases checked
-  with them; so no base is judged by thresholds it helped set.
+  procedure (`synthos.analysis.collapse.calibration.calibrate`) on the clean tabular
+  controls of the suite's calibration splits plus every *other* real base's cases, the
+  base's own cases checked with them; so no base is judged by thresholds it helped set.
 
 Both as the share of cases with a false alarm, overall and per size class, with the
-dimensions that raised them. `calibrate --real-tables` then adds these controls to the
+dimensions that raised them. `synthos calibrate --real-tables` then adds these controls to the
 calibration of the tabular thresholds.
 
     python -m benchmarks.collapse_suite.real_tables [--splits 3] [--out DIR]
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.collapse_suite.calibrate import calibrate, threshold_of
+from synthos.analysis.collapse.calibration import calibrate, threshold_of
 
 SIZE_CLASSES = ((200, 1_000), (1_000, 10_000), (10_000, 100_000), (100_000, 1_000_001))
 PER_CLASS = 12

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthos.fileio import write_json_atomic
+
 #: The eight dimensions, in the order of DESIGN section 6.
 DIMENSIONS: tuple[str, ...] = (
     "distribution_fidelity",
@@ -166,14 +168,10 @@ class CollapseConfig:
         **extra: Any,
     ) -> Path:
         """Write the thresholds in the thresholds-file format (atomically)."""
-        path = Path(path)
         payload = {
             "procedure": procedure or self.threshold_procedure or "set by hand",
             "thresholds": {name: float(self.thresholds[name]) for name in DIMENSIONS},
             "thresholds_by_modality": self.modality_thresholds,
             **extra,
         }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_json_atomic(path, payload)
