@@ -76,7 +76,7 @@ def train_cascade(data: list[str], work: Path, name: str, profile: str, extra=()
 
 def train_heldout(data: list[str], work: Path, name: str, profile: str, family: str) -> Path:
     """The held-out model: a one-job cascade with the largest tier's settings."""
-    plan = yaml.safe_load((ROOT / "conf" / "cascade" / f"{profile}.yaml").read_text())
+    plan = yaml.safe_load((ROOT / "synthos" / "conf" / "cascade" / f"{profile}.yaml").read_text())
     top = plan["cascade"]["tiers"][-1]
     tier = {"variants": 1, "data_fraction": top["data_fraction"], "trainer": top["trainer"]}
     net = HELDOUT_NET[family]

@@ -406,7 +406,7 @@ def run_numerics_part(sizes: Sizes, device: torch.device) -> dict[str, Any]:
 # --------------------------------------------------------------------------- part 2: model
 def resonance_preset(sizes: Sizes, impl: str, compiled: bool) -> ResonanceNN:
     fields = OmegaConf.to_container(
-        OmegaConf.load(ROOT / "conf" / "model" / f"{sizes.model_preset}.yaml").net
+        OmegaConf.load(ROOT / "synthos" / "conf" / "model" / f"{sizes.model_preset}.yaml").net
     )
     fields.update(sizes.model_overrides)
     fields["max_seq_len"] = max(fields["max_seq_len"], *sizes.model_lengths)

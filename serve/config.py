@@ -62,7 +62,8 @@ class ServerConfig:
         resume from their checkpoints); false marks them failed.
     shutdown_grace_s: how long a shutdown waits for requests and cascade processes.
     progress_poll_s: how often the progress file of a running cascade is read.
-    train_script: the cascade's train.py (default: the one beside the synthos package).
+    train_script: a training script to run instead of the package's `synthos.train` (default:
+        none).
     signature_library: the HDF5 signature library PreScreenRisk searches (made by
         `synthos signatures seed`); unset: PreScreenRisk answers FAILED_PRECONDITION.
     """

@@ -1,7 +1,7 @@
 """Typed schemas for Hydra: a misspelled or mistyped override of a model fails at composition.
 
 The schemas are the model dataclasses themselves plus a `_target_`, so a field exists in one
-place only. Model presets in `conf/model/` list a schema first in their defaults.
+place only. Model presets in `synthos/conf/model/` list a schema first in their defaults.
 """
 
 from __future__ import annotations

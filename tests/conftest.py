@@ -17,7 +17,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
+CONF_DIR = ROOT / "synthos" / "conf"
 
 register_configs()
 
@@ -29,7 +29,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def compose_train(overrides: list[str], output_dir: Path, data_dir: Path) -> DictConfig:
-    """Compose conf/train.yaml as `python train.py` would, with paths under `output_dir`."""
+    """Compose synthos/conf/train.yaml as `python train.py` would, with paths under `output_dir`."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(

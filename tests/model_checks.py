@@ -12,11 +12,11 @@ from omegaconf import OmegaConf
 from torch import nn
 
 CAUSAL_RTOL = 1e-5
-MODEL_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "model"
+MODEL_CONF_DIR = Path(__file__).resolve().parents[1] / "synthos" / "conf" / "model"
 
 
 def preset_fields(name: str) -> dict[str, Any]:
-    """The network fields of `conf/model/<name>.yaml` (its architecture), so the tests train
+    """The network fields of `synthos/conf/model/<name>.yaml` (its architecture), so the tests train
     exactly the shipped presets."""
     return OmegaConf.to_container(OmegaConf.load(MODEL_CONF_DIR / f"{name}.yaml").net)
 

@@ -1,4 +1,4 @@
-"""Cascade jobs: `python train.py +cascade=<profile> ...` as a background subprocess per
+"""Cascade jobs: `python -m synthos.train +cascade=<profile> ...` as a background subprocess per
 validation id, with its progress followed from the sweep's progress.jsonl.
 
 - One job per validation id. Submitting an id that is running joins it; one that completed
@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import synthos
 from serve.config import ServerConfig
 from serve.errors import FailedPrecondition, bad_request
 from synthos.callbacks.jsonl import JsonlTail, read_jsonl
@@ -117,8 +116,9 @@ class CascadeJobs:
         self.store = store
         self.runs_dir = (config.storage / "runs").resolve()
         self.logs_dir = (config.storage / "logs").resolve()
-        self.train_script = Path(
-            config.train_script or Path(synthos.__file__).resolve().parents[1] / "train.py"
+        # The training entry: the package's own Hydra app unless a script is configured.
+        self.train_entry = (
+            [str(Path(config.train_script))] if config.train_script else ["-m", "synthos.train"]
         )
         self._running: dict[str, RunningJob] = {}
         self._closing = False
@@ -253,7 +253,7 @@ class CascadeJobs:
     def command(self, spec: CascadeSpec, validation_id: str) -> list[str]:
         command = [
             sys.executable,
-            str(self.train_script),
+            *self.train_entry,
             f"+cascade={spec.profile}",
             f"data={DATA_GROUP[spec.modality]}",
             f"data.path={quote(spec.dataset_path)}",
@@ -280,6 +280,7 @@ class CascadeJobs:
         # launching a second process, and counts against the limit.
         self._running[record.validation_id] = job
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.logs_dir / f"{record.validation_id}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("WANDB_MODE", "disabled")
@@ -287,7 +288,7 @@ class CascadeJobs:
             with open(log_path, "ab") as log_file:
                 job.process = await asyncio.create_subprocess_exec(
                     *self.command(spec, record.validation_id),
-                    cwd=str(self.train_script.parent),
+                    cwd=str(self.runs_dir),
                     env=env,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log_file,

@@ -23,7 +23,7 @@ def build_module(
     optim: OptimConfig | dict[str, Any] | None = None,
     activation_checkpointing: bool = False,
 ) -> SequenceLightningModule:
-    """The LightningModule for a task: what `conf/model/*.yaml` instantiates."""
+    """The LightningModule for a task: what `synthos/conf/model/*.yaml` instantiates."""
     task = task if isinstance(task, TaskSpec) else TaskSpec(**task)
     optim = optim if isinstance(optim, OptimConfig) or optim is None else OptimConfig(**optim)
     return MODULES[task.kind](

@@ -43,10 +43,6 @@ CARRIED = {
 }
 
 
-def repository_root() -> Path:
-    return Path(__file__).resolve().parents[3]
-
-
 @dataclass
 class AblationRunner:
     """Trains tier 1 of a cascade profile on datasets, `seeds` models each.
@@ -72,7 +68,8 @@ class AblationRunner:
         data += [f"data.{key}={_hydra_value(value)}" for key, value in values.items()]
         return [
             sys.executable,
-            "train.py",
+            "-m",
+            "synthos.train",
             f"+cascade={self.profile}",
             "cascade.run_tiers=[1]",
             f"cascade.tiers.0.variants={self.seeds}",
@@ -85,17 +82,12 @@ class AblationRunner:
 
     def train(self, name: str, dataset: str | os.PathLike) -> list[float]:
         """The headline metric of each of the `seeds` models trained on `dataset`."""
-        root = repository_root()
-        if not (root / "train.py").is_file():
-            raise SynthosError(
-                ErrorCode.INTERNAL,
-                f"retraining needs the Synthos repository (train.py) beside the package at {root}",
-            )
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "WANDB_MODE": os.environ.get("WANDB_MODE", "disabled")}
         try:
             proc = subprocess.run(
                 self.command(name, os.fspath(dataset)),
-                cwd=root,
+                cwd=self.work_dir,
                 env=env,
                 capture_output=True,
                 text=True,

@@ -12,7 +12,7 @@ class RecommendConfig:
     seeds: random-control draws and retrained models per measured dataset (at least 3).
     measure_impact: retrain tier-1 models on every fixed dataset (and its control), besides
         re-running the collapse detector on it (which always happens: it takes seconds).
-    profile: the cascade profile whose tier 1 is retrained (`conf/cascade/<profile>.yaml`).
+    profile: the cascade profile whose tier 1 is retrained (`synthos/conf/cascade/<profile>.yaml`).
     overrides: extra `train.py` overrides for every retraining (e.g. trainer=cpu logger=csv).
     combine_top: the best fixes (by measured impact) also applied together, as one more fix.
     mix_ratio: reference rows mixed in, as a share of the candidate's rows.

@@ -1,0 +1,1 @@
+"""Generated gRPC code of the synthos.v1 contract (see serve/protogen.py)."""

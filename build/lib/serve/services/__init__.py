@@ -1,0 +1,1 @@
+"""The gRPC servicers: `ValidationEngine` and `CollapseEngine` over the Synthos library."""
