@@ -175,15 +175,48 @@ def test_cascade_is_not_in_root_defaults():
         ("model.optim.lr=fast", "lr"),
         ("model.net.spectral_gating=maybe", "spectral_gating"),
         ("model.activation_checkpointing=3.5", "activation_checkpointing"),
+        ("data.batch_size=many", "batch_size"),
+        ("data=series_sample data.horizon=1.5", "horizon"),
+        ("trainer.max_epochs=forever", "max_epochs"),
+        ("+cascade=quick cascade.level=high", "level"),
     ],
 )
 def test_bad_overrides_fail_at_composition(make_cfg, override, needle):
     with pytest.raises(
         (ConfigCompositionException, HydraException, OmegaConfBaseException)
     ) as info:
-        make_cfg(override)
+        make_cfg(*override.split())
     message = str(info.value) + str(getattr(info.value, "__cause__", ""))
     assert needle in message
+
+
+@pytest.mark.parametrize(
+    "option, body, needle",
+    [
+        ("experiment=typo", "data:\n  batchsize: 8", "batchsize"),
+        ("experiment=typo", "trainer:\n  max_step: 10", "max_step"),
+        ("+cascade=typo", "cascade:\n  budget_fraction: [0.5]", "budget_fraction"),
+        (
+            "+cascade=typo",
+            "cascade:\n  tiers: [{variants: 2, data_fractions: 0.5}]",
+            "data_fractions",
+        ),
+    ],
+)
+def test_a_misspelled_key_in_a_config_file_fails_at_composition(
+    make_cfg, tmp_path, option, body, needle
+):
+    """A user's own experiment or cascade profile with a typo: the schemas reject the key."""
+    group = option.split("=")[0].lstrip("+")
+    (tmp_path / group).mkdir()
+    head = "defaults:\n  - /cascade/quick\n  - _self_\n" if group == "cascade" else ""
+    text = f"# @package _global_\n{head}{body}\n"
+    (tmp_path / group / "typo.yaml").write_text(text)
+    with pytest.raises(
+        (ConfigCompositionException, HydraException, OmegaConfBaseException)
+    ) as info:
+        make_cfg(f"hydra.searchpath=[file://{tmp_path}]", option)
+    assert needle in str(info.value) + str(getattr(info.value, "__cause__", ""))
 
 
 def test_interpolated_io_follows_the_task(make_cfg):
