@@ -37,7 +37,7 @@ RESULT_FIELDS = {
     "loss_curve",
     "gradients",
     "spectral",
-    "collapse",
+    "run_health",
 }
 
 
