@@ -83,7 +83,10 @@ def test_generate_recommendations_equals_the_library(client, pair, tmp_path):
             pq.read_table(served.fixed_dataset_path).num_rows
             == pq.read_table(local["fixed_dataset_path"]).num_rows
         )
-    assert response.recommendations[0].category in ("drop_exact_duplicates", "drop_near_duplicates")
+    # The best single fix of a duplicated table drops the duplicates (the top fixes applied
+    # together may rank above it).
+    single = [r.category for r in response.recommendations if r.category != "combined_top_fixes"]
+    assert single[0] in ("drop_exact_duplicates", "drop_near_duplicates")
 
 
 def test_bad_requests_are_clear_errors(client, pair, data_root):
