@@ -111,7 +111,11 @@ def measured(sweep: Path) -> dict[str, Any]:
 def predicted(sweep: Path, target: dict[str, Any]) -> dict[str, Any]:
     """The cascade's prediction at the held-out model's size and budget, and its baseline."""
     results = aggregate_sweep(
-        sweep, target_params=target["params"], target_tokens=target["tokens"], detect=False
+        sweep,
+        target_params=target["params"],
+        target_tokens=target["tokens"],
+        detect=False,
+        localize=False,
     )
     return {
         "prediction": results["prediction"],
