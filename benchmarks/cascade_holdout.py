@@ -115,7 +115,7 @@ def predicted(sweep: Path, target: dict[str, Any]) -> dict[str, Any]:
         target_params=target["params"],
         target_tokens=target["tokens"],
         detect=False,
-        localize=False,
+        localize_model_rows=None,
     )
     return {
         "prediction": results["prediction"],

@@ -52,6 +52,7 @@ class CascadeSchema:
     verbose: bool
     run_tiers: list[int] | None
     localize: bool
+    localize_model_rows: int
     devices_per_job: int | None
     device_slots: int | None
     models: dict[str, Any]
