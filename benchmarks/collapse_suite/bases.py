@@ -1,8 +1,9 @@
-"""The real base datasets of the suite, each loaded from data a PyPI package ships.
+"""The real base datasets of the suite, from data a PyPI package ships or this repository.
 
 Nothing is downloaded at run time: tables come from scikit-learn's bundled loaders and
-palmerpenguins, series from statsmodels' bundled datasets, text from the Python
-standard-library docstrings that `synthos.datamodules.sample_data.sample_text` collects.
+palmerpenguins, series from statsmodels' bundled datasets, text from a frozen sample of
+the docstrings that `synthos.datamodules.sample_data.sample_text` collects
+(`freeze_text_bases`).
 Series are made stationary (trend removed or growth rates) so that two disjoint stretches of
 the same series are honest samples of one distribution.
 """
@@ -128,19 +129,42 @@ def _macro_growth() -> pd.DataFrame:
     return growth.reset_index(drop=True)
 
 
-def _text(cache_dir: Path | None, numeric_stack: bool) -> pd.DataFrame:
+#: The text bases, frozen: collected docstrings differ between Python builds (3.11.2 and
+#: 3.11.7 give different samples), so a case id would name different text on each.
+TEXT_BASES_FILE = Path(__file__).with_name("data") / "text_bases.jsonl.gz"
+
+
+def _text(numeric_stack: bool) -> pd.DataFrame:
+    """The frozen sample of one text base (`freeze_text_bases` wrote it)."""
+    frozen = pd.read_json(TEXT_BASES_FILE, lines=True, compression="gzip")
+    name = "numeric_docs" if numeric_stack else "stdlib_docs"
+    return frozen.loc[frozen["base"] == name, [TEXT_COLUMN]].reset_index(drop=True)
+
+
+def _collected_text(cache_dir: Path, numeric_stack: bool) -> pd.DataFrame:
     """Docstrings of the numeric stack (numpy, pandas) or of the rest of the standard
     library, each cut to TEXT_MAX_WORDS words; a fixed sample of TEXT_DOCUMENTS."""
     from synthos.datamodules.sample_data import sample_text
 
-    directory = cache_dir or Path(tempfile.gettempdir()) / "synthos_collapse_suite"
-    corpus = pd.read_json(sample_text(directory), lines=True)
+    corpus = pd.read_json(sample_text(cache_dir), lines=True)
     top = corpus["source"].str.split(".").str[0]
     docs = corpus.loc[top.isin(NUMERIC_STACK) == numeric_stack, "text"]
     rng = np.random.default_rng(0)
     chosen = np.sort(rng.choice(len(docs), size=min(TEXT_DOCUMENTS, len(docs)), replace=False))
     cut = [" ".join(docs.iloc[i].split()[:TEXT_MAX_WORDS]) for i in chosen]
     return pd.DataFrame({TEXT_COLUMN: cut})
+
+
+def freeze_text_bases(path: Path = TEXT_BASES_FILE) -> Path:
+    """Collects both text bases from this Python's docstrings into `path` (JSONL, gzip)."""
+    with tempfile.TemporaryDirectory() as cache_dir:
+        parts = [
+            _collected_text(Path(cache_dir), numeric_stack=name == "numeric_docs").assign(base=name)
+            for name in TEXT_NAMES
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat(parts).to_json(path, orient="records", lines=True, compression="gzip")
+    return path
 
 
 _TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str | None]] = {
@@ -163,8 +187,8 @@ TEXT_NAMES = ("stdlib_docs", "numeric_docs")
 ALL_NAMES = TABLE_NAMES + SERIES_NAMES + TEXT_NAMES
 
 
-def load_base(name: str, cache_dir: Path | None = None) -> BaseDataset:
-    """The named base dataset; `cache_dir` holds the collected text corpus."""
+def load_base(name: str) -> BaseDataset:
+    """The named base dataset."""
     if name in _TABLES:
         build, label = _TABLES[name]
         return BaseDataset(name, "tabular", build(), label=label)
@@ -172,5 +196,5 @@ def load_base(name: str, cache_dir: Path | None = None) -> BaseDataset:
         build, season = _SERIES[name]
         return BaseDataset(name, "time_series", build(), season=season)
     if name in TEXT_NAMES:
-        return BaseDataset(name, "text", _text(cache_dir, numeric_stack=name == "numeric_docs"))
+        return BaseDataset(name, "text", _text(numeric_stack=name == "numeric_docs"))
     raise ValueError(f"unknown base dataset {name!r}; choose from {ALL_NAMES}")

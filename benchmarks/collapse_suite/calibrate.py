@@ -35,7 +35,7 @@ def case_records(args: argparse.Namespace) -> list[dict]:
                 f"--results {args.results}: not a suite results.json ({exc!r}); run "
                 "`python -m benchmarks.collapse_suite` first"
             ) from None
-    cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
+    cases = quick_cases() if args.quick else build_cases()
     return [case_record(row) for row in score_all(cases, sdmetrics=False)]
 
 
@@ -50,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="reuse the dimension scores of a full run's results.json instead of scoring again",
     )
-    parser.add_argument("--cache-dir", type=Path, help="where the text corpus is collected")
     parser.add_argument(
         "--real-tables",
         type=Path,

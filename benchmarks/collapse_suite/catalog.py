@@ -8,8 +8,6 @@ defective candidates come from the same splits. Everything is deterministic in t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from benchmarks.collapse_suite.bases import ALL_NAMES, BaseDataset, load_base
@@ -32,18 +30,17 @@ def build_cases(
     names: tuple[str, ...] = ALL_NAMES,
     seeds: int = SEEDS,
     strengths: tuple[int, ...] = (1, 2, 3),
-    cache_dir: Path | None = None,
 ) -> list[Case]:
     """All cases of the named base datasets."""
     cases: list[Case] = []
     for name in names:
-        cases.extend(cases_for(load_base(name, cache_dir), seeds, strengths))
+        cases.extend(cases_for(load_base(name), seeds, strengths))
     return cases
 
 
-def quick_cases(cache_dir: Path | None = None) -> list[Case]:
+def quick_cases() -> list[Case]:
     """The --quick subset."""
-    return build_cases(QUICK_BASES, QUICK_SEEDS, QUICK_STRENGTHS, cache_dir)
+    return build_cases(QUICK_BASES, QUICK_SEEDS, QUICK_STRENGTHS)
 
 
 def cases_for(

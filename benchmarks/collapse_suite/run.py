@@ -51,7 +51,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a subset of bases and strengths")
     parser.add_argument("--no-sdmetrics", action="store_true", help="skip the SDMetrics baseline")
     parser.add_argument("--out", type=Path, help="output directory")
-    parser.add_argument("--cache-dir", type=Path, help="where the text corpus is collected")
     return parser.parse_args(argv)
 
 
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     header = environment()
     started = time.perf_counter()
-    cases = quick_cases(args.cache_dir) if args.quick else build_cases(cache_dir=args.cache_dir)
+    cases = quick_cases() if args.quick else build_cases()
     header["build_seconds"] = round(time.perf_counter() - started, 1)
     print(f"{len(cases)} cases built in {header['build_seconds']} s", file=sys.stderr)
     rows = score_all(cases, sdmetrics=not args.no_sdmetrics)

@@ -9,13 +9,13 @@ from benchmarks.collapse_suite.split import split_base
 
 
 @pytest.fixture(scope="session")
-def bases(data_dir):
+def bases():
     """name -> BaseDataset, loaded on first use."""
     cache = {}
 
     def get(name):
         if name not in cache:
-            cache[name] = load_base(name, data_dir)
+            cache[name] = load_base(name)
         return cache[name]
 
     return get

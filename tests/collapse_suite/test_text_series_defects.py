@@ -127,9 +127,9 @@ def test_series_recursive_resampling_loses_the_season(split_of):
     assert late.std() < values.std()
 
 
-def test_cases_are_deterministic_by_seed(data_dir):
-    first = build_cases(("iris", "macro_growth"), seeds=2, strengths=(2,), cache_dir=data_dir)
-    again = build_cases(("iris", "macro_growth"), seeds=2, strengths=(2,), cache_dir=data_dir)
+def test_cases_are_deterministic_by_seed():
+    first = build_cases(("iris", "macro_growth"), seeds=2, strengths=(2,))
+    again = build_cases(("iris", "macro_growth"), seeds=2, strengths=(2,))
     assert [c.case_id for c in first] == [c.case_id for c in again]
     for a, b in zip(first, again, strict=True):
         pd.testing.assert_frame_equal(a.candidate, b.candidate)

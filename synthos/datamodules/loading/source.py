@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -373,15 +374,39 @@ def _read_up_to(stream: pa.NativeFile, size: int) -> bytes:
     return b"".join(chunks)
 
 
-class Spilled:
+class TemporaryLocalFile:
+    """A local temporary file that `fill` writes (the directory is removed on close), read
+    as a Source shown to the user as `display`."""
+
+    def __init__(self, display: str, fill: Callable[[Path], None]) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="synthos-load-")
+        target = Path(self._dir.name) / "data"
+        try:
+            fill(target)
+        except BaseException:
+            self._dir.cleanup()
+            raise
+        size = target.stat().st_size
+        self.source = Source(display, pafs.LocalFileSystem(), str(target), size, False)
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+    def __enter__(self) -> TemporaryLocalFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Spilled(TemporaryLocalFile):
     """A source copied into a local temporary file (removed on close): decompressed when
     `compression` names a codec, else copied as is (a remote file that must be mapped)."""
 
     def __init__(self, src: Source, compression: str | None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="synthos-load-")
-        target = Path(self._dir.name) / "data"
         what = f"{compression}-compressed data" if compression else "file"
-        try:
+
+        def copy(target: Path) -> None:
             with (
                 guard(src.display, what, ErrorCode.DATA_CORRUPT),
                 open_stream(src, compression) as stream,
@@ -392,17 +417,5 @@ class Spilled:
                     if not chunk:
                         break
                     out.write(chunk)
-        except BaseException:
-            self._dir.cleanup()
-            raise
-        size = target.stat().st_size
-        self.source = Source(src.display, pafs.LocalFileSystem(), str(target), size, False)
 
-    def close(self) -> None:
-        self._dir.cleanup()
-
-    def __enter__(self) -> Spilled:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(src.display, copy)

@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import pickle
+import tempfile
 import zipfile
 
 import numpy as np
@@ -19,6 +20,7 @@ from synthos.datamodules.loading import (
     read_table,
     stream_chunks,
 )
+from synthos.datamodules.loading.readers import arrow_ipc
 from synthos.errors import DataError, ErrorCode
 
 from .writers import to_bytes
@@ -120,6 +122,33 @@ def test_corrupt_parquet_pages(tmp_path, sample_table):
     path = tmp_path / "pages.parquet"
     path.write_bytes(bytes(data))
     expect_error(ErrorCode.DATA_CORRUPT, path)
+
+
+def test_feather_v1_crash_of_the_reader_is_data_corrupt(tmp_path, sample_table, monkeypatch):
+    """pyarrow's v1 reader can crash on corrupt metadata (segfault or bus error, not always
+    on the same bytes): it runs in a child process, and a crash there is DATA_CORRUPT."""
+    path = tmp_path / "v1.feather"
+    path.write_bytes(to_bytes(sample_table, "feather_v1"))
+    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    monkeypatch.setattr(arrow_ipc, "_V1_TO_IPC", crash)
+    error = expect_error(ErrorCode.DATA_CORRUPT, path)
+    assert "crashed the reader" in error.message
+
+
+def test_feather_v1_corrupt_metadata_names_the_problem_and_leaves_no_files(
+    tmp_path, sample_table, monkeypatch
+):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    good = to_bytes(sample_table, "feather_v1")
+    path = tmp_path / "v1.feather"
+    path.write_bytes(good[:-12] + (10**6).to_bytes(4, "little") + good[-8:])
+    error = expect_error(ErrorCode.DATA_CORRUPT, path)
+    assert error.message.startswith("corrupt Feather v1 file:")
+    path.write_bytes(good)
+    assert read_table(path).equals(sample_table)
+    assert list(temp.iterdir()) == [], "the rewritten IPC file is removed"
 
 
 def test_wrong_extension_unrecognisable(tmp_path):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import tracemalloc
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
@@ -73,23 +71,6 @@ def big_files(tmp_path_factory):
     return table, paths
 
 
-def _mapped_bytes(path) -> int:
-    """Resident bytes of this process's memory maps of `path` (0 without /proc)."""
-    if not os.path.exists("/proc/self/smaps"):
-        return 0
-    suffix = " " + os.path.realpath(path)
-    total = 0
-    inside = False
-    with open("/proc/self/smaps") as smaps:
-        for line in smaps:
-            key = line.split(maxsplit=1)[0]
-            if not key.endswith(":"):  # a mapping's header line, naming its file last
-                inside = line.rstrip("\n").endswith(suffix)
-            elif inside and key == "Rss:":
-                total += int(line.split()[1]) << 10
-    return total
-
-
 @pytest.mark.parametrize(
     "fmt",
     ["csv", "tsv", "parquet", "arrow", "feather", "feather_v1", "arrow_stream", "jsonl", "hdf5"],
@@ -101,7 +82,6 @@ def test_stream_memory_is_bounded(big_files, fmt):
     batch_rows = 8192
     gc.collect()
     # Memory in flight on the heap: Arrow's pool and the Python/numpy heap (traced).
-    # (Pages of a memory-mapped Feather v1 file: see test_feather_v1_releases_mapped_pages.)
     tracemalloc.start()
     base = pa.total_allocated_bytes()
     peak = 0
@@ -126,25 +106,6 @@ def test_stream_memory_is_bounded(big_files, fmt):
     # (pyarrow's own CSV reader keeps ~2-3 MB of buffers, so the fraction is not tiny.)
     assert peak < 1.5 * early_peak + (1 << 20), (fmt, peak, early_peak)
     assert peak < decoded / 3, (fmt, peak, size, decoded)
-
-
-def test_feather_v1_releases_mapped_pages(tmp_path):
-    """Feather v1 is memory-mapped: pages read stay resident only while their batch is used."""
-    if not os.path.exists("/proc/self/smaps"):
-        pytest.skip("resident pages of a mapping are read from Linux's /proc/self/smaps")
-    rows = 6_000_000
-    path = tmp_path / "v1.feather"
-    path.write_bytes(to_bytes(pa.table({"x": np.arange(rows, dtype=np.float64)}), "feather_v1"))
-    total = count = peak = 0
-    for batch in stream_chunks(path, batch_rows=65536):
-        total += pc.sum(batch.column("x")).as_py()  # touches every page of the batch
-        count += batch.num_rows
-        peak = max(peak, _mapped_bytes(path))
-    assert count == rows and total == rows * (rows - 1) // 2
-    assert peak > 0  # the mapping is measured, not missed
-    # Without releasing, the whole 48 MB file ends up resident; pages come back in the
-    # filesystem's folios (up to 2 MB on ext4), so the bound is loose but size-independent.
-    assert peak < path.stat().st_size / 4, (peak, path.stat().st_size)
 
 
 def test_jsonl_block_reader_resumes_where_the_streaming_reader_stopped(tmp_path, monkeypatch):
