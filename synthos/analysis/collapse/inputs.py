@@ -232,8 +232,11 @@ def _build(
     given = _given_roles(config, meta, specials)
     roles = roles_mod.infer(base_sample, cand_sample, ref_cols or cand_cols, plain, given)
     meaningful = config.meaningful_keys or bool(meta.meaningful_keys)
-    counts, same_content = _exact_counts(
-        cand_src, ref_src, cand_cols, ref_cols, common, roles, meaningful, config, series
+    counts, same_content = _kept_counts(
+        _counts(cand_src, ref_src, cand_cols, ref_cols, common, roles, meaningful, config),
+        cand_cols,
+        ref_cols,
+        series,
     )
     if same_content:
         notes["self_comparison"] = _self_note("identical content hash")
@@ -320,23 +323,17 @@ def _given_roles(
     return given
 
 
-def _exact_counts(
-    cand_src: Source,
-    ref_src: Source | None,
+def _kept_counts(
+    counts: dict[str, Any],
     cand_cols: dict[str, str],
     ref_cols: dict[str, str] | None,
-    common: list[str],
-    roles: roles_mod.Roles,
-    meaningful_keys: bool,
-    config: CollapseConfig,
     series: bool,
 ) -> tuple[dict[str, Any], bool]:
-    """The exact row counts, and whether the reference holds the candidate's very content
-    (then only the candidate's counts are kept). A series keeps only its row counts:
+    """The exact row counts kept, and whether the reference holds the candidate's very
+    content (then only the candidate's counts are kept). A series keeps only its row counts:
     repeated values are normal in a series, so copies are judged on windows."""
-    counts = _counts(cand_src, ref_src, cand_cols, ref_cols, common, roles, meaningful_keys, config)
     identical = counts.pop("identical", None)
-    same_content = bool(ref_src is not None and identical and set(cand_cols) == set(ref_cols or {}))
+    same_content = bool(ref_cols is not None and identical and set(cand_cols) == set(ref_cols))
     if same_content:
         counts = {k: v for k, v in counts.items() if k.startswith("candidate")}
         counts["reference_rows"] = None
