@@ -401,7 +401,8 @@ class TemporaryLocalFile:
 
 class Spilled(TemporaryLocalFile):
     """A source copied into a local temporary file (removed on close): decompressed when
-    `compression` names a codec, else copied as is (a remote file that must be mapped)."""
+    `compression` names a codec, else copied as is (a remote file a reader needs on local
+    disk)."""
 
     def __init__(self, src: Source, compression: str | None) -> None:
         what = f"{compression}-compressed data" if compression else "file"
