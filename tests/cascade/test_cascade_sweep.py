@@ -149,7 +149,7 @@ def test_aggregate_command_on_a_missing_directory_is_one_clear_line(tmp_path):
 def test_interrupted_cascade_resumes_and_skips_finished_jobs(tmp_path, data_dir):
     sweep = tmp_path / "cascade" / "test"
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    slow = ["cascade.tiers.2.trainer.max_steps=400", "cascade.tiers.2.trainer.val_check_interval=5"]
+    slow = ["cascade.tiers.2.trainer.max_steps=200", "cascade.tiers.2.trainer.val_check_interval=5"]
     proc = subprocess.Popen(
         cascade_command(tmp_path, data_dir, *slow),
         cwd=ROOT,
@@ -179,7 +179,7 @@ def test_interrupted_cascade_resumes_and_skips_finished_jobs(tmp_path, data_dir)
     assert "Resuming from" in log and "t3v0" in log
     jobs = {j["job"]: j for j in collect_jobs(sweep)}
     assert all(j["status"] == "completed" for j in jobs.values())
-    assert jobs["t3v0"]["global_step"] == 400
+    assert jobs["t3v0"]["global_step"] == 200
 
 
 @pytest.mark.slow

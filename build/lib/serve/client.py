@@ -258,9 +258,7 @@ class SynthosClient:
         timeout: float | None = None,
         **fields: Any,
     ) -> c1.LocalizeProblemsResponse:
-        request = c1.LocalizeProblemsRequest(candidate=_dataset(candidate), **fields)
-        if reference:
-            request.reference.CopyFrom(_dataset(reference))
+        request = _with_reference(c1.LocalizeProblemsRequest, candidate, reference, fields)
         return self.call(self.collapse.LocalizeProblems, request, timeout)
 
     def generate_recommendations(
@@ -271,9 +269,7 @@ class SynthosClient:
         timeout: float | None = None,
         **fields: Any,
     ) -> c1.GenerateRecommendationsResponse:
-        request = c1.GenerateRecommendationsRequest(candidate=_dataset(candidate), **fields)
-        if reference:
-            request.reference.CopyFrom(_dataset(reference))
+        request = _with_reference(c1.GenerateRecommendationsRequest, candidate, reference, fields)
         return self.call(self.collapse.GenerateRecommendations, request, timeout)
 
     # ------------------------------------------------------------------ health
@@ -283,3 +279,11 @@ class SynthosClient:
             self.health.Check, health_pb2.HealthCheckRequest(service=service), timeout
         )
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+def _with_reference(message: type, candidate: str, reference: str | None, fields: dict) -> Any:
+    """A request on `candidate` with `fields`, and its `reference` when one is given."""
+    request = message(candidate=_dataset(candidate), **fields)
+    if reference:
+        request.reference.CopyFrom(_dataset(reference))
+    return request

@@ -190,7 +190,7 @@ def model_result(d: dict[str, Any]) -> v1.ModelResult:
         message.run_health.collapsed = bool(collapse.get("collapsed"))
         message.run_health.reasons.extend(str(r) for r in collapse.get("reasons") or [])
         message.run_health.stopped = bool(collapse.get("stopped"))
-        _set_optional(message.collapse, "step", collapse.get("step"), int)
+        _set_optional(message.run_health, "step", collapse.get("step"), int)
     return message
 
 

@@ -178,6 +178,14 @@ def _add_aggregate(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip collapse detection on the cascade's dataset (prediction only)",
     )
+    parser.add_argument(
+        "--localize-model-rows",
+        type=int,
+        default=200,
+        help="rows the localizer scores with the cascade's models (default 200; every row "
+        "gets the data evidence)",
+    )
+    parser.add_argument("--no-localize", action="store_true", help="skip row localization")
 
 
 def _run_aggregate(args: argparse.Namespace) -> int:
@@ -189,6 +197,7 @@ def _run_aggregate(args: argparse.Namespace) -> int:
         target_tokens=None if args.target_tokens is None else int(args.target_tokens),
         level=args.level,
         detect=not args.no_detect,
+        localize_model_rows=None if args.no_localize else args.localize_model_rows,
     )
     print(summary_text(results))
     return 0

@@ -1,18 +1,23 @@
-"""Typed schemas for Hydra: a misspelled or mistyped override of a model fails at composition.
+"""Typed schemas for Hydra: a misspelled or mistyped override fails at composition.
 
-The schemas are the model dataclasses themselves plus a `_target_`, so a field exists in one
-place only. Model presets in `synthos/conf/model/` list a schema first in their defaults.
+Each schema is derived from what it configures, so a field exists in one place only: the
+model dataclasses plus a `_target_`; the DataModules' and Lightning Trainer's `__init__`
+signatures (a type OmegaConf cannot check is left untyped, the name still checked); the
+cascade's own dataclasses. Configs list their schema first in their defaults.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+import typing
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, OmegaConf
 
+from synthos.cascade.plan import CascadeSchema
 from synthos.cascade.plan import register_resolvers as register_cascade_resolvers
 from synthos.datamodules.sample_data import register_resolvers as register_sample_resolver
 from synthos.lit_modules.optim import OptimConfig
@@ -37,6 +42,29 @@ def net_schema(config_cls: type[SequenceModelConfig], target: str) -> type:
     )
 
 
+#: Types OmegaConf validates; anything else in a signature is kept as Any.
+_CHECKED = {int, float, str, bool, int | None, float | None, str | None, bool | None}
+_CHECKED |= {list[str] | None, list[int] | None, list[str], list[int], list[float]}
+
+
+def signature_schema(cls: type, target: str) -> type:
+    """A dataclass of `cls.__init__`'s parameters (typed where OmegaConf can check the type,
+    required where the signature has no default) plus `_target_`."""
+    hints = typing.get_type_hints(cls.__init__)
+    fields: list[tuple[str, Any, Any]] = [("_target_", str, field(default=target))]
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        hint = hints.get(name, Any)
+        kind = hint if hint in _CHECKED else Any
+        default = MISSING if param.default is inspect.Parameter.empty else param.default
+        if isinstance(default, (list, dict)):
+            fields.append((name, kind, field(default_factory=lambda d=default: d)))
+        else:
+            fields.append((name, kind, field(default=default)))
+    return make_dataclass(f"{cls.__name__}Schema", fields)
+
+
 @dataclass
 class ModuleSchema:
     _target_: str = "synthos.lit_modules.build_module"
@@ -57,6 +85,8 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("synthos.cwd", os.getcwd)
     store = ConfigStore.instance()
     store.store(group="model", name="module_schema", node=ModuleSchema)
+    _register_data_and_trainer(store)
+    store.store(name="cascade_schema", node={"cascade": CascadeSchema})
     store.store(
         group="model/net",
         name="resonance_schema",
@@ -71,3 +101,25 @@ def register_configs() -> None:
 
 def to_container(cfg: Any) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+
+
+def _register_data_and_trainer(store: ConfigStore) -> None:
+    import lightning.pytorch as pl
+
+    from synthos.datamodules import TabularDataModule, TextDataModule, TimeSeriesDataModule
+
+    for name, cls in (
+        ("text_schema", TextDataModule),
+        ("tabular_schema", TabularDataModule),
+        ("series_schema", TimeSeriesDataModule),
+    ):
+        store.store(
+            group="data",
+            name=name,
+            node=signature_schema(cls, f"synthos.datamodules.{cls.__name__}"),
+        )
+    store.store(
+        group="trainer",
+        name="trainer_schema",
+        node=signature_schema(pl.Trainer, "lightning.pytorch.Trainer"),
+    )

@@ -40,16 +40,15 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback
 
 from synthos.callbacks.common import find_callback, metric, step_loss
 from synthos.callbacks.gradients import GradientStats
 from synthos.callbacks.spectral import (
+    ProbingCallback,
     attainable_rank,
     batch_tensor,
     effective_rank,
     network,
-    probe_inputs,
 )
 from synthos.errors import ErrorCode, SynthosError
 from synthos.fileio import write_json_atomic
@@ -90,7 +89,7 @@ def forecast_mean_sq(pl_module: pl.LightningModule, batch: Any) -> tuple[torch.T
     return targets.pow(2).sum(), targets.numel()  # stays on the device: no sync per batch
 
 
-class RunHealthMonitor(Callback):
+class RunHealthMonitor(ProbingCallback):
     """Checks a run against the rules in this module's docstring; see `self.verdict`.
 
     The verdict (`collapsed`, `reasons`, `step`, `first_collapse_step`, `stopped`,
@@ -119,6 +118,7 @@ class RunHealthMonitor(Callback):
         unigram_max_tokens: int = 50_000_000,
         verdict_path: str | None = None,
     ) -> None:
+        super().__init__(probe_rows, probe_len)
         self.stop_on_collapse = stop_on_collapse
         self.check_every_n_steps = max(1, check_every_n_steps)
         self.ema_alpha = ema_alpha
@@ -132,12 +132,8 @@ class RunHealthMonitor(Callback):
         self.rank_fraction = rank_fraction
         self.entropy_floor = entropy_floor
         self.entropy_loss_fraction = entropy_loss_fraction
-        self.probe_rows = probe_rows
-        self.probe_len = probe_len
         self.unigram_max_tokens = unigram_max_tokens
         self.verdict_path = verdict_path
-
-        self.probe: torch.Tensor | None = None
         self._unigram: torch.Tensor | None = None
         self._unigram_tokens = 0
         self._level_sum, self._level_count = 0.0, 0
@@ -279,8 +275,7 @@ class RunHealthMonitor(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if self.probe is None and batch_idx == 0 and dataloader_idx == 0:
-            self.probe = probe_inputs(pl_module, batch, self.probe_rows, self.probe_len)
+        super().on_validation_batch_start(trainer, pl_module, batch, batch_idx, dataloader_idx)
         if dataloader_idx == 0 and not trainer.sanity_checking:
             # Over the same batches as val/loss, so the two are compared like for like.
             mean_sq = forecast_mean_sq(pl_module, batch)

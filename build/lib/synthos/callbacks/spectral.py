@@ -151,7 +151,29 @@ def network(pl_module: nn.Module) -> nn.Module:
     return getattr(pl_module, "net", pl_module)
 
 
-class SpectralMetrics(Callback):
+class ProbingCallback(Callback):
+    """Keeps a fixed probe, taken from the first validation batch as the module would feed
+    it (`probe_inputs`), for callbacks that measure the network on the same inputs each
+    epoch."""
+
+    def __init__(self, probe_rows: int, probe_len: int) -> None:
+        self.probe_rows = probe_rows
+        self.probe_len = probe_len
+        self.probe: torch.Tensor | None = None
+
+    def on_validation_batch_start(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self.probe is None and batch_idx == 0 and dataloader_idx == 0:
+            self.probe = probe_inputs(pl_module, batch, self.probe_rows, self.probe_len)
+
+
+class SpectralMetrics(ProbingCallback):
     """Once per validation epoch (never in the sanity check), on a fixed probe taken from
     the first validation batch: effective rank and spectral entropy of the residual stream
     after the embedding (layer 0) and after each block, and summaries of the mixers'
@@ -176,25 +198,12 @@ class SpectralMetrics(Callback):
         unit_circle_tol: float = 0.01,
         per_layer: bool = True,
     ) -> None:
-        self.probe_rows = probe_rows
-        self.probe_len = probe_len
+        super().__init__(probe_rows, probe_len)
         self.filter_len = filter_len
         self.max_filter_len = max_filter_len
         self.unit_circle_tol = unit_circle_tol
         self.per_layer = per_layer
-        self.probe: torch.Tensor | None = None
         self.latest: dict[str, float] = {}
-
-    def on_validation_batch_start(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if self.probe is None and batch_idx == 0 and dataloader_idx == 0:
-            self.probe = probe_inputs(pl_module, batch, self.probe_rows, self.probe_len)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:

@@ -39,8 +39,9 @@ PLOT_FILE = "scaling_fit.png"
 PLAN_FILE = "cascade_plan.json"
 #: Training tokens per parameter of the target run when the plan names none (Chinchilla).
 TOKENS_PER_PARAM = 20
-#: Rows the localizer scores with the cascade's models when a sweep is aggregated.
-LOCALIZE_MODEL_ROWS = 1000
+#: Rows the localizer scores with the cascade's models when a sweep is aggregated (every row
+#: gets the data evidence); `cascade.localize_model_rows` sets it per profile.
+LOCALIZE_MODEL_ROWS = 200
 
 
 def collect_jobs(sweep_dir: Path, expected: list[str] | None = None) -> list[dict[str, Any]]:
@@ -75,7 +76,7 @@ def aggregate_sweep(
     dataset: dict[str, Any] | None = None,
     detect: bool = True,
     target_tokens: int | None = None,
-    localize: bool = True,
+    localize_model_rows: int | None = LOCALIZE_MODEL_ROWS,
 ) -> dict[str, Any]:
     """Build cascade_results.json, scaling_fit.png and the cascade part of report.json; then,
     when the plan names the dataset (and `detect`), run collapse detection on it with the
@@ -134,11 +135,11 @@ def aggregate_sweep(
         results["collapse"] = run_collapse_stage(
             sweep_dir, dataset["path"], plan.get("reference_path")
         )
-    results["documents"] = render_documents(sweep_dir)
-    if localize and dataset.get("path"):
+    if localize_model_rows is not None and dataset.get("path"):
         results["localization"] = run_localize_stage(
-            sweep_dir, dataset["path"], plan.get("reference_path")
+            sweep_dir, dataset["path"], plan.get("reference_path"), localize_model_rows
         )
+    results["documents"] = render_documents(sweep_dir)
     log.info("Cascade aggregated: %s, %s", sweep_dir / RESULTS_FILE, report_path)
     return results
 
@@ -201,14 +202,16 @@ def render_documents(sweep_dir: Path) -> dict[str, str] | None:
     return {"markdown": str(documents.markdown), "html": str(documents.html)}
 
 
-def run_localize_stage(sweep_dir: Path, candidate: str, reference: str | None) -> dict[str, Any]:
+def run_localize_stage(
+    sweep_dir: Path, candidate: str, reference: str | None, model_rows: int = LOCALIZE_MODEL_ROWS
+) -> dict[str, Any]:
     """Row scores and regions of the cascade's data (with its checkpoints, on a sample of
-    `LOCALIZE_MODEL_ROWS` rows) into report.json and row_scores.parquet; a failure is
+    `model_rows` rows) into report.json and row_scores.parquet; a failure is
     reported, not raised, like detection's."""
     from synthos.analysis.localize import LocalizeConfig, localize
 
     try:
-        config = LocalizeConfig(model_rows=LOCALIZE_MODEL_ROWS)
+        config = LocalizeConfig(model_rows=model_rows)
         result = localize(candidate, reference, sweep_dir, config=config)
     except SynthosError as exc:
         log.warning("Localization failed: %s", exc)
@@ -327,7 +330,9 @@ class AggregateOnMultirunEnd(Callback):
         results = aggregate_sweep(
             sweep_dir,
             level=float(config.cascade.level),
-            localize=bool(config.cascade.get("localize", True)),
+            localize_model_rows=(
+                int(config.cascade.localize_model_rows) if config.cascade.localize else None
+            ),
         )
         wandb_cfg = (config.get("logger") or {}).get("wandb")
         if wandb_cfg is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -17,6 +17,48 @@ from omegaconf import OmegaConf
 from synthos.errors import ErrorCode, SynthosError
 
 JOB_NAME = re.compile(r"^t(\d+)v(\d+)$")
+
+
+@dataclass
+class TierSchema:
+    """One tier of a profile: how many variants, the share of the training rows each gets
+    and the trainer settings (steps, evaluation limits) its jobs override."""
+
+    variants: int
+    data_fraction: float = 1.0
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CascadeSchema:
+    """The types of the `cascade` node; its values and their meaning are in
+    `synthos/conf/cascade_common.yaml` and the profiles (a misspelled key fails at composition)."""
+
+    profile: str
+    family: str
+    validation_id: str
+    seed: int
+    level: float
+    target_params: int
+    target_tokens: int | None
+    tokens_per_param: float
+    budget_fractions: list[float]
+    cooldown_fraction: float
+    warmup_steps: int
+    job: str
+    tier: int
+    variant: int
+    models_total: int
+    verbose: bool
+    run_tiers: list[int] | None
+    localize: bool
+    localize_model_rows: int
+    devices_per_job: int | None
+    device_slots: int | None
+    models: dict[str, Any]
+    tiers: list[TierSchema]
+    #: Set by the parallel launchers only.
+    parallel_jobs: int | None = None
 
 
 @dataclass(frozen=True)

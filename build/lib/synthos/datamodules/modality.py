@@ -144,6 +144,26 @@ def infer_modality(
         return ModalityInference(modality, "set by override", None, overridden=True)
     if preview_rows < 1:
         raise ValueError(f"preview_rows must be >= 1, got {preview_rows}")
+    preview, names = _preview(source, preview, preview_rows, load_options)
+    return (
+        _text_inference(preview, names)
+        or _series_inference(preview, names)
+        or ModalityInference(
+            "tabular",
+            f"no free-text column and no time axis with mostly numeric columns; {len(names)} "
+            f"columns ({_kind_counts(preview, names)})",
+        )
+    )
+
+
+def _preview(
+    source: str | os.PathLike | DatasetMetadata,
+    preview: pa.Table | None,
+    preview_rows: int,
+    load_options: dict[str, Any],
+) -> tuple[pa.Table, list[str]]:
+    """The first `preview_rows` rows (read unless given) and the schema's columns among
+    them; a DataError when the dataset has no column or no row."""
     if isinstance(source, DatasetMetadata):
         schema, path = source.schema, source.path
     else:
@@ -168,19 +188,27 @@ def infer_modality(
             expected="at least one row",
         )
     preview = preview.slice(0, preview_rows)
-    names = [n for n in schema.names if n in preview.column_names]
+    return preview, [n for n in schema.names if n in preview.column_names]
 
+
+def _text_inference(preview: pa.Table, names: list[str]) -> ModalityInference | None:
+    """Text when a column holds free text (the longest such column); else None."""
     texts = [t for t in (_text_profile(n, preview.column(n)) for n in names) if t is not None]
-    if texts:
-        name, chars, words, distinct = max(texts, key=lambda t: t[1])
-        return ModalityInference(
-            "text",
-            f"column {name!r} holds free text: median {chars:.0f} characters and "
-            f"{words:.0f} words per value, {distinct:.0%} distinct over {preview.num_rows} "
-            "preview rows",
-            name,
-        )
+    if not texts:
+        return None
+    name, chars, words, distinct = max(texts, key=lambda t: t[1])
+    return ModalityInference(
+        "text",
+        f"column {name!r} holds free text: median {chars:.0f} characters and "
+        f"{words:.0f} words per value, {distinct:.0%} distinct over {preview.num_rows} "
+        "preview rows",
+        name,
+    )
 
+
+def _series_inference(preview: pa.Table, names: list[str]) -> ModalityInference | None:
+    """A time series when a column is a time axis and most other columns are numeric (the
+    first such column); else None."""
     for name in names:
         why = _time_axis(name, preview.column(name))
         if why is None:
@@ -194,12 +222,7 @@ def infer_modality(
                 f"{len(others)} other columns are numeric",
                 name,
             )
-    kinds = _kind_counts(preview, names)
-    return ModalityInference(
-        "tabular",
-        f"no free-text column and no time axis with mostly numeric columns; {len(names)} "
-        f"columns ({kinds})",
-    )
+    return None
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 from synthos.fileio import atomic_write
 
@@ -78,88 +80,107 @@ _SKIP_PARTS = {"test", "tests", "idle_test", "__main__"}
 def _collect_main(out_path: str, max_bytes: int, min_chars: int) -> None:
     """Runs in a child process (module imports may have side effects): walks the stdlib in
     sorted order and writes one JSON line per distinct, long-enough public docstring."""
-    import contextlib
-    import importlib
-    import inspect
-    import io
-    import pkgutil
     import warnings
 
     warnings.simplefilter("ignore")
-    # The standard library first, then the numeric stack when installed (stdlib is ~1 MB).
-    names = sorted(getattr(sys, "stdlib_module_names", ())) + list(_EXTRA_TOP)
     seen: set[str] = set()
     written = 0
-    out = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    with open(out_path, "w", encoding="utf-8") as out:
+        for modname in _documented_modules():
+            if written >= max_bytes:
+                return
+            mod = _import_quietly(modname)
+            if mod is None:
+                continue
+            for source, doc in _docstrings(modname, mod):
+                if not isinstance(doc, str):
+                    continue
+                doc = doc.strip()
+                if len(doc) < min_chars or doc in seen or len(doc.split()) < 20:
+                    continue
+                seen.add(doc)
+                line = json.dumps({"text": doc, "source": source}, ensure_ascii=False)
+                out.write(line + "\n")
+                written += len(line.encode("utf-8")) + 1
 
-    def public(name: str) -> bool:
-        return not name.startswith("_")
 
-    def module_names(top: str):
-        yield top
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                pkg = importlib.import_module(top)
-        except BaseException:
-            return
-        path = getattr(pkg, "__path__", None)
-        if not path:
-            return
-        found = []
-        for info in pkgutil.walk_packages(path, prefix=top + ".", onerror=lambda _n: None):
-            parts = info.name.split(".")
-            if any(not public(p) or p in _SKIP_PARTS for p in parts[1:]):
-                continue
-            found.append(info.name)
-        yield from sorted(set(found))
+def _public(name: str) -> bool:
+    return not name.startswith("_")
 
-    def docs_of(modname: str, mod):
-        yield modname, inspect.getdoc(mod)
-        for attr in sorted(vars(mod)):
-            if not public(attr):
-                continue
-            obj = vars(mod)[attr]
-            if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj)):
-                continue
-            if getattr(obj, "__module__", None) != modname:
-                continue
-            yield f"{modname}.{attr}", obj.__doc__ and inspect.cleandoc(obj.__doc__)
-            if inspect.isclass(obj):
-                members = vars(obj)
-                for meth in sorted(members):
-                    if not public(meth):
-                        continue
-                    fn = members[meth]
-                    if isinstance(fn, (staticmethod, classmethod)):
-                        fn = fn.__func__
-                    if inspect.isfunction(fn) or inspect.ismethoddescriptor(fn):
-                        doc = getattr(fn, "__doc__", None)
-                        yield f"{modname}.{attr}.{meth}", doc and inspect.cleandoc(doc)
+
+def _import_quietly(modname: str) -> ModuleType | None:
+    """The module, imported with its prints discarded; None when importing it fails."""
+    import contextlib
+    import importlib
+    import io
 
     try:
-        for top in names:
-            if not public(top) or top in _SKIP_TOP:
-                continue
-            for modname in module_names(top):
-                if written >= max_bytes:
-                    return
-                try:
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        mod = importlib.import_module(modname)
-                except BaseException:
-                    continue
-                for source, doc in docs_of(modname, mod):
-                    if not isinstance(doc, str):
-                        continue
-                    doc = doc.strip()
-                    if len(doc) < min_chars or doc in seen or len(doc.split()) < 20:
-                        continue
-                    seen.add(doc)
-                    line = json.dumps({"text": doc, "source": source}, ensure_ascii=False)
-                    out.write(line + "\n")
-                    written += len(line.encode("utf-8")) + 1
-    finally:
-        out.close()
+        with contextlib.redirect_stdout(io.StringIO()):
+            return importlib.import_module(modname)
+    except BaseException:
+        return None
+
+
+def _documented_modules() -> Iterator[str]:
+    """The standard library first, then the numeric stack when installed (stdlib is ~1 MB):
+    each top-level module, then its public submodules, in sorted order."""
+    names = sorted(getattr(sys, "stdlib_module_names", ())) + list(_EXTRA_TOP)
+    for top in names:
+        if not _public(top) or top in _SKIP_TOP:
+            continue
+        yield from _module_names(top)
+
+
+def _module_names(top: str) -> Iterator[str]:
+    """`top`, then its public submodules (tests and private parts left out), sorted."""
+    import pkgutil
+
+    yield top
+    path = getattr(_import_quietly(top), "__path__", None)
+    if not path:
+        return
+    found = []
+    for info in pkgutil.walk_packages(path, prefix=top + ".", onerror=lambda _n: None):
+        parts = info.name.split(".")
+        if any(not _public(p) or p in _SKIP_PARTS for p in parts[1:]):
+            continue
+        found.append(info.name)
+    yield from sorted(set(found))
+
+
+def _docstrings(modname: str, mod: ModuleType) -> Iterator[tuple[str, str | None]]:
+    """(source, docstring) of the module, then of each public class and function it
+    defines, and of each public method of those classes."""
+    import inspect
+
+    yield modname, inspect.getdoc(mod)
+    for attr in sorted(vars(mod)):
+        if not _public(attr):
+            continue
+        obj = vars(mod)[attr]
+        if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj)):
+            continue
+        if getattr(obj, "__module__", None) != modname:
+            continue
+        yield f"{modname}.{attr}", obj.__doc__ and inspect.cleandoc(obj.__doc__)
+        if inspect.isclass(obj):
+            yield from _method_docstrings(f"{modname}.{attr}", obj)
+
+
+def _method_docstrings(source: str, cls: type) -> Iterator[tuple[str, str | None]]:
+    """(source, docstring) of each public method (static and class methods included)."""
+    import inspect
+
+    members = vars(cls)
+    for meth in sorted(members):
+        if not _public(meth):
+            continue
+        fn = members[meth]
+        if isinstance(fn, (staticmethod, classmethod)):
+            fn = fn.__func__
+        if inspect.isfunction(fn) or inspect.ismethoddescriptor(fn):
+            doc = getattr(fn, "__doc__", None)
+            yield f"{source}.{meth}", doc and inspect.cleandoc(doc)
 
 
 _CHILD = """

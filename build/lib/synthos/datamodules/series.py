@@ -10,6 +10,7 @@ the context and the targets.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +50,27 @@ def _is_numeric(typ: pa.DataType) -> bool:
 
 def _is_temporal(typ: pa.DataType) -> bool:
     return pa.types.is_timestamp(typ) or pa.types.is_date(typ)
+
+
+@dataclass(frozen=True)
+class _OrderedSeries:
+    """The feature values in time order, the file row of each, and their time values (None
+    without a time column)."""
+
+    values: np.ndarray
+    order: np.ndarray
+    times: np.ndarray | None
+
+
+def _split_time_ranges(
+    column: pa.ChunkedArray, order: np.ndarray, split_ranges: dict[str, tuple[int, int]]
+) -> dict[str, tuple[str, str]]:
+    """The first and last time value of each non-empty split."""
+    return {
+        split: (str(column[int(order[lo])].as_py()), str(column[int(order[hi - 1])].as_py()))
+        for split, (lo, hi) in split_ranges.items()
+        if hi > lo
+    }
 
 
 class TimeSeriesDataModule(SplitDataModule):
@@ -156,6 +178,28 @@ class TimeSeriesDataModule(SplitDataModule):
         """Read, validate, order and split the series once; cheap on later calls."""
         if self._values is not None:
             return
+        table = self._read()
+        time_col = self.time_column
+        if time_col is None:
+            temporal = [n for n in table.column_names if _is_temporal(table.schema.field(n).type)]
+            time_col = temporal[0] if len(temporal) == 1 else None
+        features = self._features(table, time_col)
+        ordered = self._in_time_order(table, time_col, self._feature_values(table, features))
+        self.split_ranges = self._split(len(ordered.values))
+        self.feature_columns = features
+        self.time_column_used = time_col
+        self.row_index = ordered.order
+        self.times = ordered.times
+        if time_col is not None:
+            self.split_time_ranges = _split_time_ranges(
+                table.column(time_col), ordered.order, self.split_ranges
+            )
+        self.mean, self.std = self._scaling(ordered.values)
+        self._values = ((ordered.values - self.mean) / self.std).astype(np.float32)
+
+    def _read(self) -> pa.Table:
+        """The table with the wanted columns (all without `columns`); each named column must
+        exist and the table must have rows."""
         from synthos.datamodules.loading import read_table
 
         wanted = None
@@ -170,11 +214,11 @@ class TimeSeriesDataModule(SplitDataModule):
                 )
         if table.num_rows == 0:
             raise self._error("the dataset has no rows", ErrorCode.DATA_EMPTY)
+        return table
 
-        time_col = self.time_column
-        if time_col is None:
-            temporal = [n for n in names if _is_temporal(table.schema.field(n).type)]
-            time_col = temporal[0] if len(temporal) == 1 else None
+    def _features(self, table: pa.Table, time_col: str | None) -> list[str]:
+        """The feature columns: those named (each must be numeric), else every numeric
+        column but the time column (there must be one)."""
         if self.columns is not None:
             features = list(dict.fromkeys(self.columns))
             for col in features:
@@ -186,18 +230,21 @@ class TimeSeriesDataModule(SplitDataModule):
                         column=col,
                         expected="a numeric column",
                     )
-        else:
-            features = [
-                n for n in names if n != time_col and _is_numeric(table.schema.field(n).type)
-            ]
-            if not features:
-                types = {n: str(table.schema.field(n).type) for n in names}
-                raise self._error(
-                    f"no numeric columns to forecast; column types are {types}",
-                    ErrorCode.DATA_SCHEMA,
-                    expected="at least one integer or floating-point column",
-                )
+            return features
+        names = table.column_names
+        features = [n for n in names if n != time_col and _is_numeric(table.schema.field(n).type)]
+        if not features:
+            types = {n: str(table.schema.field(n).type) for n in names}
+            raise self._error(
+                f"no numeric columns to forecast; column types are {types}",
+                ErrorCode.DATA_SCHEMA,
+                expected="at least one integer or floating-point column",
+            )
+        return features
 
+    def _feature_values(self, table: pa.Table, features: list[str]) -> np.ndarray:
+        """The features as a (rows, features) float64 array; a missing or non-finite value is
+        a DataError naming its column and row."""
         values = np.empty((table.num_rows, len(features)), dtype=np.float64)
         for j, col in enumerate(features):
             arr = table.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -215,7 +262,13 @@ class TimeSeriesDataModule(SplitDataModule):
                     expected="finite numbers (fill or drop missing steps first)",
                 )
             values[:, j] = arr
+        return values
 
+    def _in_time_order(
+        self, table: pa.Table, time_col: str | None, values: np.ndarray
+    ) -> _OrderedSeries:
+        """The rows sorted by the time column (stable; a warning when they were not in
+        order); file order without a time column."""
         order = np.arange(table.num_rows)
         times = None
         if time_col is not None:
@@ -225,30 +278,18 @@ class TimeSeriesDataModule(SplitDataModule):
                 order = np.argsort(times, kind="stable")
                 values = values[order]
                 times = times[order]
-        self._split(len(values))
+        return _OrderedSeries(values, order, times)
 
-        self.feature_columns = features
-        self.time_column_used = time_col
-        self.row_index = order
-        self.times = times
-        if time_col is not None:
-            col = table.column(time_col)
-            self.split_time_ranges = {
-                split: (str(col[int(order[lo])].as_py()), str(col[int(order[hi - 1])].as_py()))
-                for split, (lo, hi) in self.split_ranges.items()
-                if hi > lo
-            }
+    def _scaling(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale of each feature over the train range (0 and 1 without
+        normalisation)."""
         lo, hi = self.split_ranges["train"]
-        if self.normalize:
-            mean = values[lo:hi].mean(axis=0)
-            std = values[lo:hi].std(axis=0)
-            # A constant feature keeps scale 1 instead of dividing by ~0.
-            std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-        else:
-            mean = np.zeros(len(features))
-            std = np.ones(len(features))
-        self.mean, self.std = mean, std
-        self._values = ((values - mean) / std).astype(np.float32)
+        if not self.normalize:
+            return np.zeros(values.shape[1]), np.ones(values.shape[1])
+        mean = values[lo:hi].mean(axis=0)
+        std = values[lo:hi].std(axis=0)
+        # A constant feature keeps scale 1 instead of dividing by ~0.
+        return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
 
     def _time_values(self, column: pa.ChunkedArray, name: str) -> np.ndarray:
         """The time column as sortable numbers (int64 for dates/timestamps)."""
@@ -289,7 +330,7 @@ class TimeSeriesDataModule(SplitDataModule):
             expected="a date, timestamp, number or ISO 8601 string column",
         )
 
-    def _split(self, n: int) -> None:
+    def _split(self, n: int) -> dict[str, tuple[int, int]]:
         """Consecutive time ranges [train | val | test]; each must hold one whole window."""
         n_val = round(n * self.val_fraction)
         n_test = round(n * self.test_fraction)
@@ -311,7 +352,7 @@ class TimeSeriesDataModule(SplitDataModule):
                         f"a longer series, a shorter context_len/horizon or larger {split} fraction"
                     ),
                 )
-        self.split_ranges = bounds
+        return bounds
 
     # ---------------------------------------------------------------- Lightning hooks
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,9 @@ from synthos.errors import DataError, ErrorCode
 from . import roles as roles_mod
 from .config import CollapseConfig
 from .metadata import Metadata, load_metadata
+
+if TYPE_CHECKING:
+    from synthos.datamodules.modality import ModalityInference
 
 _ENGINE_COLUMNS = ("__rid", "__row")
 _NUMERIC_FAMILIES = ("int", "float", "bool")
@@ -172,6 +175,37 @@ def _same_source(cand: Any, ref: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Specials:
+    """The columns the modality singles out: the text, the time index, a panel's entity key."""
+
+    text: str | None
+    time: str | None
+    entity: str | None
+
+    @property
+    def order(self) -> list[str]:
+        """The columns a series is sorted by: entity, then time."""
+        return [c for c in (self.entity, self.time) if c is not None]
+
+    @property
+    def kept(self) -> tuple[str | None, ...]:
+        """The special columns, analysed whatever their kind."""
+        return (self.text, self.time, self.entity)
+
+
+@dataclass(frozen=True)
+class _Analysed:
+    """The analysed samples (reference and holdout None without a reference), the kind of
+    each analysed column and the columns dropped as incomparable."""
+
+    candidate: pa.Table
+    reference: pa.Table | None
+    holdout: pa.Table | None
+    kinds: dict[str, str]
+    dropped: dict[str, str]
+
+
 def _build(
     cand_src: Source,
     ref_src: Source | None,
@@ -187,6 +221,67 @@ def _build(
     meta = _metadata(config, set(cand_cols) | set(ref_cols or {}), cand_src.path)
     entity = config.entity_column or meta.entity
     inference = dataset_modality(candidate, cand_src, modality, panel=entity is not None)
+    specials = _special_columns(cand_src, cand_cols, common, config, meta, inference, entity)
+    kind = inference.modality
+    series = kind == "time_series"
+    cand_sample = _sample(cand_src, common, config, series, specials.order)
+    base_sample = (
+        _sample(ref_src, common, config, series, specials.order) if ref_src else cand_sample
+    )
+    plain = [c for c in common if c != specials.text or kind != "text"]
+    given = _given_roles(config, meta, specials)
+    roles = roles_mod.infer(base_sample, cand_sample, ref_cols or cand_cols, plain, given)
+    meaningful = config.meaningful_keys or bool(meta.meaningful_keys)
+    counts, same_content = _kept_counts(
+        _counts(cand_src, ref_src, cand_cols, ref_cols, common, roles, meaningful, config),
+        cand_cols,
+        ref_cols,
+        series,
+    )
+    if same_content:
+        notes["self_comparison"] = _self_note("identical content hash")
+        notes.pop("schema_mismatch", None)
+    compared = ref_src is not None and not same_content
+    ref_sample, base_cols = (base_sample, ref_cols) if compared else (None, cand_cols)
+    analysed = _analysed(
+        cand_sample, ref_sample, cand_cols, base_cols, roles, kind, specials, config, cand_src.path
+    )
+    if analysed.dropped:
+        notes["incomparable_columns"] = analysed.dropped
+    target = _target(config.target_column or meta.target, analysed.kinds, roles, kind)
+    notes.update(_role_notes(roles, common, analysed.kinds, specials.kept, meaningful))
+    notes["modality"] = inference.to_dict()
+    return Comparison(
+        modality=kind,
+        candidate=analysed.candidate,
+        reference=analysed.reference,
+        holdout=analysed.holdout,
+        kinds=analysed.kinds,
+        config=config,
+        text_column=specials.text,
+        time_column=specials.time,
+        entity_column=specials.entity,
+        target_column=target,
+        cascade=cascade,
+        counts=counts,
+        notes=notes,
+        dataset=_dataset_entry(cand_src, kind, cand_cols, roles, specials),
+        roles=roles,
+    )
+
+
+def _special_columns(
+    cand_src: Source,
+    cand_cols: dict[str, str],
+    common: list[str],
+    config: CollapseConfig,
+    meta: Metadata,
+    inference: ModalityInference,
+    entity: str | None,
+) -> _Specials:
+    """The text, time and entity columns: set by the user, the metadata or the modality
+    inference (a text dataset without one takes its longest string column); each must be in
+    both datasets."""
     time_column = config.time_column or meta.time
     if time_column is None and inference.modality == "time_series":
         time_column = inference.column
@@ -204,11 +299,14 @@ def _build(
                 column=special,
                 expected=f"the {what} column in both datasets",
             )
-    series = inference.modality == "time_series"
-    order = [c for c in (entity, time_column) if c is not None]
-    cand_sample = _sample(cand_src, common, config, series, order)
-    base_sample = _sample(ref_src, common, config, series, order) if ref_src else cand_sample
-    base_cols = ref_cols or cand_cols
+    return _Specials(text=text_column, time=time_column, entity=entity)
+
+
+def _given_roles(
+    config: CollapseConfig, meta: Metadata, specials: _Specials
+) -> dict[str, roles_mod.ColumnRole]:
+    """Roles not left to inference: the metadata's, the user's, the time index and the
+    entity key."""
     given = {**roles_mod.given_roles(meta.roles, "metadata", meta.source), **_user_roles(config)}
     given.update(
         {
@@ -216,83 +314,96 @@ def _build(
                 c, r, f"the {what}", "metadata" if c in meta.columns() else "inferred"
             )
             for c, r, what in (
-                (time_column, "time", "time index"),
-                (entity, "entity", "panel's entity key"),
+                (specials.time, "time", "time index"),
+                (specials.entity, "entity", "panel's entity key"),
             )
             if c is not None
         }
     )
-    plain = [c for c in common if c != text_column or inference.modality != "text"]
-    roles = roles_mod.infer(base_sample, cand_sample, base_cols, plain, given)
-    meaningful = config.meaningful_keys or bool(meta.meaningful_keys)
-    counts = _counts(cand_src, ref_src, cand_cols, ref_cols, common, roles, meaningful, config)
-    if ref_src is not None and counts.pop("identical") and set(cand_cols) == set(ref_cols):
-        notes["self_comparison"] = _self_note("identical content hash")
-        notes.pop("schema_mismatch", None)
-        ref_src, ref_cols, base_sample, base_cols = None, None, cand_sample, cand_cols
+    return given
+
+
+def _kept_counts(
+    counts: dict[str, Any],
+    cand_cols: dict[str, str],
+    ref_cols: dict[str, str] | None,
+    series: bool,
+) -> tuple[dict[str, Any], bool]:
+    """The exact row counts kept, and whether the reference holds the candidate's very
+    content (then only the candidate's counts are kept). A series keeps only its row counts:
+    repeated values are normal in a series, so copies are judged on windows."""
+    identical = counts.pop("identical", None)
+    same_content = bool(ref_cols is not None and identical and set(cand_cols) == set(ref_cols))
+    if same_content:
         counts = {k: v for k, v in counts.items() if k.startswith("candidate")}
         counts["reference_rows"] = None
-    counts.pop("identical", None)
-    if series:  # repeated values are normal in a series: copies are judged on windows
+    if series:
         counts = {k: counts[k] for k in ("candidate_rows", "reference_rows")}
+    return counts, same_content
 
+
+def _analysed(
+    cand_sample: pa.Table,
+    ref_sample: pa.Table | None,
+    cand_cols: dict[str, str],
+    base_cols: dict[str, str],
+    roles: roles_mod.Roles,
+    modality: str,
+    specials: _Specials,
+    config: CollapseConfig,
+    path: str | None,
+) -> _Analysed:
+    """The samples cast to their columns' kinds and cut to the analysed columns; the
+    reference sample (None without a reference) split into reference and holdout.
+    `base_cols`: the reference's column types (the candidate's without a reference)."""
     kinds: dict[str, str] = {}
-    if inference.modality != "text":
+    if modality != "text":
         kinds = roles.kinds()
-        if series:
+        if modality == "time_series":
             kinds = {c: k for c, k in kinds.items() if k == "numeric"}
     cand_table, dropped = coerce_columns(
-        roles.features_of(cand_sample), kinds, base_cols, cand_cols, text_column
+        roles.features_of(cand_sample), kinds, base_cols, cand_cols, specials.text
     )
-    if dropped:
-        notes["incomparable_columns"] = dropped
-        kinds = {c: k for c, k in kinds.items() if c not in dropped}
-    keep = (text_column, time_column, entity)
-    analysed = [c for c in cand_table.column_names if c in kinds or c in keep]
-    if not any(c in kinds or c == text_column for c in analysed):
+    kinds = {c: k for c, k in kinds.items() if c not in dropped}
+    analysed = [c for c in cand_table.column_names if c in kinds or c in specials.kept]
+    if not any(c in kinds or c == specials.text for c in analysed):
         raise DataError(
             "no column can be compared",
             code=ErrorCode.DATA_SCHEMA,
-            path=cand_src.path,
+            path=path,
             expected="a numeric, categorical or text column shared by both datasets "
             "(excluded: " + (", ".join(roles.excluded) or "none") + ")",
         )
     reference = holdout = None
-    if ref_src is not None:
+    if ref_sample is not None:
         ref_table, _ = coerce_columns(
-            roles.features_of(base_sample), kinds, base_cols, base_cols, text_column
+            roles.features_of(ref_sample), kinds, base_cols, base_cols, specials.text
         )
-        ref_table = _in_order(ref_table.select(analysed), order)
-        reference, holdout = _split(ref_table, config, series, entity)
-    target = _target(config.target_column or meta.target, kinds, roles, inference.modality)
-    _role_notes(notes, roles, common, kinds, keep, meaningful)
-    notes["modality"] = inference.to_dict()
+        ref_table = _in_order(ref_table.select(analysed), specials.order)
+        series = modality == "time_series"
+        reference, holdout = _split(ref_table, config, series, specials.entity)
+    candidate = _in_order(cand_table.select(analysed), specials.order)
+    return _Analysed(candidate, reference, holdout, kinds, dropped)
+
+
+def _dataset_entry(
+    cand_src: Source,
+    modality: str,
+    cand_cols: dict[str, str],
+    roles: roles_mod.Roles,
+    specials: _Specials,
+) -> dict[str, Any]:
+    """The report's description of the candidate dataset."""
     dataset = {
         "path": cand_src.path,
-        "modality": inference.modality,
+        "modality": modality,
         "rows": cand_src.num_rows,
         "columns": list(cand_cols),
         "column_roles": roles.to_dict(),
     }
-    if entity is not None:
-        dataset["panel"] = {"entity": entity, "time": time_column}
-    return Comparison(
-        modality=inference.modality,
-        candidate=_in_order(cand_table.select(analysed), order),
-        reference=reference,
-        holdout=holdout,
-        kinds=kinds,
-        config=config,
-        text_column=text_column,
-        time_column=time_column,
-        entity_column=entity,
-        target_column=target,
-        cascade=cascade,
-        counts=counts,
-        notes=notes,
-        dataset=dataset,
-        roles=roles,
-    )
+    if specials.entity is not None:
+        dataset["panel"] = {"entity": specials.entity, "time": specials.time}
+    return dataset
 
 
 def _common_columns(
@@ -388,13 +499,14 @@ def _target(
 
 
 def _role_notes(
-    notes: dict[str, Any],
     roles: roles_mod.Roles,
     common: list[str],
     kinds: dict[str, str],
     keep: tuple[str | None, ...],
     meaningful_keys: bool,
-) -> None:
+) -> dict[str, Any]:
+    """Notes on the columns left out: excluded by their role, or skipped (no usable kind)."""
+    notes: dict[str, Any] = {}
     excluded = roles.excluded
     if excluded:
         notes["excluded_columns"] = excluded
@@ -404,6 +516,7 @@ def _role_notes(
     skipped = [c for c in common if c not in used and c not in excluded and c not in keep]
     if skipped:
         notes["skipped_columns"] = skipped
+    return notes
 
 
 def dataset_modality(candidate: Any, source: Source, override: str | None, panel: bool = False):

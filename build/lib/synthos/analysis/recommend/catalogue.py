@@ -83,97 +83,141 @@ def propose_fixes(
     config: RecommendConfig,
 ) -> list[Fix]:
     """Every fix of the catalogue that applies to this localization."""
-    fixes: list[Fix] = []
-
-    def drop(category: str, title: str, description: str, rows: np.ndarray) -> None:
-        if rows.size:
-            spec = FixSpec(candidate_path, [FixStep("drop", rows=rows.tolist())], reference_path)
-            fixes.append(Fix(category, title, description, spec, int(rows.size), rows))
-
-    names = result.row_scores.column_names
-    if "exact_duplicate" in names:
-        exact = np.flatnonzero(result.column("exact_duplicate"))
-        drop(
-            "drop_exact_duplicates",
-            "Drop exact duplicate rows",
-            f"{exact.size} rows repeat another row exactly; keep one row of each group.",
-            _keep_first(result, exact),
-        )
-    drop(
-        "drop_near_duplicates",
-        "Drop near-duplicate rows",
-        "Rows flagged as (near) duplicates of other candidate rows; keep one per group.",
-        _keep_first(result, _flagged(result, "duplicate")),
-    )
-    drop(
-        "drop_memorized",
-        "Drop memorised copies of reference rows",
-        "Rows that copy (or nearly copy) a reference record: a model trained on them learns "
-        "the records, not the distribution.",
-        _flagged(result, "memorized"),
-    )
+    paths = _Paths(candidate_path, reference_path)
     noisy = _flagged(result, "label_noise")
     target = _target(result)
-    if noisy.size and target and "label_probability" in names:
-        predicted = result.column("label_predicted")
-        spec = FixSpec(
-            candidate_path,
-            [FixStep("relabel", noisy.tolist(), [str(predicted[i]) for i in noisy], target)],
-            reference_path,
-        )
+    proposed = [
+        *_duplicate_fixes(result, paths),
+        _drop_fix(
+            paths,
+            "drop_memorized",
+            "Drop memorised copies of reference rows",
+            "Rows that copy (or nearly copy) a reference record: a model trained on them learns "
+            "the records, not the distribution.",
+            _flagged(result, "memorized"),
+        ),
+        _relabel_fix(result, paths, noisy, target),
+        _drop_fix(
+            paths,
+            "drop_noisy_labels",
+            f"Drop rows with suspected wrong {target!r} labels" if target else "Drop noisy labels",
+            "Rows whose label a cross-validated model finds implausible.",
+            noisy,
+        ),
+        _drop_fix(
+            paths,
+            "drop_out_of_distribution",
+            "Drop out-of-distribution rows",
+            "Rows far outside the reference's support (shifted or corrupted values).",
+            _flagged(result, "out_of_distribution"),
+        ),
+        _drop_fix(
+            paths,
+            "drop_low_quality",
+            "Drop low-quality documents",
+            "Junk, markup, gibberish, loops or fragments.",
+            _flagged(result, "low_quality"),
+        ),
+        _mix_in_reference_fix(paths, candidate, reference, config),
+        _drop_fix(
+            paths,
+            "rebalance_strata",
+            f"Rebalance {target!r} classes to the reference's shares",
+            "Over-represented classes are thinned at random until the class shares match the "
+            "reference's.",
+            _rebalance_rows(candidate, reference, target, config),
+        ),
+    ]
+    return [fix for fix in proposed if fix is not None]
+
+
+@dataclass(frozen=True)
+class _Paths:
+    """The files a fix edits: the candidate, and the reference it may draw rows from."""
+
+    candidate: str
+    reference: str | None
+
+
+def _drop_fix(
+    paths: _Paths, category: str, title: str, description: str, rows: np.ndarray
+) -> Fix | None:
+    """A fix that drops `rows`; None when there is no row to drop."""
+    if not rows.size:
+        return None
+    spec = FixSpec(paths.candidate, [FixStep("drop", rows=rows.tolist())], paths.reference)
+    return Fix(category, title, description, spec, int(rows.size), rows)
+
+
+def _duplicate_fixes(result: LocalizeResult, paths: _Paths) -> list[Fix | None]:
+    """Drop exact duplicates (when the localizer counted them) and flagged near-duplicates,
+    keeping one row of each group."""
+    fixes = []
+    if "exact_duplicate" in result.row_scores.column_names:
+        exact = np.flatnonzero(result.column("exact_duplicate"))
         fixes.append(
-            Fix(
-                "relabel_noisy_labels",
-                f"Relabel suspected wrong {target!r} labels",
-                "Rows whose label a cross-validated model finds implausible get the label "
-                "the model predicts.",
-                spec,
-                int(noisy.size),
-                noisy,
+            _drop_fix(
+                paths,
+                "drop_exact_duplicates",
+                "Drop exact duplicate rows",
+                f"{exact.size} rows repeat another row exactly; keep one row of each group.",
+                _keep_first(result, exact),
             )
         )
-    drop(
-        "drop_noisy_labels",
-        f"Drop rows with suspected wrong {target!r} labels" if target else "Drop noisy labels",
-        "Rows whose label a cross-validated model finds implausible.",
-        noisy,
-    )
-    drop(
-        "drop_out_of_distribution",
-        "Drop out-of-distribution rows",
-        "Rows far outside the reference's support (shifted or corrupted values).",
-        _flagged(result, "out_of_distribution"),
-    )
-    drop(
-        "drop_low_quality",
-        "Drop low-quality documents",
-        "Junk, markup, gibberish, loops or fragments.",
-        _flagged(result, "low_quality"),
-    )
-    if reference is not None and reference_path is not None:
-        count = max(1, round(config.mix_ratio * candidate.num_rows))
-        spec = FixSpec(
-            candidate_path, [FixStep("append_reference", count=count, seed=0)], reference_path
+    fixes.append(
+        _drop_fix(
+            paths,
+            "drop_near_duplicates",
+            "Drop near-duplicate rows",
+            "Rows flagged as (near) duplicates of other candidate rows; keep one per group.",
+            _keep_first(result, _flagged(result, "duplicate")),
         )
-        fixes.append(
-            Fix(
-                "mix_in_reference",
-                f"Mix in {count} reference rows ({config.mix_ratio:.0%} of the candidate)",
-                "Real rows restore the tails and modes a synthetic candidate lost.",
-                spec,
-                count,
-                np.zeros(0, dtype=np.int64),
-            )
-        )
-    rebalance = _rebalance_rows(candidate, reference, target, config)
-    drop(
-        "rebalance_strata",
-        f"Rebalance {target!r} classes to the reference's shares",
-        "Over-represented classes are thinned at random until the class shares match the "
-        "reference's.",
-        rebalance,
     )
     return fixes
+
+
+def _relabel_fix(
+    result: LocalizeResult, paths: _Paths, noisy: np.ndarray, target: str | None
+) -> Fix | None:
+    """Give the rows with suspected wrong labels the label the model predicts; None without
+    such rows, a target or the model's predictions."""
+    if not (noisy.size and target and "label_probability" in result.row_scores.column_names):
+        return None
+    predicted = result.column("label_predicted")
+    spec = FixSpec(
+        paths.candidate,
+        [FixStep("relabel", noisy.tolist(), [str(predicted[i]) for i in noisy], target)],
+        paths.reference,
+    )
+    return Fix(
+        "relabel_noisy_labels",
+        f"Relabel suspected wrong {target!r} labels",
+        "Rows whose label a cross-validated model finds implausible get the label "
+        "the model predicts.",
+        spec,
+        int(noisy.size),
+        noisy,
+    )
+
+
+def _mix_in_reference_fix(
+    paths: _Paths, candidate: pa.Table, reference: pa.Table | None, config: RecommendConfig
+) -> Fix | None:
+    """Append `mix_ratio` x the candidate's rows of reference rows; None without a reference."""
+    if reference is None or paths.reference is None:
+        return None
+    count = max(1, round(config.mix_ratio * candidate.num_rows))
+    spec = FixSpec(
+        paths.candidate, [FixStep("append_reference", count=count, seed=0)], paths.reference
+    )
+    return Fix(
+        "mix_in_reference",
+        f"Mix in {count} reference rows ({config.mix_ratio:.0%} of the candidate)",
+        "Real rows restore the tails and modes a synthetic candidate lost.",
+        spec,
+        count,
+        np.zeros(0, dtype=np.int64),
+    )
 
 
 def _target(result: LocalizeResult) -> str | None:

@@ -148,8 +148,37 @@ def sniff(
     """Classify the first (decompressed) bytes of a file; `complete` if they are all of it."""
     options = options or LoadOptions()
     by_ext = extension_format(name)
-    forced = options.format
     binary = _binary_format(head)
+    if binary is not None:
+        return _binary_detection(head, binary, by_ext, options.format, compression, path)
+    found = _text_format(head, complete, options, path)
+    if found is None:
+        raise _unrecognised(head, by_ext, options.format, path)
+    fmt, delimiter, layout = _text_choice(head, found, by_ext, options, path)
+    note = None
+    if by_ext is not None and not _same_family(by_ext, fmt):
+        note = f"file name suggests {by_ext} but the content is {fmt}"
+    if fmt in ("csv", "tsv") and options.delimiter:
+        delimiter = options.delimiter
+    return Detection(
+        format=fmt,
+        compression=compression,
+        delimiter=delimiter,
+        json_layout=layout,
+        note=note,
+    )
+
+
+def _binary_detection(
+    head: bytes,
+    binary: str,
+    by_ext: str | None,
+    forced: str | None,
+    compression: str | None,
+    path: str,
+) -> Detection:
+    """The detection of a binary format found by its magic bytes; a DataError for the
+    unsupported ones (encrypted Parquet, legacy Excel) and for a different format asked for."""
     if binary == "encrypted_parquet":
         raise DataError(
             "Parquet file with an encrypted footer is not supported",
@@ -164,36 +193,50 @@ def sniff(
             path=path,
             expected="an .xlsx workbook (save the file as xlsx)",
         )
-    if binary is not None:
-        fmt = binary
-        if fmt == "arrow" and (by_ext == "feather" or forced == "feather"):
-            fmt = "feather"
-        if forced is not None and forced != fmt and not _same_family(forced, fmt):
-            raise _mismatch(path, forced, fmt, "the format you asked for")
-        note = None
-        if by_ext is not None and not _same_family(by_ext, fmt):
-            note = f"file name suggests {by_ext} but the content is {fmt}"
-        return Detection(
-            format=fmt,
-            compression=compression,
-            note=note,
-            feather_v1=head.startswith(FEATHER_V1_MAGIC),
-        )
-    text_fmt = _text_format(head, complete, options, path)
-    if text_fmt is None:
-        expected_fmt = forced or by_ext
-        expected = describe(expected_fmt) if expected_fmt else "a supported format"
-        shown = f" (named as {by_ext})" if by_ext else ""
-        raise DataError(
-            f"unrecognised binary content{shown}; the first bytes are {head[:8]!r}",
-            code=ErrorCode.DATA_FORMAT,
-            path=path,
-            byte_offset=0,
-            expected=expected,
-        )
-    fmt, delimiter, layout = text_fmt
+    fmt = binary
+    if fmt == "arrow" and (by_ext == "feather" or forced == "feather"):
+        fmt = "feather"
+    if forced is not None and forced != fmt and not _same_family(forced, fmt):
+        raise _mismatch(path, forced, fmt, "the format you asked for")
+    note = None
+    if by_ext is not None and not _same_family(by_ext, fmt):
+        note = f"file name suggests {by_ext} but the content is {fmt}"
+    return Detection(
+        format=fmt,
+        compression=compression,
+        note=note,
+        feather_v1=head.startswith(FEATHER_V1_MAGIC),
+    )
+
+
+def _unrecognised(head: bytes, by_ext: str | None, forced: str | None, path: str) -> DataError:
+    """Content that is neither a known binary format nor text."""
+    expected_fmt = forced or by_ext
+    expected = describe(expected_fmt) if expected_fmt else "a supported format"
+    shown = f" (named as {by_ext})" if by_ext else ""
+    return DataError(
+        f"unrecognised binary content{shown}; the first bytes are {head[:8]!r}",
+        code=ErrorCode.DATA_FORMAT,
+        path=path,
+        byte_offset=0,
+        expected=expected,
+    )
+
+
+def _text_choice(
+    head: bytes,
+    found: tuple[str, str | None, str | None],
+    by_ext: str | None,
+    options: LoadOptions,
+    path: str,
+) -> tuple[str, str | None, str | None]:
+    """The text format, delimiter and JSON layout to read with, from what the content looks
+    like (`found`): a format asked for wins, and the extension settles a single column (csv
+    or tsv) and a one-line file (json or jsonl)."""
+    fmt, delimiter, layout = found
     if fmt == "csv" and delimiter is None:
         fmt, delimiter = ("tsv", "\t") if by_ext == "tsv" else ("csv", ",")
+    forced = options.format
     if forced is not None:
         if forced not in TEXT_FORMATS:
             raise _mismatch(path, forced, fmt, "the format you asked for")
@@ -212,18 +255,7 @@ def sniff(
         if by_ext == "json":
             layout = "array" if _first_char(head) == "[" else "records_per_key"
         fmt = by_ext
-    note = None
-    if by_ext is not None and not _same_family(by_ext, fmt):
-        note = f"file name suggests {by_ext} but the content is {fmt}"
-    if fmt in ("csv", "tsv") and options.delimiter:
-        delimiter = options.delimiter
-    return Detection(
-        format=fmt,
-        compression=compression,
-        delimiter=delimiter,
-        json_layout=layout,
-        note=note,
-    )
+    return fmt, delimiter, layout
 
 
 def _same_family(a: str, b: str) -> bool:

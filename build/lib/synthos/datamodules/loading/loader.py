@@ -149,7 +149,7 @@ class DatasetLoader:
         """Record batches of `batch_rows` rows (the last may be shorter), in file order.
 
         Memory stays bounded whatever the file size, except for Excel, which is read whole
-        and size-capped (legacy Feather v1 is memory-mapped, its pages released per batch).
+        and size-capped (legacy Feather v1 is first rewritten as Arrow IPC by a child process).
         The schema is fixed by the first rows; a later value that does not fit raises
         DATA_SCHEMA (pass `column_types` to fix types up front). The path is resolved and
         the first file opened before this returns, so a missing file raises here.

@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,15 +230,7 @@ def resolve(path: str | os.PathLike[str], options: LoadOptions) -> list[Source]:
     if info.type == pafs.FileType.Directory:
         with guard(text, "directory listing", ErrorCode.DATA_ACCESS):
             infos = fs.get_file_info(pafs.FileSelector(fs_path, recursive=True))
-        base = fs_path.rstrip("/")
-        files = []
-        for item in infos:
-            if item.type != pafs.FileType.File:
-                continue
-            relative = item.path[len(base) :].lstrip("/")
-            if _hidden(relative):
-                continue
-            files.append(item)
+        files = _visible_files(infos, fs_path.rstrip("/"))
         if not files:
             raise DataError(
                 "directory holds no data files",
@@ -245,11 +238,7 @@ def resolve(path: str | os.PathLike[str], options: LoadOptions) -> list[Source]:
                 path=text,
                 expected="at least one file not starting with '.' or '_'",
             )
-        files.sort(key=lambda item: item.path)
-        return [
-            Source(_display(text, f.path, remote, scheme), fs, f.path, int(f.size or 0), remote)
-            for f in files
-        ]
+        return [_listed(text, fs, f, remote, scheme) for f in files]
     if _GLOB_CHARS.search(fs_path):
         return _resolve_glob(text, fs, fs_path, remote, scheme)
     raise DataError(
@@ -283,16 +272,11 @@ def _resolve_glob(
     with guard(text, "directory listing", ErrorCode.DATA_ACCESS):
         infos = fs.get_file_info(pafs.FileSelector(base, recursive=recursive))
     regex = _glob_regex(pattern)
-    matched = []
-    for item in infos:
-        if item.type != pafs.FileType.File:
-            continue
-        if not regex.match(item.path) and not fnmatch.fnmatchcase(item.path, pattern):
-            continue
-        relative = item.path[len(base) :].lstrip("/")
-        if _hidden(relative):
-            continue
-        matched.append(item)
+    matched = [
+        item
+        for item in _visible_files(infos, base)
+        if regex.match(item.path) or fnmatch.fnmatchcase(item.path, pattern)
+    ]
     if not matched:
         raise DataError(
             "glob pattern matches no files",
@@ -300,11 +284,25 @@ def _resolve_glob(
             path=text,
             expected="at least one matching file",
         )
-    matched.sort(key=lambda item: item.path)
-    return [
-        Source(_display(text, f.path, remote, scheme), fs, f.path, int(f.size or 0), remote)
-        for f in matched
+    return [_listed(text, fs, f, remote, scheme) for f in matched]
+
+
+def _visible_files(infos: list[pafs.FileInfo], base: str) -> list[pafs.FileInfo]:
+    """The files of a listing, by path, without hidden ones ('.' or '_' below `base`)."""
+    files = [
+        item
+        for item in infos
+        if item.type == pafs.FileType.File and not _hidden(item.path[len(base) :].lstrip("/"))
     ]
+    return sorted(files, key=lambda item: item.path)
+
+
+def _listed(
+    text: str, fs: pafs.FileSystem, item: pafs.FileInfo, remote: bool, scheme: str | None
+) -> Source:
+    return Source(
+        _display(text, item.path, remote, scheme), fs, item.path, int(item.size or 0), remote
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,15 +374,40 @@ def _read_up_to(stream: pa.NativeFile, size: int) -> bytes:
     return b"".join(chunks)
 
 
-class Spilled:
-    """A source copied into a local temporary file (removed on close): decompressed when
-    `compression` names a codec, else copied as is (a remote file that must be mapped)."""
+class TemporaryLocalFile:
+    """A local temporary file that `fill` writes (the directory is removed on close), read
+    as a Source shown to the user as `display`."""
 
-    def __init__(self, src: Source, compression: str | None) -> None:
+    def __init__(self, display: str, fill: Callable[[Path], None]) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="synthos-load-")
         target = Path(self._dir.name) / "data"
-        what = f"{compression}-compressed data" if compression else "file"
         try:
+            fill(target)
+        except BaseException:
+            self._dir.cleanup()
+            raise
+        size = target.stat().st_size
+        self.source = Source(display, pafs.LocalFileSystem(), str(target), size, False)
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+    def __enter__(self) -> TemporaryLocalFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Spilled(TemporaryLocalFile):
+    """A source copied into a local temporary file (removed on close): decompressed when
+    `compression` names a codec, else copied as is (a remote file a reader needs on local
+    disk)."""
+
+    def __init__(self, src: Source, compression: str | None) -> None:
+        what = f"{compression}-compressed data" if compression else "file"
+
+        def copy(target: Path) -> None:
             with (
                 guard(src.display, what, ErrorCode.DATA_CORRUPT),
                 open_stream(src, compression) as stream,
@@ -395,17 +418,5 @@ class Spilled:
                     if not chunk:
                         break
                     out.write(chunk)
-        except BaseException:
-            self._dir.cleanup()
-            raise
-        size = target.stat().st_size
-        self.source = Source(src.display, pafs.LocalFileSystem(), str(target), size, False)
 
-    def close(self) -> None:
-        self._dir.cleanup()
-
-    def __enter__(self) -> Spilled:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(src.display, copy)

@@ -1,32 +1,11 @@
 """tail_preservation: are rare categories and extreme quantiles kept?
 
-A tail is a mass: the share of rows beyond a cut. For each tail the candidate's mass is
-set against the reference's, allowing z binomial standard errors of noise, and the loss
-is the share of the *detectable* mass that is gone: ``(p_ref - p_cand - noise) / (p_ref
-- noise)``, clipped to [0, 1]. A tail no larger than its noise cannot be seen at these
-sample sizes and is skipped (listed as evidence), rather than being counted as kept.
-Each part scores ``100 (1 - loss of its worst tail)``.
-
-Parts. Numbers (tabular columns; series increments, and levels when stationary): the
-reference's 1 %, 5 %, 95 % and 99 % quantiles, mass strictly beyond each and beyond both
-cuts of a pair (1 % and 99 %, 5 % and 95 %) together (values clipped onto a cut are not
-tail). Piles on the boundary (tabular columns, series levels): the rows at the
-candidate's own largest and smallest value, against what as many draws from the
-reference hold at their extreme (mean and variance exact for draws from the reference's
-values; the variance at least the mean, plus the error of the reference's own extreme
-counts). Clipping to a range, as synthesizers do to stay within the training data and
-bounded generator outputs do when they saturate, moves a whole tail onto one value; the
-loss is the share of the pile beyond the expected rows plus z standard errors. A clip
-inside the reference's 1 % quantile removes too little mass beyond it to be seen, but
-leaves the pile. Categories: the reference's rare levels (under 5 % each) together.
-Pooled over columns: the share of rows with any cell beyond its cut (any rare level),
-which sees a defect shared by many columns long before any one column can, without
-correlated columns inflating the evidence; and the piles of every column summed (a clip
-acts on every column at once). Text: the share of tokens outside the reference's head
-vocabulary (its most frequent tokens holding 80 % of its mass) on equal token budgets,
-and documents longer than the reference's 95 % length quantile, both against the real
-holdout. The dimension is the lower of the pooled score and the column aggregate of the
-other parts.
+Lost tails are the first symptom of recursive collapse. A tail is the share of rows beyond
+a cut of the reference (1/5/95/99 % quantiles, rare levels, piles at a column's extreme
+value, long documents, tokens outside the head vocabulary); the loss is the share of its
+*detectable* mass (beyond binomial noise) the candidate no longer has, and each part scores
+100 (1 - loss of its worst tail). The parts, the pooling over columns and the clipping piles
+are set out in docs/dimensions.md.
 """
 
 from __future__ import annotations

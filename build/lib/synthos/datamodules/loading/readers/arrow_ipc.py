@@ -2,29 +2,32 @@
 
 The IPC file format has a footer listing its record batches, so the schema and row count
 come without reading data and batches are read one at a time (plain reads, not a memory
-map: see `open_random`). The stream format is read message by message. Legacy Feather v1
-has no record batches and no compression, just one contiguous array per column, so it is
-memory-mapped (a compressed or remote v1 file is first spilled to a local temporary file)
-and yielded in row slices that reference the map; the mapped pages are released after each
-batch, so neither the heap nor the resident set grows with the file. Every batch is
+map: see `open_random`). The stream format is read message by message. Every batch is
 validated in full, so corrupt offsets become a `DataError` instead of a crash later on.
+
+Legacy Feather v1 has no record batches, and pyarrow's v1 reader trusts the file's metadata:
+a corrupt file can crash the process that reads it (a segmentation fault or bus error, not
+always the same on the same bytes). So a child process rewrites a v1 file as a temporary
+Arrow IPC file (`_rewrite_v1`), and a crash there becomes DATA_CORRUPT here.
 """
 
 from __future__ import annotations
 
-import mmap
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 
 from synthos.errors import DataError, ErrorCode
 
 from ..batches import check_unique_names
 from ..failures import classify, guard, short
-from ..source import Source, open_stream
+from ..source import Source, TemporaryLocalFile, open_random, open_stream
 from .base import FormatReader, RandomAccessReader
 
 
@@ -39,59 +42,80 @@ def _validated(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
-class _FeatherV1:
-    """A Feather v1 file read through a read-only memory map: the table's buffers point
-    into the map (pyarrow copies nothing), and `batches` drops the map's resident pages
-    after each batch. A batch still held later faults its pages back in from the file.
-    The map is unmapped once the table and every batch taken from it are gone."""
+#: Child process: Feather v1 file argv[1] -> Arrow IPC file argv[2], batches of argv[3] rows.
+_V1_TO_IPC = """
+import mmap, sys, pyarrow as pa, pyarrow.feather as feather, pyarrow.ipc as ipc
+with open(sys.argv[1], "rb") as file:
+    mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+try:
+    table = feather.read_table(pa.BufferReader(pa.py_buffer(mapped)))
+    table.validate(full=True)
+    with ipc.new_file(sys.argv[2], table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=int(sys.argv[3])):
+            writer.write_batch(batch)
+except Exception as exc:
+    sys.stderr.write(" ".join(f"{type(exc).__name__}: {exc}".split()))
+    sys.exit(3)
+"""
+#: Seconds the rewrite may take per MiB of the v1 file (plus a minute to start).
+V1_SECONDS_PER_MIB = 2.0
 
-    def __init__(self, source: Source) -> None:
-        with open(source.path, "rb") as file:
-            self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        self.table = feather.read_table(pa.BufferReader(pa.py_buffer(self._map)))
-        self.table.validate()  # lengths and buffer sizes; each batch's data is checked in full
 
-    def batches(self, path: str, columns: Sequence[str] | None, batch_rows: int):
-        table = self.table.select(list(columns)) if columns is not None else self.table
-        row = 0
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            with guard(path, "Feather v1 column data", ErrorCode.DATA_CORRUPT, row=row):
-                _validated(batch)
-            row += batch.num_rows
-            yield batch
-            if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows: pages stay until unmapped
-                self._map.madvise(mmap.MADV_DONTNEED)
+def _rewrite_v1(source: Source, display: str, batch_rows: int, target: Path) -> None:
+    """Rewrites the v1 file as an Arrow IPC file at `target`, in a child process."""
+    limit = 60 + V1_SECONDS_PER_MIB * (source.size or 0) / 2**20
+    args = [sys.executable, "-c", _V1_TO_IPC, source.path, str(target), str(batch_rows)]
+    try:
+        proc = subprocess.run(
+            args, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit, check=False
+        )
+    except subprocess.TimeoutExpired:
+        failure = f"reading it did not finish in {limit:.0f} s"
+    else:
+        if proc.returncode == 0:
+            return
+        failure = (
+            f"reading it crashed the reader (signal {-proc.returncode})"
+            if proc.returncode < 0
+            else short(proc.stderr.decode("utf-8", "replace") or f"exit {proc.returncode}")
+        )
+    raise DataError(
+        f"corrupt Feather v1 file: {failure}",
+        code=ErrorCode.DATA_CORRUPT,
+        path=display,
+        expected="a complete Feather v1 file with consistent column metadata",
+    )
 
 
 class ArrowFileReader(RandomAccessReader):
-    """Arrow IPC file / Feather v2, and legacy Feather v1 (memory-mapped, see `_FeatherV1`)."""
+    """Arrow IPC file / Feather v2, and legacy Feather v1 (rewritten first: `_rewrite_v1`)."""
 
     format = "arrow"
 
     def __init__(self, src, detection, options) -> None:
         super().__init__(src, detection, options)
         self.format = detection.format
-        self._v1: _FeatherV1 | None = None
+        self._rewritten: TemporaryLocalFile | None = None
         self._reader: ipc.RecordBatchFileReader | None = None
         what = "Feather file" if self.format == "feather" else "Arrow IPC file"
         try:
             if detection.feather_v1:
                 source = self.local_source(spill_remote=True)
-                with guard(self.path, "Feather v1 file", ErrorCode.DATA_CORRUPT):
-                    self._v1 = _FeatherV1(source)
-                self._schema = self._v1.table.schema
+                rewrite = partial(_rewrite_v1, source, self.path, options.batch_rows)
+                self._rewritten = TemporaryLocalFile(self.path, rewrite)
+                self._file = open_random(self._rewritten.source)
             else:
                 self.open_file()
-                try:
-                    self._reader = ipc.open_file(self._file)
-                except Exception as exc:
-                    raise DataError(
-                        f"truncated or corrupt {what}: {short(exc)}",
-                        code=classify(exc, ErrorCode.DATA_CORRUPT),
-                        path=self.path,
-                        expected="a complete Arrow IPC file ending with its footer and ARROW1",
-                    ) from exc
-                self._schema = self._reader.schema
+            try:
+                self._reader = ipc.open_file(self._file)
+            except Exception as exc:
+                raise DataError(
+                    f"truncated or corrupt {what}: {short(exc)}",
+                    code=classify(exc, ErrorCode.DATA_CORRUPT),
+                    path=self.path,
+                    expected="a complete Arrow IPC file ending with its footer and ARROW1",
+                ) from exc
+            self._schema = self._reader.schema
         except BaseException:
             self.close()
             raise
@@ -102,8 +126,6 @@ class ArrowFileReader(RandomAccessReader):
         return self._schema
 
     def num_rows(self) -> int | None:
-        if self._v1 is not None:
-            return self._v1.table.num_rows
         reader = self._reader
         with guard(self.path, "Arrow IPC footer", ErrorCode.DATA_CORRUPT):
             if hasattr(reader, "count_rows"):
@@ -111,9 +133,6 @@ class ArrowFileReader(RandomAccessReader):
             return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
 
     def iter_batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        if self._v1 is not None:
-            yield from self._v1.batches(self.path, columns, self.options.batch_rows)
-            return
         reader = self._reader
         row = 0
         for index in range(reader.num_record_batches):
@@ -123,13 +142,15 @@ class ArrowFileReader(RandomAccessReader):
             yield _select(batch, columns)
 
     def info(self) -> dict[str, Any]:
-        if self._v1 is not None:
+        if self._rewritten is not None:
             return {"feather_version": 1}
         return {"record_batches": self._reader.num_record_batches}
 
     def close(self) -> None:
-        self._v1 = None  # unmapped once no batch from it is left either
         super().close()
+        if self._rewritten is not None:
+            self._rewritten.close()
+            self._rewritten = None
 
 
 class ArrowStreamReader(FormatReader):
