@@ -1,7 +1,0 @@
-"""`python -m serve`: the same as the `synthos-serve` command."""
-
-import sys
-
-from serve.cli import main
-
-sys.exit(main())

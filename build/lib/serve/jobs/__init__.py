@@ -1,1 +1,0 @@
-"""Cascade jobs: their SQLite records (`store`) and the processes that run them (`cascades`)."""

@@ -1,1 +1,0 @@
-"""The gRPC servicers: `ValidationEngine` and `CollapseEngine` over the Synthos library."""
