@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.mixture import GaussianMixture
 
+from synthos.analysis.signatures.patterns import ar_generation
+
 #: Mixture components for tables; covariance regularisation (on standardised features).
 MIXTURE_COMPONENTS = 3
 MIXTURE_REG_COVAR = 1e-3
@@ -127,21 +129,6 @@ def resample_series(values: np.ndarray, order: int, generations: int, rng) -> np
         current = current[:, None]
     for _ in range(generations):
         current = np.column_stack(
-            [_ar_generation(current[:, j], order, rng) for j in range(current.shape[1])]
+            [ar_generation(current[:, j], order, rng) for j in range(current.shape[1])]
         )
     return current
-
-
-def _ar_generation(series: np.ndarray, order: int, rng: np.random.Generator) -> np.ndarray:
-    n = len(series)
-    lags = np.column_stack([series[order - k - 1 : n - k - 1] for k in range(order)])
-    design = np.column_stack([np.ones(len(lags)), lags])
-    coef, *_ = np.linalg.lstsq(design, series[order:], rcond=None)
-    sigma = (series[order:] - design @ coef).std()
-    burn = 5 * order + 50
-    out = np.empty(n + burn)
-    out[:order] = series[:order]
-    noise = rng.normal(scale=sigma, size=n + burn)
-    for t in range(order, n + burn):
-        out[t] = coef[0] + coef[1:] @ out[t - order : t][::-1] + noise[t]
-    return out[burn:]

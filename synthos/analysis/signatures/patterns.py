@@ -253,7 +253,7 @@ def _resample(ref, cand, base, generations, rng) -> pd.DataFrame:
         for column in _numeric(out, base):
             values = out[column].to_numpy(dtype=float)
             for _ in range(generations):
-                values = _ar_generation(values, order, rng)
+                values = ar_generation(values, order, rng)
             out[column] = values
         return out
     return _mixture_generations(cand, base, generations, rng)
@@ -299,7 +299,9 @@ def _bigram_generation(docs: list[str], rng: np.random.Generator) -> list[str]:
     return out
 
 
-def _ar_generation(series: np.ndarray, order: int, rng: np.random.Generator) -> np.ndarray:
+def ar_generation(series: np.ndarray, order: int, rng: np.random.Generator) -> np.ndarray:
+    """One generation of recursive collapse of a series: an AR(order) model fitted to it,
+    then a series of the same length drawn from the fit (after a burn-in)."""
     n = len(series)
     lags = np.column_stack([series[order - k - 1 : n - k - 1] for k in range(order)])
     design = np.column_stack([np.ones(len(lags)), lags])
