@@ -11,6 +11,8 @@
     synthos localize --candidate PATH [--reference PATH] [--cascade SWEEP_DIR] --out DIR
     synthos recommend --candidate PATH [--reference PATH] [--measure-impact] --out DIR
     synthos apply-fix --spec FIXES/FIX.json --out FIXED.parquet
+    synthos validate --candidate PATH [--reference PATH] [--cascade SWEEP_DIR]
+                     [--measure-impact] [--no-recommend] --out RUN_DIR
 
 Each subcommand registers itself in `SUBCOMMANDS` with a function that adds its arguments
 and one that runs it and returns the exit status; later stages (profile, detect,
@@ -296,10 +298,23 @@ def _add_detect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modality", help="text, tabular or time_series (default: inferred)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument(
-        "--thresholds", type=Path, help="a thresholds file (default: the calibrated one)"
-    )
-    parser.add_argument(
         "--target", help="target column of the TSTR models (default: the last non-key column)"
+    )
+    _add_detector_options(parser)
+    parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
+    parser.add_argument("--validation-id", help="validation id in report.json")
+    parser.add_argument("--no-plot", action="store_true", help="do not write dimensions.png")
+    parser.add_argument(
+        "--signatures",
+        help="signature library: report the nearest signatures and add this validation's "
+        "(default: $SYNTHOS_SIGNATURE_LIBRARY; none when unset)",
+    )
+
+
+def _add_detector_options(parser: argparse.ArgumentParser) -> None:
+    """The detector's column and threshold options (detect and validate)."""
+    parser.add_argument(
+        "--thresholds", type=Path, help="a thresholds file (default: the calibrated one)"
     )
     parser.add_argument(
         "--metadata",
@@ -320,22 +335,11 @@ def _add_detect(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keys take part in exact-copy hashing of whole rows",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of samples and models")
-    parser.add_argument("--validation-id", help="validation id in report.json")
-    parser.add_argument("--no-plot", action="store_true", help="do not write dimensions.png")
-    parser.add_argument(
-        "--signatures",
-        help="signature library: report the nearest signatures and add this validation's "
-        "(default: $SYNTHOS_SIGNATURE_LIBRARY; none when unset)",
-    )
 
 
-def _run_detect(args: argparse.Namespace) -> int:
-    from synthos.analysis.collapse import CollapseConfig, detect_collapse
-    from synthos.analysis.collapse.plot import plot_dimensions
-    from synthos.report import empty_report, read_report, write_report
-    from synthos.report.documents import write_documents
-    from synthos.report.schema import REPORT_FILE
+def _collapse_config(args: argparse.Namespace):
+    """The detector's settings from detect's (and validate's) options."""
+    from synthos.analysis.collapse import CollapseConfig
 
     options = {
         "seed": args.seed,
@@ -348,11 +352,20 @@ def _run_detect(args: argparse.Namespace) -> int:
     }
     try:
         if args.thresholds:
-            config = CollapseConfig.from_thresholds_file(args.thresholds, **options)
-        else:
-            config = CollapseConfig(**options)
+            return CollapseConfig.from_thresholds_file(args.thresholds, **options)
+        return CollapseConfig(**options)
     except (OSError, ValueError, KeyError) as exc:
         raise _UsageError(f"bad thresholds file {args.thresholds}: {exc}") from exc
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    from synthos.analysis.collapse import detect_collapse
+    from synthos.analysis.collapse.plot import plot_dimensions
+    from synthos.report import empty_report, read_report, write_report
+    from synthos.report.documents import write_documents
+    from synthos.report.schema import REPORT_FILE
+
+    config = _collapse_config(args)
     out = _output_dir(args.out)
     result = detect_collapse(
         args.candidate, args.reference, args.cascade, modality=args.modality, config=config
@@ -535,12 +548,11 @@ def _add_recommend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", metavar="CATEGORY", help="measure only these fixes")
 
 
-def _run_recommend(args: argparse.Namespace) -> int:
-    from synthos.analysis.recommend import RecommendConfig, recommend
+def _recommend_config(args: argparse.Namespace):
+    from synthos.analysis.recommend import RecommendConfig
 
-    localize_config = _localize_config(args)
     try:
-        config = RecommendConfig(
+        return RecommendConfig(
             seeds=args.seeds,
             measure_impact=args.measure_impact,
             profile=args.profile,
@@ -550,6 +562,13 @@ def _run_recommend(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
+
+
+def _run_recommend(args: argparse.Namespace) -> int:
+    from synthos.analysis.recommend import recommend
+
+    localize_config = _localize_config(args)
+    config = _recommend_config(args)
     out = _output_dir(args.out)
     result = recommend(
         args.candidate,
@@ -577,6 +596,50 @@ def _run_apply_fix(args: argparse.Namespace) -> int:
 
     path = write_fixed(FixSpec.load(args.spec), args.out)
     print(f"fixed        {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# validate
+
+
+def _add_validate(parser: argparse.ArgumentParser) -> None:
+    _add_recommend(parser)
+    _add_detector_options(parser)
+    parser.add_argument(
+        "--no-recommend", action="store_true", help="detect and localize only (no fixes)"
+    )
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from synthos.validate import ValidateOptions, validate
+    from synthos.validate.compare import describe
+
+    options = ValidateOptions(
+        collapse=_collapse_config(args),
+        localize=_localize_config(args),
+        recommend=None if args.no_recommend else _recommend_config(args),
+        modality=args.modality,
+        validation_id=args.validation_id,
+    )
+    run_dir = _output_dir(args.out)
+    result = validate(
+        args.candidate, args.reference, args.cascade, run_dir=run_dir, options=options
+    )
+    print(result.detection_summary)
+    print(result.localization.summary())
+    if result.recommendation_summary:
+        print(result.recommendation_summary)
+    firsts = {}
+    for record in result.stages:
+        firsts.setdefault(record["stage"], record)
+    print("stages       " + ", ".join(f"{s} {r['status']}" for s, r in firsts.items()))
+    if result.before_after:
+        print(describe(result.before_after))
+    else:
+        print("before/after none: the first validation of this run directory")
+    print(f"report       {result.report_path}")
+    print(f"html         {result.directory / 'report.html'}")
     return 0
 
 
@@ -651,6 +714,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "fixes for the localized rows, each measured against a random control",
         _add_recommend,
         _run_recommend,
+    ),
+    "validate": Subcommand(
+        "validate",
+        "detect, localize and recommend in a run directory; unchanged stages are reused and "
+        "each validation is shown beside the one before",
+        _add_validate,
+        _run_validate,
     ),
     "apply-fix": Subcommand(
         "apply-fix",

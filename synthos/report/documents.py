@@ -30,6 +30,7 @@ SECTIONS = (
     "row-scores",
     "regions",
     "recommendations",
+    "before-after",
     "signature-matches",
     "timings",
 )

@@ -46,6 +46,7 @@ from .config import DIMENSIONS, THRESHOLDS_FILE, CollapseConfig, load_thresholds
 from .detector import detect_collapse, evaluate_prepared, score_dimension
 from .inputs import Comparison, prepare
 from .result import CollapseResult, DimensionResult
+from .stage import detect_stage
 
 __all__ = [
     "DIMENSIONS",
@@ -55,6 +56,7 @@ __all__ = [
     "Comparison",
     "DimensionResult",
     "detect_collapse",
+    "detect_stage",
     "evaluate_prepared",
     "load_thresholds",
     "prepare",

@@ -32,5 +32,13 @@ from .config import LocalizeConfig
 from .evidence import ISSUE_TYPES
 from .localizer import localize
 from .result import ROW_SCORES_FILE, LocalizeResult
+from .stage import localize_stage
 
-__all__ = ["ISSUE_TYPES", "ROW_SCORES_FILE", "LocalizeConfig", "LocalizeResult", "localize"]
+__all__ = [
+    "ISSUE_TYPES",
+    "ROW_SCORES_FILE",
+    "LocalizeConfig",
+    "LocalizeResult",
+    "localize",
+    "localize_stage",
+]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from synthos.errors import ErrorCode, SynthosError
+from synthos.stage_cache import StageCache
 
 #: Headline metric per modality: (metrics.json key, higher is better).
 HEADLINES = {
@@ -57,13 +58,17 @@ class AblationRunner:
     overrides: list[str]
     data: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 3600.0
+    cache: StageCache | None = None
 
     @property
     def metric(self) -> tuple[str, bool]:
         return HEADLINES[self.modality]
 
     def command(self, name: str, dataset: str) -> list[str]:
-        values = {"path": dataset, **self.data}
+        """The training command; paths absolute, as it runs in `work_dir`."""
+        values = {"path": os.path.abspath(dataset), **self.data}
+        if values.get("reference_path") is not None:
+            values["reference_path"] = os.path.abspath(values["reference_path"])
         data = [f"data={DATA_GROUPS[self.modality]}"]
         data += [f"data.{key}={_hydra_value(value)}" for key, value in values.items()]
         return [
@@ -75,13 +80,30 @@ class AblationRunner:
             f"cascade.tiers.0.variants={self.seeds}",
             f"cascade.validation_id={name}",
             "cascade.localize=false",
-            f"paths.log_dir={self.work_dir}",
+            f"paths.log_dir={self.work_dir.resolve()}",
             *data,
             *self.overrides,
         ]
 
     def train(self, name: str, dataset: str | os.PathLike) -> list[float]:
-        """The headline metric of each of the `seeds` models trained on `dataset`."""
+        """The headline metric of each of the `seeds` models trained on `dataset` (from the
+        cache when the same data was trained the same way before)."""
+        if self.cache is None:
+            return self._train(name, dataset)
+        settings = {
+            "modality": self.modality,
+            "seeds": self.seeds,
+            "profile": self.profile,
+            "overrides": self.overrides,
+            "data": {k: v for k, v in self.data.items() if k != "reference_path"},
+        }
+        inputs = {"dataset": dataset, "reference": self.data.get("reference_path")}
+        key = self.cache.key("retrain", settings, inputs)
+        return self.cache.cached("retrain", key, lambda: {"values": self._train(name, dataset)})[
+            "values"
+        ]
+
+    def _train(self, name: str, dataset: str | os.PathLike) -> list[float]:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "WANDB_MODE": os.environ.get("WANDB_MODE", "disabled")}
         try:

@@ -24,8 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthos.analysis.localize import LocalizeConfig, LocalizeResult, localize
+from synthos.analysis.collapse import CollapseConfig, detect_stage
+from synthos.analysis.localize import LocalizeConfig, LocalizeResult, localize_stage
 from synthos.errors import DataError, ErrorCode
+from synthos.stage_cache import StageCache
 
 from .ablation import HEADLINES, AblationRunner, data_settings
 from .apply import FixSpec, apply_command, drawn_rows, read_dataset, write_fixed
@@ -49,12 +51,16 @@ class _Arm:
     metric: Measured | None = None
 
 
+@dataclass
 class _Measurer:
-    def __init__(self, reference, modality, runner: AblationRunner | None, seed: int) -> None:
-        self.reference = reference
-        self.modality = modality
-        self.runner = runner
-        self.seed = seed
+    """Measures datasets the way the candidate was measured: the same detector settings
+    (`modality` as the user gave it, None when inferred) and the same retraining."""
+
+    reference: str | None
+    modality: str | None
+    runner: AblationRunner | None
+    config: CollapseConfig
+    cache: StageCache | None
 
     def judged_by(self, reference: str, tag: str) -> _Measurer:
         """The same measurements against another reference (retraining evaluates on it too)."""
@@ -64,17 +70,13 @@ class _Measurer:
             runner = dataclasses.replace(
                 self.runner, data=data, work_dir=self.runner.work_dir / tag
             )
-        return _Measurer(reference, self.modality, runner, self.seed)
+        return dataclasses.replace(self, reference=reference, runner=runner)
 
     def risk(self, path: Path) -> float:
-        from synthos.analysis.collapse import CollapseConfig, detect_collapse
-
-        config = CollapseConfig(seed=self.seed)
-        return float(
-            detect_collapse(
-                str(path), self.reference, modality=self.modality, config=config
-            ).risk_score
+        detection = detect_stage(
+            self.cache, str(path), self.reference, modality=self.modality, config=self.config
         )
+        return float(detection["fields"]["risk_score"])
 
     def arm(self, name: str, paths: list[Path], train: Path | None) -> _Arm:
         metric = None
@@ -93,10 +95,15 @@ def recommend(
     modality: str | None = None,
     config: RecommendConfig | None = None,
     localize_config: LocalizeConfig | None = None,
+    collapse_config: CollapseConfig | None = None,
+    cache: StageCache | None = None,
 ) -> RecommendResult:
     """Fixes for `candidate`'s localized problems, each measured (see the module docstring).
-    `localization`: an earlier `localize` result of the same candidate (else it runs)."""
+    `localization`: an earlier `localize` result of the same candidate (else it runs);
+    `collapse_config`: the detector settings every dataset is judged with; `cache`: detections
+    and retrainings of the same data are reused from it."""
     config = config or RecommendConfig()
+    requested_modality = modality
     started = time.perf_counter()
     out = Path(out_dir)
     fixes_dir = out / "fixes"
@@ -104,8 +111,13 @@ def recommend(
     candidate_path = _as_path(candidate, out / "candidate.parquet")
     reference_path = None if reference is None else _as_path(reference, out / "reference.parquet")
     if localization is None:
-        localization = localize(
-            candidate_path, reference_path, cascade, modality=modality, config=localize_config
+        localization = localize_stage(
+            cache,
+            candidate_path,
+            reference_path,
+            cascade,
+            modality=modality,
+            config=localize_config,
         )
     modality = localization.modality
     table = read_dataset(candidate_path)
@@ -121,8 +133,9 @@ def recommend(
     fixes = propose_fixes(localization, table, candidate_path, reference_path, ref_table, config)
     if config.only is not None:
         fixes = [f for f in fixes if f.category in config.only]
-    runner = _runner(modality, reference_path, cascade, localization, out, config)
-    measurer = _Measurer(reference_path, modality, runner, seed=0)
+    runner = _runner(modality, reference_path, cascade, localization, out, config, cache)
+    collapse_config = collapse_config or CollapseConfig()
+    measurer = _Measurer(reference_path, requested_modality, runner, collapse_config, cache)
     current = measurer.arm("current", [Path(candidate_path)], Path(candidate_path))
     predicted = _predicted(localization)
     measured = [
@@ -159,7 +172,9 @@ def _as_path(data: Any, fallback: Path) -> str:
     return str(fallback)
 
 
-def _runner(modality, reference, cascade, localization, out, config) -> AblationRunner | None:
+def _runner(
+    modality, reference, cascade, localization, out, config, cache
+) -> AblationRunner | None:
     if not config.measure_impact:
         return None
     if modality not in HEADLINES:
@@ -182,6 +197,7 @@ def _runner(modality, reference, cascade, localization, out, config) -> Ablation
         overrides=list(config.overrides),
         data=data_settings(modality, reference, checkpoint, known),
         timeout_s=config.train_timeout_s,
+        cache=cache,
     )
 
 

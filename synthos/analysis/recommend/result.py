@@ -68,6 +68,9 @@ class RecommendResult:
                 verdict = metric["beats_random_control"]
             else:
                 verdict = risk["beats_random_control"]
-            text += "; beats random removal" if verdict else "; no better than random removal"
+            if not rec["improves"]:
+                text += "; does not improve it"
+            else:
+                text += "; beats random removal" if verdict else "; no better than random removal"
             lines.append(text)
         return "\n".join(lines)

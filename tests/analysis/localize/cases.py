@@ -51,6 +51,16 @@ def table() -> Injected:
     return Injected(candidate, reference, rows)
 
 
+def duplicated_table() -> Injected:
+    """Breast-cancer rows: a candidate whose rows 0-59 repeat rows 200-259 (a sixth of it
+    duplicated), enough for the detector to call collapse."""
+    frame = _table_frame("breast_cancer")
+    order = np.random.default_rng(3).permutation(len(frame))
+    reference, candidate = frame.iloc[order[:200]], frame.iloc[order[200:]].reset_index(drop=True)
+    candidate.iloc[:60] = candidate.iloc[200:260].to_numpy()
+    return Injected(candidate, reference, {"duplicate": np.r_[np.arange(60), np.arange(200, 260)]})
+
+
 def text(data_dir: Path) -> Injected:
     """Standard-library docstrings with junk documents, exact duplicates and copies of
     reference documents."""

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from synthos.analysis.localize import localize
 from synthos.analysis.recommend import FixSpec, FixStep, RecommendConfig, apply_fix, recommend
 from synthos.analysis.recommend.impact import Measured, comparison
-from synthos.datamodules.sample_data import _table_frame
 from synthos.errors import DataError
 
 from . import cases
@@ -21,14 +19,11 @@ from . import cases
 @pytest.fixture(scope="module")
 def duplicated(tmp_path_factory):
     """A candidate whose rows 0-59 repeat rows 200-259 (a sixth of it duplicated)."""
-    frame = _table_frame("breast_cancer")
-    order = np.random.default_rng(3).permutation(len(frame))
-    reference, candidate = frame.iloc[order[:200]], frame.iloc[order[200:]].reset_index(drop=True)
-    candidate.iloc[:60] = candidate.iloc[200:260].to_numpy()
+    case = cases.duplicated_table()
     out = tmp_path_factory.mktemp("recommend")
     cand_path, ref_path = out / "candidate.parquet", out / "reference.parquet"
-    candidate.to_parquet(cand_path, index=False)
-    reference.to_parquet(ref_path, index=False)
+    case.candidate.to_parquet(cand_path, index=False)
+    case.reference.to_parquet(ref_path, index=False)
     result = recommend(str(cand_path), str(ref_path), out_dir=out / "out")
     return cand_path, ref_path, out / "out", result
 
