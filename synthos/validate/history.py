@@ -66,17 +66,23 @@ class RunHistory:
         return None
 
     def new_directory(self, name: str) -> tuple[int, Path]:
-        """The next numbered validation directory, created."""
-        numbers = [
-            int(m.group(1))
-            for d in (self.run_dir / VALIDATIONS).glob("*")
-            if (m := _NUMBERED.match(d.name))
-        ]
-        number = max(numbers, default=0) + 1
+        """The next numbered validation directory, created (a number another validation
+        took meanwhile is skipped)."""
+        (self.run_dir / VALIDATIONS).mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:60] or "dataset"
-        directory = self.run_dir / VALIDATIONS / f"{number:02d}-{safe}"
-        directory.mkdir(parents=True)
-        return number, directory
+        while True:
+            numbers = [
+                int(m.group(1))
+                for d in (self.run_dir / VALIDATIONS).iterdir()
+                if (m := _NUMBERED.match(d.name))
+            ]
+            number = max(numbers, default=0) + 1
+            directory = self.run_dir / VALIDATIONS / f"{number:02d}-{safe}"
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            return number, directory
 
     def mark_latest(self, directory: Path) -> Path:
         """Point RUN_DIR/latest at `directory` (relative, so the run directory can move)."""
