@@ -84,11 +84,15 @@ class RunHistory:
                 continue
             return number, directory
 
-    def mark_latest(self, directory: Path) -> Path:
-        """Point RUN_DIR/latest at `directory` (relative, so the run directory can move)."""
+    def mark_latest(self, directory: Path) -> Path | None:
+        """Point RUN_DIR/latest at `directory` (relative, so the run directory can move);
+        None where the file system has no symbolic links."""
         link = self.run_dir / LATEST
         tmp = self.run_dir / f".{LATEST}.tmp"
-        tmp.unlink(missing_ok=True)
-        os.symlink(os.path.relpath(directory, self.run_dir), tmp)
-        os.replace(tmp, link)
+        try:
+            tmp.unlink(missing_ok=True)
+            os.symlink(os.path.relpath(directory, self.run_dir), tmp)
+            os.replace(tmp, link)
+        except OSError:
+            return None
         return link
