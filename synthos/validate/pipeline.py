@@ -18,8 +18,10 @@ from synthos.analysis.collapse import CollapseConfig, detect_stage
 from synthos.analysis.collapse.stage import detection_settings
 from synthos.analysis.localize import LocalizeConfig, LocalizeResult, localize_stage
 from synthos.analysis.recommend import RecommendConfig, recommend
-from synthos.report import empty_report, write_report
+from synthos.errors import SynthosError
+from synthos.report import empty_report, read_report, write_report
 from synthos.report.documents import write_documents
+from synthos.report.schema import REPORT_FILE
 from synthos.stage_cache import StageCache, content_digest
 
 from .compare import before_after
@@ -183,9 +185,25 @@ def _report(stages: _Stages, row_scores: Path, candidate, cascade, options):
         report.update(stages.recommendation["fields"])
         timings["recommend"] = stages.recommendation["fields"]["recommendation_summary"]["seconds"]
     report["timings"] = {**timings, **{k: round(v, 3) for k, v in stages.seconds.items()}}
-    report["prediction_unavailable"] = (
-        "validate trains no cascade; the cascade's own report holds its prediction"
-        if cascade is not None
-        else "no cascade was trained: run train.py +cascade=quick on this dataset for one"
+    report["prediction"], report["prediction_unavailable"] = _cascade_prediction(
+        cascade, content_digest(candidate)
     )
     return report
+
+
+def _cascade_prediction(cascade, candidate_digest: str | None) -> tuple[Any, str | None]:
+    """The cascade's prediction when the cascade was trained on this very candidate (same
+    bytes); otherwise None and why."""
+    if cascade is None:
+        return None, "no cascade was trained: run train.py +cascade=quick on this dataset for one"
+    try:
+        trained = read_report(Path(cascade) / REPORT_FILE)
+    except (OSError, SynthosError):
+        return None, f"the cascade {cascade} has no readable report.json with its prediction"
+    path = (trained.get("dataset") or {}).get("path")
+    if candidate_digest is None or path is None or content_digest(path) != candidate_digest:
+        return None, (
+            f"the cascade {cascade} was trained on other data ({path}): its prediction is "
+            "not this candidate's"
+        )
+    return trained.get("prediction"), trained.get("prediction_unavailable")

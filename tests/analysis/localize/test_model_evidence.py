@@ -99,3 +99,20 @@ def test_training_rows_follow_each_variant(micro_cascade):
     assert all(t is not None and 0 < len(t) < n for t in trained)
     assert not np.array_equal(trained[0], trained[1])  # variants draw their own sub-samples
     assert cascade_models.training_rows(models[0].load(), "/elsewhere.parquet") is None
+
+
+def test_validate_carries_the_prediction_of_a_cascade_on_the_same_data(micro_cascade, tmp_path):
+    """`synthos validate --cascade` shows the cascade's prediction when the cascade was
+    trained on this candidate, and says why not for other data."""
+    from synthos.validate import ValidateOptions, validate
+
+    sweep, candidate, reference = micro_cascade
+    options = ValidateOptions(localize=LocalizeConfig(model_rows=16), recommend=None)
+    same = validate(candidate, reference, sweep, run_dir=tmp_path / "run", options=options)
+    trained = json.loads((sweep / "report.json").read_text())
+    assert trained["prediction"] is not None
+    assert same.report["prediction"] == trained["prediction"]
+    assert same.report["prediction_unavailable"] == trained["prediction_unavailable"]
+    other = validate(reference, reference, sweep, run_dir=tmp_path / "run", options=options)
+    assert other.report["prediction"] is None
+    assert "trained on other data" in other.report["prediction_unavailable"]
