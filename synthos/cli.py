@@ -630,10 +630,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     print(result.localization.summary())
     if result.recommendation_summary:
         print(result.recommendation_summary)
-    firsts = {}
-    for record in result.stages:
-        firsts.setdefault(record["stage"], record)
-    print("stages       " + ", ".join(f"{s} {r['status']}" for s, r in firsts.items()))
+    print("stages       " + ", ".join(f"{s} {r}" for s, r in result.stage_status.items()))
     if result.before_after:
         print(describe(result.before_after))
     else:

@@ -53,11 +53,24 @@ class ValidateResult:
     detection_summary: str
     localization: LocalizeResult
     recommendation_summary: str | None
-    stages: list[dict[str, str]]
 
     @property
     def before_after(self) -> dict[str, Any] | None:
         return self.report.get("before_after")
+
+    @property
+    def stages(self) -> list[dict[str, str]]:
+        """Every cache lookup of this validation, in order."""
+        return self.report["validation_run"]["stages"]
+
+    @property
+    def stage_status(self) -> dict[str, str]:
+        """Each stage's first lookup: the validation's own (later lookups of a stage are the
+        recommender's measurements of other datasets)."""
+        firsts: dict[str, str] = {}
+        for record in self.stages:
+            firsts.setdefault(record["stage"], record["status"])
+        return firsts
 
 
 def validate(
@@ -79,7 +92,7 @@ def validate(
     try:
         result = _run_stages(candidate, reference, cascade, cache, directory, options)
         row_scores = result.localization.write(directory)
-        report = _report(result, row_scores, candidate, cascade, options)
+        report = _report(result, row_scores, candidate, digest, cascade, options)
         report["validation_run"] = {
             "number": number,
             "run_dir": str(history.run_dir),
@@ -105,7 +118,6 @@ def validate(
         detection_summary=result.detection["summary"],
         localization=result.localization,
         recommendation_summary=(result.recommendation or {}).get("summary"),
-        stages=report["validation_run"]["stages"],
     )
 
 
@@ -172,7 +184,7 @@ def _recommend_stage(cache, candidate, reference, cascade, directory, localizati
     return value
 
 
-def _report(stages: _Stages, row_scores: Path, candidate, cascade, options):
+def _report(stages: _Stages, row_scores: Path, candidate, digest, cascade, options):
     """report.json of one validation: each stage's fields, timings (a reused stage keeps
     the timings of the run that computed it; `validate_*` are this run's)."""
     fields = stages.detection["fields"]
@@ -185,9 +197,7 @@ def _report(stages: _Stages, row_scores: Path, candidate, cascade, options):
         report.update(stages.recommendation["fields"])
         timings["recommend"] = stages.recommendation["fields"]["recommendation_summary"]["seconds"]
     report["timings"] = {**timings, **{k: round(v, 3) for k, v in stages.seconds.items()}}
-    report["prediction"], report["prediction_unavailable"] = _cascade_prediction(
-        cascade, content_digest(candidate)
-    )
+    report["prediction"], report["prediction_unavailable"] = _cascade_prediction(cascade, digest)
     return report
 
 

@@ -19,15 +19,6 @@ from tests.analysis.localize import cases
 OPTIONS = ValidateOptions(recommend=RecommendConfig(only=("drop_exact_duplicates",)))
 
 
-def _statuses(result) -> dict[str, str]:
-    """The first lookup of each stage: the validation's own (later ones are the
-    recommender's measurements of other datasets)."""
-    firsts: dict[str, str] = {}
-    for record in result.stages:
-        firsts.setdefault(record["stage"], record["status"])
-    return firsts
-
-
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
     """A table with duplicated rows, validated; then its duplicate-free fix, twice."""
@@ -47,7 +38,7 @@ def validated(tmp_path_factory):
 
 def test_first_validation_computes_every_stage(validated):
     first, *_ = validated
-    assert _statuses(first) == {
+    assert first.stage_status == {
         "detect": "computed",
         "localize": "computed",
         "recommend": "computed",
@@ -63,8 +54,8 @@ def test_fixed_dataset_reuses_its_measured_detection(validated):
     """The recommender already ran the detector on the fixed dataset: re-validating it reuses
     that detection; the rows changed, so the localizer runs again."""
     first, second, _, fixed, fixed_digest = validated
-    assert _statuses(second)["detect"] == "reused"
-    assert _statuses(second)["localize"] == "computed"
+    assert second.stage_status["detect"] == "reused"
+    assert second.stage_status["localize"] == "computed"
     measured = first.report["recommendations"][0]["risk_impact"]["expected"]
     assert second.report["risk_score"] == measured
     assert content_digest(fixed) == fixed_digest  # the fix it came from is untouched
@@ -87,7 +78,7 @@ def test_before_after_side_by_side(validated):
 
 def test_unchanged_inputs_reuse_everything(validated):
     first, second, third, *_ = validated
-    assert _statuses(third) == {"detect": "reused", "localize": "reused", "recommend": "reused"}
+    assert third.stage_status == {"detect": "reused", "localize": "reused", "recommend": "reused"}
     assert third.report["risk_score"] == second.report["risk_score"]
     assert third.report["recommendations"] == second.report["recommendations"]
     # Re-validating the same data compares it with the data before it, not with itself.
@@ -102,7 +93,7 @@ def test_changed_settings_recompute(validated, tmp_path):
     candidate = first.report["dataset"]["path"]
     options = ValidateOptions(recommend=None, localize=LocalizeConfig(flag_score=0.8))
     again = validate(candidate, run_dir=run, options=options)
-    assert _statuses(again) == {"detect": "computed", "localize": "computed"}
+    assert again.stage_status == {"detect": "computed", "localize": "computed"}
     assert again.number == 4
 
 
